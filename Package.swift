@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Terrain",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "terrain", targets: ["terrain"]),
+        .library(name: "TerrainCore", targets: ["TerrainCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(
+            name: "TerrainCore",
+            dependencies: ["CBLAS"]
+        ),
+        .target(name: "TerrainWire", dependencies: ["CZeroMQ"]),
+        .target(name: "TerrainSweeps", dependencies: ["TerrainCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "TerrainCoordinator", dependencies: ["TerrainSweeps", "TerrainWire"]),
+        .target(name: "TerrainWorker", dependencies: ["TerrainSweeps", "TerrainWire"]),
+        .target(name: "TerrainExport", dependencies: ["TerrainCore"]),
+        .executableTarget(
+            name: "terrain",
+            dependencies: [
+                "TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWorker", "TerrainExport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "terrain-bench", dependencies: ["TerrainCore"], path: "bench"),
+        .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"]),
+    ]
+)

@@ -1,0 +1,3 @@
+/// The coordinator: scheduler state machine, leases, retries and the SQLite dataset.
+/// Filled by the runtime issue ("The ZeroMQ runtime…").
+public enum TerrainCoordinator {}

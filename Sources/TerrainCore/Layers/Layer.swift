@@ -1,0 +1,94 @@
+/// What a forward pass is for: training (batch statistics, dropout active) or evaluation
+/// (running statistics, dropout off), plus the key that makes dropout deterministic.
+public struct ForwardContext: Sendable {
+    /// `true` in training mode.
+    public var training: Bool
+    /// The seed and step that key dropout's random masks: the same (seed, step) gives the
+    /// same masks on every worker.
+    public var seed: UInt64
+    /// The optimizer step (or any counter) this pass belongs to.
+    public var step: UInt64
+
+    /// Evaluation mode.
+    public static let eval = ForwardContext(training: false, seed: 0, step: 0)
+    /// Training mode keyed by `seed` and `step`.
+    public static func train(seed: UInt64 = 0, step: UInt64 = 0) -> ForwardContext {
+        ForwardContext(training: true, seed: seed, step: step)
+    }
+}
+
+/// The base of every layer: a small type with an explicit forward and backward pass.
+///
+/// `forward` computes the output and remembers what `backward` needs; `backward` receives
+/// ∂L/∂output, **adds** ∂L/∂parameter into each parameter's `grad` and returns ∂L/∂input.
+/// A layer keeps the state of its latest forward pass only, so calls must alternate
+/// forward, backward (as in llm.c). Layers are not thread-safe: one model per thread.
+open class Layer<Scalar: TensorScalar> {
+    /// Creates a layer.
+    public init() {}
+
+    /// Computes the layer's output for `input`.
+    open func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
+        fatalError("\(type(of: self)) does not implement forward")
+    }
+
+    /// Given ∂L/∂output of the latest forward pass, accumulates parameter gradients and
+    /// returns ∂L/∂input.
+    open func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
+        fatalError("\(type(of: self)) does not implement backward")
+    }
+
+    /// This layer's own parameters (not its children's).
+    open var parameters: [Parameter<Scalar>] { [] }
+
+    /// Non-trainable state saved in checkpoints (BatchNorm running statistics), by local name.
+    open var buffers: [(name: String, tensor: Tensor<Scalar>)] { [] }
+
+    /// Replaces a buffer by local name (used when loading a checkpoint).
+    open func setBuffer(_ name: String, _ tensor: Tensor<Scalar>) throws {
+        throw TerrainError.invalidCheckpoint("layer \(type(of: self)) has no buffer \(name)")
+    }
+
+    /// Sub-layers with their PyTorch attribute names (e.g. `"0"`, `"conv1"`).
+    open var children: [(name: String, layer: Layer<Scalar>)] { [] }
+
+    /// The output shape (without the batch dimension) for an input shape (without the batch
+    /// dimension), or an error when the input is incompatible.
+    open func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+
+    /// A one-line description for model summaries.
+    open var summary: String { "\(type(of: self))" }
+}
+
+extension Layer {
+    /// Every parameter of this layer and its descendants, depth-first in attribute order,
+    /// with full names prefixed by `prefix`.
+    public func namedParameters(prefix: String = "") -> [Parameter<Scalar>] {
+        var result = [Parameter<Scalar>]()
+        for p in parameters {
+            p.name = prefix.isEmpty ? p.localName : "\(prefix).\(p.localName)"
+            result.append(p)
+        }
+        for (name, child) in children {
+            result += child.namedParameters(prefix: prefix.isEmpty ? name : "\(prefix).\(name)")
+        }
+        return result
+    }
+
+    /// Every buffer of this layer and its descendants with full names.
+    public func namedBuffers(prefix: String = "") -> [(name: String, layer: Layer<Scalar>, local: String, tensor: Tensor<Scalar>)] {
+        var result = [(name: String, layer: Layer<Scalar>, local: String, tensor: Tensor<Scalar>)]()
+        for b in buffers {
+            result.append((prefix.isEmpty ? b.name : "\(prefix).\(b.name)", self, b.name, b.tensor))
+        }
+        for (name, child) in children {
+            result += child.namedBuffers(prefix: prefix.isEmpty ? name : "\(prefix).\(name)")
+        }
+        return result
+    }
+
+    /// Every layer in this subtree, depth-first, this one first.
+    public func allLayers() -> [Layer<Scalar>] {
+        [self] + children.flatMap { $0.layer.allLayers() }
+    }
+}

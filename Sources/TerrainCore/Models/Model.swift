@@ -1,0 +1,81 @@
+/// A network ready to train: its layers under the attribute name `layers` (so parameters are
+/// named `layers.0.weight` as in a PyTorch module with `self.layers = nn.Sequential(…)`),
+/// its parameters in a fixed order, and the shapes it accepts.
+public final class Model<Scalar: TensorScalar> {
+    /// The description this model was built from.
+    public let spec: ModelSpec
+    /// The layer stack.
+    public let layers: Sequential<Scalar>
+    /// The per-sample input shape (flat features are reshaped by the first layer if needed).
+    public let inputShape: [Int]
+    /// The number of outputs (classes or regression targets).
+    public let outputs: Int
+    /// All trainable parameters, in a fixed order, with full names.
+    public let parameters: [Parameter<Scalar>]
+
+    /// Wraps a layer stack. Fails when the stack does not accept `inputShape` or does not
+    /// end in a flat `[outputs]` vector.
+    public init(spec: ModelSpec, layers: Sequential<Scalar>, inputShape: [Int]) throws {
+        self.spec = spec
+        self.layers = layers
+        self.inputShape = inputShape
+        let out = try layers.outputShape(for: inputShape)
+        guard out.count == 1 else {
+            throw TerrainError.invalidModel("the network ends in shape \(out); it must end in a flat vector (add flatten)")
+        }
+        self.outputs = out[0]
+        self.parameters = layers.namedParameters(prefix: "layers")
+        var seen = Set<String>()
+        for p in parameters where !seen.insert(p.name).inserted {
+            throw TerrainError.invalidModel("duplicate parameter name \(p.name)")
+        }
+    }
+
+    /// The total number of trainable scalars.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+    /// Non-trainable state (BatchNorm running statistics) by full name.
+    public var namedBuffers: [(name: String, layer: Layer<Scalar>, local: String, tensor: Tensor<Scalar>)] {
+        layers.namedBuffers(prefix: "layers")
+    }
+
+    /// Runs the network on a batch `[N] + inputShape` (or `[N, features]`), returning `[N, outputs]`.
+    public func forward(_ x: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
+        layers.forward(x, context: context)
+    }
+
+    /// Back-propagates ∂L/∂outputs of the latest forward pass, adding into every parameter's grad.
+    @discardableResult
+    public func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
+        layers.backward(gradOutput)
+    }
+
+    /// Sets every parameter gradient to zero.
+    public func zeroGradients() {
+        for p in parameters { p.grad.zero() }
+    }
+
+    /// The parameter with the given full name, if any.
+    public func parameter(named name: String) -> Parameter<Scalar>? {
+        parameters.first { $0.name == name }
+    }
+
+    /// A multi-line description: one line per layer and the parameter count.
+    public var summary: String {
+        var lines = layers.allLayers().dropFirst().map { "  " + $0.summary }
+        lines.append("  parameters: \(parameterCount)")
+        return lines.joined(separator: "\n")
+    }
+
+    /// Copies parameter values and buffers from another model of the same architecture.
+    public func load(from other: Model<Scalar>) {
+        precondition(other.parameters.count == parameters.count)
+        for (a, b) in zip(parameters, other.parameters) {
+            a.value = b.value
+            a.mask = b.mask
+        }
+        for (mine, theirs) in zip(namedBuffers, other.namedBuffers) {
+            try? mine.layer.setBuffer(mine.local, theirs.tensor)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+/// Builds models from a ``ModelSpec`` and initializes them deterministically.
+public enum ModelBuilder {
+    /// Builds the network for samples of `dataShape` (e.g. `[40]`) and `outputs` classes,
+    /// initialized from `seed`. Every parameter is drawn from its own stream, keyed by the
+    /// seed and the parameter's name, so initialization does not depend on layer order.
+    ///
+    /// Throws ``TerrainError/invalidModel(_:)`` when the spec is inconsistent or the
+    /// data's shape does not fit it.
+    public static func build<Scalar: TensorScalar>(
+        _ spec: ModelSpec, dataShape: [Int], outputs: Int, seed: UInt64, as: Scalar.Type = Scalar.self
+    ) throws -> Model<Scalar> {
+        try spec.validate()
+        guard outputs > 0 else { throw TerrainError.invalidModel("the model needs at least one output") }
+        var layers = [Layer<Scalar>]()
+        let features = dataShape.reduce(1, *)
+        var shape = dataShape
+        if let wanted = spec.inputShape, wanted != dataShape {
+            guard wanted.reduce(1, *) == features else {
+                throw TerrainError.invalidModel("model.input_shape \(wanted) has \(wanted.reduce(1, *)) elements but the data has \(features) features")
+            }
+            layers.append(Unflatten(wanted))
+            shape = wanted
+        }
+        func activation() -> Layer<Scalar> {
+            switch spec.activation {
+            case .relu: return ReLU()
+            case .tanh: return Tanh()
+            case .gelu: return GELU()
+            }
+        }
+        switch spec.kind {
+        case .mlp:
+            if shape.count > 1 { layers.append(Flatten()) }
+            var width = features
+            for h in spec.hidden {
+                layers.append(Linear(inFeatures: width, outFeatures: h))
+                if spec.batchNorm ?? false { layers.append(BatchNorm(channels: h)) }
+                if spec.layerNorm { layers.append(LayerNorm(normalizedShape: [h])) }
+                layers.append(activation())
+                if spec.dropout > 0 { layers.append(Dropout(p: spec.dropout)) }
+                width = h
+            }
+            layers.append(Linear(inFeatures: width, outFeatures: outputs))
+        case .cnn:
+            let dims = shape.count - 1
+            let k = spec.kernelSize ?? 5
+            var c = shape[0]
+            for ch in spec.channels {
+                layers.append(Conv2d(inChannels: c, outChannels: ch, kernelSize: k, stride: spec.stride,
+                                     padding: k / 2, spatialDimensions: dims))
+                if spec.batchNorm ?? false { layers.append(BatchNorm(channels: ch)) }
+                layers.append(activation())
+                c = ch
+            }
+            layers.append(Flatten())
+            let flat = try Sequential(layers).outputShape(for: dataShape).reduce(1, *)
+            layers.append(Linear(inFeatures: flat, outFeatures: outputs))
+        case .resnet:
+            let dims = shape.count - 1
+            let k = spec.kernelSize ?? 3
+            let bn = spec.batchNorm ?? true
+            var c = spec.channels[0]
+            layers.append(Conv2d(inChannels: shape[0], outChannels: c, kernelSize: k, padding: k / 2,
+                                 spatialDimensions: dims, bias: !bn))
+            if bn { layers.append(BatchNorm(channels: c)) }
+            layers.append(ReLU())
+            for (stage, ch) in spec.channels.enumerated() {
+                for block in 0..<spec.blocksPerStage {
+                    let stride = (stage > 0 && block == 0) ? 2 : 1
+                    var body: [(name: String, layer: Layer<Scalar>)] = [
+                        ("conv1", Conv2d(inChannels: c, outChannels: ch, kernelSize: k, stride: stride,
+                                         padding: k / 2, spatialDimensions: dims, bias: !bn)),
+                    ]
+                    if bn { body.append(("bn1", BatchNorm(channels: ch))) }
+                    body.append(("relu", ReLU()))
+                    body.append(("conv2", Conv2d(inChannels: ch, outChannels: ch, kernelSize: k, padding: k / 2,
+                                                 spatialDimensions: dims, bias: !bn)))
+                    if bn { body.append(("bn2", BatchNorm(channels: ch))) }
+                    var shortcut: Layer<Scalar>? = nil
+                    if spec.skip && (stride != 1 || c != ch) {
+                        var s: [Layer<Scalar>] = [Conv2d(inChannels: c, outChannels: ch, kernelSize: 1, stride: stride,
+                                                         spatialDimensions: dims, bias: !bn)]
+                        if bn { s.append(BatchNorm(channels: ch)) }
+                        shortcut = Sequential(s)
+                    }
+                    layers.append(ResidualBlock(body: body, shortcut: shortcut, useSkip: spec.skip))
+                    c = ch
+                }
+            }
+            layers.append(GlobalAvgPool())
+            layers.append(Linear(inFeatures: c, outFeatures: outputs))
+        }
+        let stack = Sequential(layers)
+        let model = try Model(spec: spec, layers: stack, inputShape: dataShape)
+        initialize(model, initializer: spec.initializer, seed: seed)
+        return model
+    }
+
+    /// (Re)initializes every parameter of `model` from `seed`: weights and biases of Linear
+    /// and Conv layers by `initializer`, normalization scales to 1 and shifts to 0. Dropout
+    /// layers get distinct stream ids.
+    public static func initialize<Scalar: TensorScalar>(_ model: Model<Scalar>, initializer: Initializer, seed: UInt64) {
+        _ = model.layers.namedParameters(prefix: "layers")
+        for (index, layer) in model.layers.allLayers().enumerated() {
+            if let linear = layer as? Linear<Scalar> {
+                fill(linear.weight, linear.bias, fanIn: linear.inFeatures, fanOut: linear.outFeatures, initializer, seed)
+            } else if let conv = layer as? Conv2d<Scalar> {
+                fill(conv.weight, conv.bias, fanIn: conv.fanIn, fanOut: conv.fanOut, initializer, seed)
+            } else if let bn = layer as? BatchNorm<Scalar> {
+                bn.weight.value = Tensor(shape: bn.weight.shape, repeating: 1)
+                bn.bias.value = Tensor(shape: bn.bias.shape)
+                bn.runningMean = Tensor(shape: bn.runningMean.shape)
+                bn.runningVar = Tensor(shape: bn.runningVar.shape, repeating: 1)
+                bn.batchesTracked = 0
+            } else if let ln = layer as? LayerNorm<Scalar> {
+                ln.weight.value = Tensor(shape: ln.weight.shape, repeating: 1)
+                ln.bias.value = Tensor(shape: ln.bias.shape)
+            } else if let dropout = layer as? Dropout<Scalar> {
+                dropout.streamID = UInt64(index)
+            }
+        }
+    }
+
+    private static func fill<Scalar: TensorScalar>(
+        _ weight: Parameter<Scalar>, _ bias: Parameter<Scalar>?, fanIn: Int, fanOut: Int,
+        _ initializer: Initializer, _ seed: UInt64
+    ) {
+        var rng = TerrainRNG(seed: TerrainRNG.derive(seed, weight.name))
+        weight.value.storage = initializer.weights(count: weight.count, fanIn: fanIn, fanOut: fanOut, rng: &rng)
+        weight.applyMask()
+        if let bias {
+            var brng = TerrainRNG(seed: TerrainRNG.derive(seed, bias.name))
+            bias.value.storage = initializer.biases(count: bias.count, fanIn: fanIn, rng: &brng)
+        }
+    }
+}

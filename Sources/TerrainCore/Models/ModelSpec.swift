@@ -1,0 +1,116 @@
+/// A model description, the `model:` section of a spec (see docs/spec.md).
+///
+/// Three families: `mlp` (fully connected), `cnn` (a stack of strided convolutions and a
+/// linear head, as MNIST-1D's CNN) and `resnet` (a small ResNet with basic blocks, with or
+/// without skip connections and BatchNorm).
+public struct ModelSpec: Codable, Sendable, Equatable {
+    /// The model family.
+    public enum Kind: String, Codable, Sendable, CaseIterable { case mlp, cnn, resnet }
+    /// Hidden-unit nonlinearities.
+    public enum Activation: String, Codable, Sendable, CaseIterable { case relu, tanh, gelu }
+
+    /// The family.
+    public var kind: Kind
+    /// MLP hidden widths, input to output (e.g. `[256, 256]` for 40-256-256-10).
+    public var hidden: [Int]
+    /// CNN/ResNet channels per stage.
+    public var channels: [Int]
+    /// The per-sample input shape the network sees; `nil` means the data's own shape
+    /// (flat features). Convolutional nets need `[C, L]` or `[C, H, W]`, e.g. `[1, 40]`.
+    public var inputShape: [Int]?
+    /// Convolution kernel size.
+    public var kernelSize: Int?
+    /// CNN convolution stride.
+    public var stride: Int
+    /// Hidden nonlinearity.
+    public var activation: Activation
+    /// BatchNorm after each hidden Linear/Conv (`resnet` default `true`, others `false`).
+    public var batchNorm: Bool?
+    /// LayerNorm after each hidden Linear (MLP only).
+    public var layerNorm: Bool
+    /// ResNet skip connections.
+    public var skip: Bool
+    /// ResNet basic blocks per stage.
+    public var blocksPerStage: Int
+    /// Dropout probability after each hidden activation (MLP only).
+    public var dropout: Double
+    /// Weight initialization.
+    public var initializer: Initializer
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case kind, hidden, channels, inputShape = "input_shape", kernelSize = "kernel_size", stride, activation
+        case batchNorm = "batch_norm", layerNorm = "layer_norm", skip, blocksPerStage = "blocks_per_stage"
+        case dropout, initializer = "init"
+    }
+
+    /// The keys a `model:` mapping may contain.
+    public static var allowedKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    /// Creates a spec; unspecified options take the documented defaults.
+    public init(kind: Kind, hidden: [Int] = [], channels: [Int] = [], inputShape: [Int]? = nil,
+                kernelSize: Int? = nil, stride: Int = 2, activation: Activation = .relu,
+                batchNorm: Bool? = nil, layerNorm: Bool = false, skip: Bool = true, blocksPerStage: Int = 1,
+                dropout: Double = 0, initializer: Initializer = .pytorch) {
+        self.kind = kind
+        self.hidden = hidden
+        self.channels = channels
+        self.inputShape = inputShape
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.activation = activation
+        self.batchNorm = batchNorm
+        self.layerNorm = layerNorm
+        self.skip = skip
+        self.blocksPerStage = blocksPerStage
+        self.dropout = dropout
+        self.initializer = initializer
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            kind: try c.decode(Kind.self, forKey: .kind),
+            hidden: try c.decodeIfPresent([Int].self, forKey: .hidden) ?? [],
+            channels: try c.decodeIfPresent([Int].self, forKey: .channels) ?? [],
+            inputShape: try c.decodeIfPresent([Int].self, forKey: .inputShape),
+            kernelSize: try c.decodeIfPresent(Int.self, forKey: .kernelSize),
+            stride: try c.decodeIfPresent(Int.self, forKey: .stride) ?? 2,
+            activation: try c.decodeIfPresent(Activation.self, forKey: .activation) ?? .relu,
+            batchNorm: try c.decodeIfPresent(Bool.self, forKey: .batchNorm),
+            layerNorm: try c.decodeIfPresent(Bool.self, forKey: .layerNorm) ?? false,
+            skip: try c.decodeIfPresent(Bool.self, forKey: .skip) ?? true,
+            blocksPerStage: try c.decodeIfPresent(Int.self, forKey: .blocksPerStage) ?? 1,
+            dropout: try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0,
+            initializer: try c.decodeIfPresent(Initializer.self, forKey: .initializer) ?? .pytorch)
+    }
+
+    /// The example MLP of the README: 40-256-256-10 with ReLU.
+    public static let exampleMLP = ModelSpec(kind: .mlp, hidden: [256, 256])
+    /// The example CNN for MNIST-1D: three 1-D convolutions (32 channels, kernel 5,
+    /// stride 2) and a linear head.
+    public static let exampleCNN = ModelSpec(kind: .cnn, channels: [32, 32, 32], inputShape: [1, 40], kernelSize: 5)
+
+    /// Checks the options for consistency without building anything.
+    public func validate() throws {
+        func fail(_ m: String) throws -> Never { throw TerrainError.invalidModel(m) }
+        switch kind {
+        case .mlp:
+            if hidden.contains(where: { $0 <= 0 }) { try fail("model.hidden widths must be positive, got \(hidden)") }
+            if !channels.isEmpty { try fail("model.channels is for cnn/resnet; an mlp takes model.hidden") }
+        case .cnn, .resnet:
+            if channels.isEmpty || channels.contains(where: { $0 <= 0 }) {
+                try fail("model.channels must list positive channel counts for a \(kind.rawValue), got \(channels)")
+            }
+            guard let s = inputShape, s.count == 2 || s.count == 3 else {
+                try fail("model.input_shape must be [C, L] or [C, H, W] for a \(kind.rawValue) (e.g. [1, 40] for MNIST-1D)")
+            }
+            _ = s
+        }
+        if let k = kernelSize, k <= 0 { try fail("model.kernel_size must be positive, got \(k)") }
+        if stride <= 0 { try fail("model.stride must be positive, got \(stride)") }
+        if blocksPerStage <= 0 { try fail("model.blocks_per_stage must be positive, got \(blocksPerStage)") }
+        if !(0..<1).contains(dropout) { try fail("model.dropout must be in [0, 1), got \(dropout)") }
+        if layerNorm && kind != .mlp { try fail("model.layer_norm is available for mlp only") }
+        if layerNorm && (batchNorm ?? false) { try fail("choose one of model.layer_norm and model.batch_norm") }
+    }
+}

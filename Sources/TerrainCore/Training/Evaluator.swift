@@ -1,0 +1,69 @@
+/// Full-data evaluation and full-batch gradients, the building blocks of loss surfaces and
+/// curvature. Everything runs in evaluation mode (BatchNorm running statistics, no
+/// dropout) and accumulates sums in `Double`, so results do not depend on chunking beyond
+/// `Float` rounding inside each chunk.
+public enum Evaluator {
+    /// The default number of samples pushed through the network at once.
+    public static let defaultChunkSize = 4096
+
+    /// Mean loss and accuracy of `model` over all of `data`.
+    @_specialize(where Scalar == Float)
+    public static func evaluate<Scalar: TensorScalar>(
+        _ model: Model<Scalar>, on data: Dataset<Scalar>, loss: LossKind, chunkSize: Int = defaultChunkSize
+    ) -> Metrics {
+        var total = 0.0, correct = 0
+        var start = 0
+        while start < data.count {
+            let end = min(start + chunkSize, data.count)
+            let x = chunkSize >= data.count ? data.x : data.x.rows(start..<end)
+            let y = chunkSize >= data.count ? data.y : data.y.slice(start..<end)
+            let out = model.forward(x, context: .eval)
+            let l = loss.evaluate(logits: out, targets: y, normalizer: end - start, wantGradient: false)
+            total += l.lossSum
+            correct += l.correct
+            start = end
+        }
+        let isClasses: Bool
+        if case .classes = data.y { isClasses = true } else { isClasses = false }
+        return Metrics(loss: total / Double(data.count), accuracy: isClasses ? Double(correct) / Double(data.count) : nil,
+                       count: data.count)
+    }
+
+    /// The gradient of the mean loss over all of `data` at the model's current parameters,
+    /// as a flat `Double` vector in ``ParameterSpace`` order, with the metrics at that point.
+    /// Gradients of masked parameters are zero where the mask is.
+    @_specialize(where Scalar == Float)
+    public static func gradient<Scalar: TensorScalar>(
+        _ model: Model<Scalar>, on data: Dataset<Scalar>, loss: LossKind, chunkSize: Int = defaultChunkSize
+    ) -> (metrics: Metrics, gradient: [Double]) {
+        let space = ParameterSpace(model)
+        var g = [Double](repeating: 0, count: space.dimension)
+        var total = 0.0, correct = 0
+        var start = 0
+        while start < data.count {
+            let end = min(start + chunkSize, data.count)
+            let x = chunkSize >= data.count ? data.x : data.x.rows(start..<end)
+            let y = chunkSize >= data.count ? data.y : data.y.slice(start..<end)
+            model.zeroGradients()
+            let out = model.forward(x, context: .eval)
+            let l = loss.evaluate(logits: out, targets: y, normalizer: data.count, wantGradient: true)
+            model.backward(l.gradient!)
+            total += l.lossSum
+            correct += l.correct
+            for (p, slot) in zip(space.parameters, space.layout) {
+                p.grad.storage.withUnsafeBufferPointer { gp in
+                    g.withUnsafeMutableBufferPointer { acc in
+                        for j in 0..<slot.count { acc[slot.offset + j] += Double(gp[j]) }
+                    }
+                }
+            }
+            start = end
+        }
+        model.zeroGradients()
+        let isClasses: Bool
+        if case .classes = data.y { isClasses = true } else { isClasses = false }
+        let metrics = Metrics(loss: total / Double(data.count),
+                              accuracy: isClasses ? Double(correct) / Double(data.count) : nil, count: data.count)
+        return (metrics, g)
+    }
+}

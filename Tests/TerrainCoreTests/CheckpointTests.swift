@@ -1,0 +1,89 @@
+import Foundation
+import TerrainCore
+import XCTest
+
+/// Safetensors checkpoints: round trips, PyTorch names, errors, and reading from Python.
+final class CheckpointTests: XCTestCase {
+    private var tmp: String { NSTemporaryDirectory() + "terrain-ckpt-\(ProcessInfo.processInfo.processIdentifier)-\(name.hashValue).safetensors" }
+
+    func testCheckpointRoundTripsBitIdenticallyWithOptimizerState() throws {
+        let spec = ModelSpec(kind: .resnet, channels: [4, 8], inputShape: [1, 40], kernelSize: 3)
+        let model: Model<Float> = try ModelBuilder.build(spec, dataShape: [40], outputs: 10, seed: 1)
+        let (train, _) = try TestSupport.mnist1d()
+        let trainer = try Trainer(model: model, train: train.prefix(256),
+                                  config: TrainingConfig(batchSize: 64, epochs: 1, seed: 0, optimizer: OptimizerSpec(name: .sgd, lr: 0.1, momentum: 0.9)))
+        try trainer.run()
+        let path = tmp
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Checkpoint.save(model: model, optimizer: trainer.optimizer, step: trainer.step, to: path)
+
+        let other: Model<Float> = try ModelBuilder.build(spec, dataShape: [40], outputs: 10, seed: 2)
+        let otherOptimizer = OptimizerSpec(name: .sgd, lr: 0.1, momentum: 0.9).make(for: other.parameters)
+        let info = try Checkpoint.load(path, into: other, optimizer: otherOptimizer)
+        XCTAssertEqual(info.step, 4)
+        for (a, b) in zip(model.parameters, other.parameters) { XCTAssertEqual(a.value.storage, b.value.storage, a.name) }
+        for (a, b) in zip(model.namedBuffers, other.namedBuffers) { XCTAssertEqual(a.tensor.storage, b.tensor.storage, a.name) }
+        XCTAssertEqual(trainer.optimizer.state.map(\.tensor), otherOptimizer.state.map(\.tensor))
+        // Writing the loaded model again gives the same bytes.
+        let path2 = path + ".2"
+        defer { try? FileManager.default.removeItem(atPath: path2) }
+        try Checkpoint.save(model: other, optimizer: otherOptimizer, step: info.step, to: path2)
+        XCTAssertEqual(FileManager.default.contents(atPath: path), FileManager.default.contents(atPath: path2))
+    }
+
+    func testCheckpointUsesPyTorchNamesAndShapes() throws {
+        let model: Model<Float> = try ModelBuilder.build(.exampleMLP, dataShape: [40], outputs: 10, seed: 0)
+        let tensors = Checkpoint.tensors(model: model)
+        XCTAssertEqual(Set(tensors.keys), ["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias", "layers.4.weight", "layers.4.bias"])
+        XCTAssertEqual(tensors["layers.0.weight"]?.shape, [256, 40])
+        XCTAssertEqual(tensors["layers.0.weight"]?.dtype, "F32")
+        let resnet: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .resnet, channels: [4, 8], inputShape: [1, 40]), dataShape: [40], outputs: 10, seed: 0)
+        let names = Set(Checkpoint.tensors(model: resnet).keys)
+        for expected in ["layers.1.running_mean", "layers.1.num_batches_tracked", "layers.4.conv1.weight", "layers.4.bn2.bias",
+                         "layers.4.shortcut.0.weight", "layers.4.shortcut.1.running_var", "layers.6.weight"] {
+            XCTAssertTrue(names.contains(expected), "missing \(expected) in \(names.sorted())")
+        }
+        XCTAssertEqual(Checkpoint.tensors(model: resnet)["layers.1.num_batches_tracked"]?.dtype, "I64")
+    }
+
+    func testLoadingAMismatchedOrDamagedCheckpointFailsClearly() throws {
+        let small: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [8]), dataShape: [40], outputs: 10, seed: 0)
+        let path = tmp
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Checkpoint.save(model: small, step: 0, to: path)
+        let big: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [16]), dataShape: [40], outputs: 10, seed: 0)
+        XCTAssertThrowsError(try Checkpoint.load(path, into: big)) { error in
+            XCTAssertTrue("\(error)".contains("layers.0.weight has shape [8, 40]"), "\(error)")
+            XCTAssertTrue("\(error)".contains(path), "\(error)")
+        }
+        let bytes = [UInt8](FileManager.default.contents(atPath: path)!)
+        for cut in [3, 20, bytes.count - 5] {
+            XCTAssertThrowsError(try SafeTensors.decode(Array(bytes[0..<cut]), source: "cut.safetensors")) { error in
+                XCTAssertTrue("\(error)".contains("cut.safetensors"), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try Checkpoint.load("/nonexistent/x.safetensors", into: small))
+    }
+
+    /// The numpy-only reader documented in docs/checkpoints.md loads a Terrain checkpoint.
+    func testCheckpointLoadsInPythonWithNumpyAlone() throws {
+        guard TestSupport.pythonHas(["numpy"]) else { throw XCTSkip("python3 with numpy is not available") }
+        let model: Model<Float> = try ModelBuilder.build(.exampleMLP, dataShape: [40], outputs: 10, seed: 0)
+        let path = tmp
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Checkpoint.save(model: model, step: 7, to: path)
+        let script = TestSupport.root.appendingPathComponent("docs/load_checkpoint.py").path
+        let r = try TestSupport.run("/usr/bin/env", ["python3", script, path])
+        XCTAssertEqual(r.status, 0, r.error)
+        // The script prints "name shape dtype sum" per tensor; compare the sums.
+        var lines = [String: Double]()
+        for line in r.output.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 4, let s = Double(parts[3]) { lines[String(parts[0])] = s }
+        }
+        for p in model.parameters {
+            let sum = p.value.storage.reduce(0.0) { $0 + Double($1) }
+            XCTAssertEqual(lines[p.name] ?? .nan, sum, accuracy: 1e-6 * max(1, abs(sum)), p.name)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import TerrainCore
+import XCTest
+
+/// Hessian-vector products and power iteration against closed forms.
+final class CurvatureTests: XCTestCase {
+    /// Linear regression with MSE: H = (2/n)·AᵀA, A = [X, 1] (numpy fixture).
+    private func linearRegression<T: TensorScalar>(_: T.Type) throws -> (Model<T>, Dataset<T>, [String: StoredTensor]) {
+        let f = try SafeTensors.read(contentsOf: TestSupport.fixture("reference/linreg.safetensors")).tensors
+        let model: Model<T> = try ModelBuilder.build(ModelSpec(kind: .mlp), dataShape: [5], outputs: 1, seed: 0)
+        try Checkpoint.apply(f.filter { $0.key.hasPrefix("layers.") }, source: "linreg fixture", to: model)
+        let data = Dataset<T>(x: try f["input"]!.tensor(), y: .values(try f["targets"]!.tensor()))
+        return (model, data, f)
+    }
+
+    func testLinearRegressionLossMatchesReference() throws {
+        let (model, data, f) = try linearRegression(Float.self)
+        let m = Evaluator.evaluate(model, on: data, loss: .mse)
+        XCTAssertEqual(m.loss, try f["expected_loss"]!.values(as: Double.self)[0], accuracy: 1e-5 * m.loss)
+    }
+
+    func testHessianVectorProductMatchesClosedFormForLinearRegression() throws {
+        let (model, data, f) = try linearRegression(Float.self)
+        let hessian: [Double] = try f["hessian"]!.values()
+        let h = HessianOperator(model: model, data: data, loss: .mse)
+        var rng = TerrainRNG(seed: 5)
+        for _ in 0..<3 {
+            let v = (0..<6).map { _ in rng.normal() }
+            let hv = h.product(v)
+            for i in 0..<6 {
+                let exact = (0..<6).reduce(0.0) { $0 + hessian[i * 6 + $1] * v[$1] }
+                XCTAssertEqual(hv[i], exact, accuracy: 1e-3 * max(1, abs(exact)), "(Hv)[\(i)]")
+            }
+        }
+    }
+
+    func testTopEigenvaluesMatchClosedFormForLinearRegression() throws {
+        let (model, data, f) = try linearRegression(Float.self)
+        let eigenvalues: [Double] = try f["eigenvalues"]!.values()
+        let h = HessianOperator(model: model, data: data, loss: .mse)
+        let pairs = h.topEigenpairs(k: 3, maxIterations: 500, tolerance: 1e-7, seed: 1)
+        XCTAssertEqual(pairs[0].value, try f["lambda_max"]!.values(as: Double.self)[0], accuracy: 1e-3 * eigenvalues[0])
+        for i in 0..<3 {
+            XCTAssertEqual(pairs[i].value, eigenvalues[i], accuracy: 1e-3 * eigenvalues[i], "λ\(i + 1)")
+        }
+        // The parameters are restored after the products.
+        let again = Evaluator.evaluate(model, on: data, loss: .mse)
+        XCTAssertEqual(again.loss, Evaluator.evaluate(try linearRegression(Float.self).0, on: data, loss: .mse).loss)
+    }
+
+    /// Softmax regression (a Linear layer with cross-entropy) has the closed-form Hessian
+    /// H = (1/n)·Σ (diag(p) − p pᵀ) ⊗ x xᵀ over the weight; checked in Float64.
+    func testHessianVectorProductMatchesClosedFormForSoftmaxRegression() throws {
+        let n = 12, d = 4, k = 3
+        let model: Model<Double> = try ModelBuilder.build(ModelSpec(kind: .mlp), dataShape: [d], outputs: k, seed: 3)
+        let x: Tensor<Double> = TestSupport.randomTensor([n, d], seed: 4)
+        let labels = (0..<n).map { $0 % k }
+        let data = Dataset(x: x, y: .classes(labels), classes: k)
+        let w = model.parameters[0].value, b = model.parameters[1].value
+        var rng = TerrainRNG(seed: 8)
+        let v = (0..<(k * d + k)).map { _ in rng.normal() }
+        // Closed form on the extended input [x, 1] so that the bias is the last column.
+        var exact = [Double](repeating: 0, count: k * d + k)
+        for s in 0..<n {
+            let xe = (0..<d).map { x[s, $0] } + [1.0]
+            var z = (0..<k).map { c in (0..<d).reduce(b.storage[c]) { $0 + w[c, $1] * xe[$1] } }
+            let mx = z.max()!
+            z = z.map { Foundation.exp($0 - mx) }
+            let sum = z.reduce(0, +)
+            let p = z.map { $0 / sum }
+            // V as [k, d+1]: weight part then bias column.
+            func vAt(_ c: Int, _ j: Int) -> Double { j < d ? v[c * d + j] : v[k * d + c] }
+            let u = (0..<k).map { c in (0..<(d + 1)).reduce(0.0) { $0 + vAt(c, $1) * xe[$1] } }
+            let pu = zip(p, u).reduce(0.0) { $0 + $1.0 * $1.1 }
+            for c in 0..<k {
+                let a = p[c] * (u[c] - pu) / Double(n)
+                for j in 0..<(d + 1) {
+                    if j < d { exact[c * d + j] += a * xe[j] } else { exact[k * d + c] += a }
+                }
+            }
+        }
+        let hv = HessianOperator(model: model, data: data, loss: .crossEntropy).product(v)
+        for i in 0..<exact.count {
+            XCTAssertEqual(hv[i], exact[i], accuracy: 1e-7 * max(1, abs(exact[i])), "(Hv)[\(i)]")
+        }
+    }
+
+    /// The Float32 product of an MLP on MNIST-1D against the Float64 product of the same
+    /// weights (the documented error of the Float method).
+    func testFloatHessianVectorProductAgreesWithFloat64Reference() throws {
+        let (train, _) = try TestSupport.mnist1d()
+        let data = train.prefix(500)
+        let spec = ModelSpec(kind: .mlp, hidden: [32, 32])
+        let model: Model<Float> = try ModelBuilder.build(spec, dataShape: [40], outputs: 10, seed: 11)
+        let model64: Model<Double> = try ModelBuilder.build(spec, dataShape: [40], outputs: 10, seed: 11)
+        for (a, b) in zip(model64.parameters, model.parameters) { a.value = Tensor(b.value) }
+        let data64 = Dataset<Double>(x: Tensor(data.x), y: { if case .classes(let c) = data.y { return .classes(c) }; fatalError() }(), classes: 10)
+        var rng = TerrainRNG(seed: 12)
+        let v = (0..<ParameterSpace(model).dimension).map { _ in rng.normal() }
+        let hv = HessianOperator(model: model, data: data, loss: .crossEntropy).product(v)
+        let ref = HessianOperator(model: model64, data: data64, loss: .crossEntropy).product(v)
+        let diff = zip(hv, ref).map { $0 - $1 }
+        let rel = Kernels.dot(diff, diff).squareRoot() / Kernels.dot(ref, ref).squareRoot()
+        XCTAssertLessThan(rel, 1e-3, "relative error of the Float HVP")
+        // Symmetry: uᵀ(Hv) = vᵀ(Hu).
+        let u = (0..<v.count).map { _ in rng.normal() }
+        let hu = HessianOperator(model: model64, data: data64, loss: .crossEntropy).product(u)
+        XCTAssertEqual(Kernels.dot(u, ref), Kernels.dot(v, hu), accuracy: 1e-6 * abs(Kernels.dot(u, ref)))
+    }
+}
+
+import Foundation
