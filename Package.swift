@@ -40,6 +40,6 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "terrain-bench", dependencies: ["TerrainCore"], path: "bench"),
-        .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"]),
+        .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"], exclude: ["Fixtures"]),
     ]
 )

@@ -33,7 +33,7 @@ struct Evaluate: ParsableCommand {
         }
         if eigenvalues > 0 {
             let data = hessianSamples > 0 ? train.subset(hessianSamples, seed: spec.dataSeed) : train
-            let h = HessianOperator(model: model, data: data, loss: spec.loss)
+            let h = try CLI.checkpointErrors { try HessianOperator(model: model, data: data, loss: spec.loss) }
             for (i, pair) in h.topEigenpairs(k: eigenvalues, seed: spec.seed).enumerated() {
                 print(String(format: "λ%d = %.6g  (%d iterations%@)", i + 1, pair.value, pair.iterations, pair.converged ? "" : ", not converged"))
             }

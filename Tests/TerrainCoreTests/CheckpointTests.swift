@@ -39,11 +39,13 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(tensors["layers.0.weight"]?.dtype, "F32")
         let resnet: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .resnet, channels: [4, 8], inputShape: [1, 40]), dataShape: [40], outputs: 10, seed: 0)
         let names = Set(Checkpoint.tensors(model: resnet).keys)
-        for expected in ["layers.1.running_mean", "layers.1.num_batches_tracked", "layers.4.conv1.weight", "layers.4.bn2.bias",
-                         "layers.4.shortcut.0.weight", "layers.4.shortcut.1.running_var", "layers.6.weight"] {
+        // 0 Unflatten, 1 stem conv, 2 BN, 3 ReLU, 4 block 4→4 (identity shortcut), 5 block 4→8 (projection), 6 pool, 7 head.
+        for expected in ["layers.2.running_mean", "layers.2.num_batches_tracked", "layers.4.conv1.weight", "layers.4.bn2.bias",
+                         "layers.5.shortcut.0.weight", "layers.5.shortcut.1.running_var", "layers.7.weight"] {
             XCTAssertTrue(names.contains(expected), "missing \(expected) in \(names.sorted())")
         }
-        XCTAssertEqual(Checkpoint.tensors(model: resnet)["layers.1.num_batches_tracked"]?.dtype, "I64")
+        XCTAssertEqual(Checkpoint.tensors(model: resnet)["layers.2.num_batches_tracked"]?.dtype, "I64")
+        XCTAssertFalse(names.contains("layers.4.shortcut.0.weight"))
     }
 
     func testLoadingAMismatchedOrDamagedCheckpointFailsClearly() throws {

@@ -6,7 +6,7 @@ import XCTest
 final class TrainingTests: XCTestCase {
     static let mlpConfig = TrainingConfig(
         batchSize: 128, epochs: 30, seed: 1,
-        optimizer: OptimizerSpec(name: .sgd, lr: 0.05, momentum: 0.9, weightDecay: 5e-4),
+        optimizer: OptimizerSpec(name: .sgd, lr: 0.1, momentum: 0.9, weightDecay: 5e-4),
         schedule: LearningRateSchedule(kind: .cosine))
 
     static let cnnConfig = TrainingConfig(

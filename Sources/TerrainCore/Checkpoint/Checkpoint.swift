@@ -47,7 +47,9 @@ public enum Checkpoint {
         var meta = metadata
         meta["format"] = "pt"
         meta["terrain.step"] = String(step)
-        if let json = try? JSONEncoder().encode(model.spec), let s = String(data: json, encoding: .utf8) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if let json = try? encoder.encode(model.spec), let s = String(data: json, encoding: .utf8) {
             meta["terrain.model"] = s
         }
         try SafeTensors.write(tensors(model: model, optimizer: optimizer), metadata: meta, to: path)

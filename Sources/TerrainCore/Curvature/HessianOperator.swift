@@ -1,23 +1,27 @@
 /// The Hessian of the mean loss over a fixed evaluation set, as a linear operator
 /// `v ↦ H·v`, and its top eigenvalues by power iteration.
 ///
-/// **Method.** Hessian-vector products are central differences of full-batch gradients:
-/// `H·v ≈ (∇L(θ + h·v̂) − ∇L(θ − h·v̂)) / (2h) · ‖v‖` with `v̂ = v/‖v‖`, each gradient
-/// accumulated in `Double` across chunks. The error is `O(h²)` from third derivatives
-/// (zero for quadratic losses such as linear regression with MSE) plus rounding of order
-/// `ε_float·‖∇L‖ / h` in `Float` models; at the default `h = 1e-3` the product of a
-/// `Float` MLP on MNIST-1D agrees with a `Double` reference to about 1e-4 relative (see
-/// docs/curvature.md and the tests). For ReLU networks, `h` should stay small so that few
-/// units change their activation pattern between the two evaluation points.
+/// **Method.** Hessian-vector products are central differences of full-batch gradients
+/// computed in **Float64** on a `Double` copy of the model:
+/// `H·v ≈ ‖v‖ · (∇L(θ + h·v̂) − ∇L(θ − h·v̂)) / (2h)` with `v̂ = v/‖v‖`. The error is
+/// `O(h²)` from third derivatives (zero for quadratic losses such as linear regression with
+/// MSE) plus rounding of order `ε₆₄·‖∇L‖ / h`; at the default `h = 1e-5` both are below
+/// 1e-8 relative for smooth networks. For ReLU networks the difference quotient is taken
+/// between two points `2h` apart, so units whose pre-activation lies within about `h·‖x‖`
+/// of zero contribute a kink term; on MNIST-1D MLPs this stays below 1e-6 relative (see
+/// docs/curvature.md and the tests). Float32 central differences were rejected: their
+/// rounding term `ε₃₂·‖∇L‖/h` swamps `H·v` for the many directions in which curvature is
+/// small (random Hutchinson probes), giving errors of order one.
 ///
 /// Evaluation mode throughout (BatchNorm running statistics, no dropout), as PyHessian
 /// does. Masked (pruned) coordinates are held fixed: directions are projected onto the
 /// unmasked subspace.
 public final class HessianOperator<Scalar: TensorScalar> {
-    /// The model; its parameters are restored after every product.
-    public let model: Model<Scalar>
-    /// The fixed evaluation set.
-    public let data: Dataset<Scalar>
+    /// The `Double` copy of the model the products are computed on; its parameters are
+    /// restored after every product.
+    public let model: Model<Double>
+    /// The fixed evaluation set, in `Double`.
+    public let data: Dataset<Double>
     /// The loss.
     public let loss: LossKind
     /// The finite-difference step `h` (a distance in parameter space).
@@ -26,19 +30,20 @@ public final class HessianOperator<Scalar: TensorScalar> {
     public let chunkSize: Int
     /// Hessian-vector products computed so far.
     public private(set) var products = 0
-    private let space: ParameterSpace<Scalar>
+    private let space: ParameterSpace<Double>
     private let mask: [Double]
 
-    /// Creates the operator at the model's current parameters.
-    public init(model: Model<Scalar>, data: Dataset<Scalar>, loss: LossKind, step: Double? = nil,
-                chunkSize: Int = Evaluator.defaultChunkSize) {
-        self.model = model
-        self.data = data
+    /// Creates the operator at `model`'s current parameters (copied; later changes to
+    /// `model` are not seen). Throws when the model cannot be rebuilt from its spec.
+    public init(model: Model<Scalar>, data: Dataset<Scalar>, loss: LossKind, step: Double = 1e-5,
+                chunkSize: Int = Evaluator.defaultChunkSize) throws {
+        self.model = try model.converted(to: Double.self)
+        self.data = data.converted(to: Double.self)
         self.loss = loss
-        self.step = step ?? (Scalar.self == Double.self ? 1e-5 : 1e-3)
+        self.step = step
         self.chunkSize = chunkSize
-        self.space = ParameterSpace(model)
-        self.mask = space.masks().map { Double($0) }
+        self.space = ParameterSpace(self.model)
+        self.mask = space.masks()
     }
 
     /// The dimension P of parameter space.
@@ -49,7 +54,7 @@ public final class HessianOperator<Scalar: TensorScalar> {
         Evaluator.gradient(model, on: data, loss: loss, chunkSize: chunkSize).gradient
     }
 
-    /// `H·v` for a flat vector `v` of length P.
+    /// `H·v` for a flat vector `v` of length P (parameter-space order).
     public func product(_ v: [Double]) -> [Double] {
         precondition(v.count == dimension, "vector has \(v.count) entries, parameter space has \(dimension)")
         var u = v

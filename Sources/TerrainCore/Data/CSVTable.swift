@@ -5,9 +5,10 @@ import Foundation
 /// Fields are separated by commas and may be double-quoted (a doubled quote inside quotes
 /// is a literal quote; quoted fields may span lines). Lines end in `\n` or `\r\n`; a UTF-8
 /// byte-order mark is skipped; spaces and tabs around a field are ignored. The first row
-/// is taken as a header when any of its fields is non-empty and not a number; every other row must be
-/// all numbers (anything `Double(_:)` accepts, e.g. `-1.5e3`, `nan`, `inf`). Blank lines
-/// at the end are ignored; a blank line elsewhere is an error.
+/// is taken as a header when any of its fields is non-empty and not a number; every other
+/// row must be all numbers (decimal forms `Double(_:)` accepts, e.g. `-1.5e3`, `nan`,
+/// `inf`; hexadecimal floats are rejected). Blank lines at the end are ignored; a blank
+/// line elsewhere is an error.
 public enum CSVTable {
     /// Reads a CSV file.
     /// - Throws: ``TerrainError/invalidData(_:)`` naming `path` when the file cannot be
@@ -25,7 +26,7 @@ public enum CSVTable {
     /// Parses CSV text into an optional header and row-major values.
     ///
     /// - Parameter source: names the text in error messages.
-    /// - Returns: the header (when the first row has a non-numeric field), the number of
+    /// - Returns: the header (when the first row has a non-empty, non-numeric field), the number of
     ///   data rows and columns, and the `rows * columns` values row by row.
     /// - Throws: ``TerrainError/invalidData(_:)`` naming `source` and the line (and column)
     ///   at fault for: a row whose field count differs from the first row's, a non-numeric
@@ -59,7 +60,7 @@ public enum CSVTable {
                 }
             }
             guard fields.count == columns else {
-                throw TerrainError.invalidData("\(source): line \(line) has \(fields.count) fields, expected \(columns) (as in the first row)")
+                throw TerrainError.invalidData("\(source): line \(line) has \(fields.count) field\(fields.count == 1 ? "" : "s"), expected \(columns) (as in the first row)")
             }
             for (c, f) in fields.enumerated() {
                 guard let v = number(f.bytes) else {

@@ -46,6 +46,7 @@ public final class Linear<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         Kernels.matmul(gradOutput, transposeA: true, input, into: &weight.grad, beta: 1)
+        // y uses W ⊙ M, so ∂L/∂W = (dyᵀx) ⊙ M.
         if weight.mask != nil { weight.applyMask() }
         if let bias { Kernels.accumulateColumnSums(gradOutput.storage, into: &bias.grad.storage) }
         var gradInput = Tensor<Scalar>(shape: input.shape)

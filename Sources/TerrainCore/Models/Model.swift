@@ -44,10 +44,13 @@ public final class Model<Scalar: TensorScalar> {
         layers.forward(x, context: context)
     }
 
-    /// Back-propagates ∂L/∂outputs of the latest forward pass, adding into every parameter's grad.
+    /// Back-propagates ∂L/∂outputs of the latest forward pass, adding into every parameter's
+    /// grad; gradients of masked (pruned) entries are zeroed.
     @discardableResult
     public func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
-        layers.backward(gradOutput)
+        let g = layers.backward(gradOutput)
+        for p in parameters where p.mask != nil { p.applyMask() }
+        return g
     }
 
     /// Sets every parameter gradient to zero.

@@ -134,3 +134,37 @@ public enum ModelBuilder {
         }
     }
 }
+
+extension Model {
+    /// A copy of this model in another precision (e.g. `Double` for curvature), with the same
+    /// parameter values, masks and buffers. The copy is rebuilt from ``spec``, so this works
+    /// for models made by ``ModelBuilder``; hand-assembled layer stacks whose layout differs
+    /// from their spec fail with ``TerrainError/invalidModel(_:)``.
+    public func converted<Other: TensorScalar>(to: Other.Type) throws -> Model<Other> {
+        let copy: Model<Other> = try ModelBuilder.build(spec, dataShape: inputShape, outputs: outputs, seed: 0)
+        guard copy.parameters.map(\.name) == parameters.map(\.name),
+              copy.parameters.map(\.shape) == parameters.map(\.shape) else {
+            throw TerrainError.invalidModel("this model's layers do not match its spec, so it cannot be converted to \(Other.self)")
+        }
+        for (a, b) in zip(copy.parameters, parameters) {
+            a.value = Tensor(b.value)
+            a.mask = b.mask.map { Tensor($0) }
+        }
+        for (mine, theirs) in zip(copy.namedBuffers, namedBuffers) {
+            try mine.layer.setBuffer(mine.local, Tensor(theirs.tensor))
+        }
+        return copy
+    }
+}
+
+extension Dataset {
+    /// The same samples in another precision.
+    public func converted<Other: TensorScalar>(to: Other.Type) -> Dataset<Other> {
+        let targets: Targets<Other>
+        switch y {
+        case .classes(let c): targets = .classes(c)
+        case .values(let v): targets = .values(Tensor(v))
+        }
+        return Dataset<Other>(x: Tensor(x), y: targets, classes: classes)
+    }
+}

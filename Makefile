@@ -1,0 +1,43 @@
+# Terrain — the two commands a newcomer needs: `make run` and `make test`.
+# Both install the Debian packages they need when missing (as root, or through sudo).
+
+SWIFT        ?= swift
+CONFIG       ?= release
+APT_PACKAGES := libzmq3-dev libopenblas-dev pkg-config
+BIN          := .build/$(CONFIG)/terrain
+OUT          := out
+
+# Parallelism comes from processes, never from BLAS threads.
+export OPENBLAS_NUM_THREADS := 1
+
+.PHONY: all deps build run test bench clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+# The main job: train the example MLP (40-256-256-10) on MNIST-1D and print its test accuracy.
+run: build
+	@mkdir -p $(OUT)
+	$(BIN) train examples/train-mlp.yaml --output $(OUT)/mlp-mnist1d.safetensors
+
+# The whole test suite, optimized build (the training tests need it to be quick).
+test: deps
+	$(SWIFT) build -c $(CONFIG) --build-tests
+	$(SWIFT) test -c $(CONFIG) --skip-build
+
+bench: build
+	.build/$(CONFIG)/terrain-bench
+
+clean:
+	rm -rf .build $(OUT)
