@@ -1,3 +1,5 @@
+import Foundation
+
 /// A labelled data set held in memory: inputs `x` of shape `[N] + sampleShape` and one
 /// target per sample.
 public struct Dataset<Scalar: TensorScalar>: Sendable {
@@ -63,7 +65,7 @@ public struct Dataset<Scalar: TensorScalar>: Sendable {
 /// Deterministic minibatching: the order of epoch `e` is a permutation drawn from
 /// `(seed, e)`, so any step of any epoch can be reproduced without replaying the ones
 /// before it (resuming, rewinding). The last batch of an epoch may be smaller.
-public struct BatchSchedule: Sendable, Equatable {
+public struct BatchSchedule: Sendable {
     /// Samples in the data set.
     public let count: Int
     /// Samples per batch.
@@ -97,7 +99,26 @@ public struct BatchSchedule: Sendable, Equatable {
     /// The sample indices of global step `step` (epoch `step / stepsPerEpoch`).
     public func indices(step: Int) -> ArraySlice<Int> {
         let epoch = step / stepsPerEpoch, b = step % stepsPerEpoch
-        let order = order(epoch: epoch)
+        let order = cache.order(epoch: epoch, of: self)
         return order[b * batchSize ..< min((b + 1) * batchSize, count)]
+    }
+
+    private let cache = OrderCache()
+}
+
+/// Remembers the order of the latest epoch so that consecutive steps do not redraw it.
+private final class OrderCache: @unchecked Sendable {
+    private var epoch = -1
+    private var order: [Int] = []
+    private let lock = NSLock()
+
+    func order(epoch e: Int, of schedule: BatchSchedule) -> [Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        if e != epoch {
+            order = schedule.order(epoch: e)
+            epoch = e
+        }
+        return order
     }
 }

@@ -63,7 +63,7 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var summary: String { "BatchNorm(\(channels))" }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         precondition(input.rank >= 2 && input.shape[1] == channels, "\(summary) got input \(input.shape)")
         shape = input.shape
@@ -131,7 +131,7 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
         return out
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         let n = shape[0], c = channels
         let s = shape.dropFirst(2).reduce(1, *)

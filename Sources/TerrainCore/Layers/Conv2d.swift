@@ -71,7 +71,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
         "Conv\(spatialDimensions)d(\(inChannels) → \(outChannels), k=\(kernel.w), s=\(stride), p=\(padding))"
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         precondition(input.rank == spatialDimensions + 2 && input.shape[1] == inChannels,
                      "\(summary) got input \(input.shape)")
@@ -105,7 +105,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
         return Tensor(shape: shape, storage: nchw)
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         let (n, h, w, oh, ow) = geometry
         let ckk = inChannels * kernel.h * kernel.w
@@ -137,7 +137,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     /// Unfolds the input into a `[C·kh·kw, N·OH·OW]` matrix of receptive fields.
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private func im2col(_ x: [Scalar], n: Int, h: Int, w: Int, oh: Int, ow: Int) -> [Scalar] {
         let columns = n * oh * ow
         let rowsCount = inChannels * kernel.h * kernel.w
@@ -171,7 +171,7 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     /// Folds column gradients back onto the input (the adjoint of `im2col`).
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     private func col2im(_ dcols: [Scalar], into dx: inout [Scalar], n: Int, h: Int, w: Int, oh: Int, ow: Int) {
         let columns = n * oh * ow
         let (kh, kw, s, sh, p, ph) = (kernel.h, kernel.w, stride, strideH, padding, padH)

@@ -20,7 +20,7 @@ public final class Dropout<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var summary: String { "Dropout(p=\(p))" }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         guard context.training, p > 0 else {
             mask = nil

@@ -6,7 +6,7 @@ public final class GELU<Scalar: TensorScalar>: Layer<Scalar> {
     /// Creates the layer.
     public override init() {}
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         self.input = input
         var out = input
@@ -20,7 +20,7 @@ public final class GELU<Scalar: TensorScalar>: Layer<Scalar> {
         return out
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         var g = gradOutput
         let invSqrt2 = Scalar(0.707_106_781_186_547_524_4)

@@ -13,7 +13,7 @@ public final class GlobalAvgPool<Scalar: TensorScalar>: Layer<Scalar> {
         return [inputShape[0]]
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         inputShape = input.shape
         let planes = input.shape[0] * input.shape[1]
@@ -29,7 +29,7 @@ public final class GlobalAvgPool<Scalar: TensorScalar>: Layer<Scalar> {
         return Tensor(shape: [input.shape[0], input.shape[1]], storage: out)
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         let planes = inputShape[0] * inputShape[1]
         let total = inputShape.reduce(1, *)

@@ -29,7 +29,7 @@ public final class LayerNorm<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var summary: String { "LayerNorm(\(weight.shape))" }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         let f = weight.count
         precondition(input.count % max(f, 1) == 0 && Array(input.shape.dropFirst()) == weight.shape,
@@ -66,7 +66,7 @@ public final class LayerNorm<Scalar: TensorScalar>: Layer<Scalar> {
         return out
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         let f = weight.count
         let n = gradOutput.shape[0]

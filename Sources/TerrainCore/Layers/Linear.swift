@@ -31,19 +31,28 @@ public final class Linear<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var summary: String { "Linear(\(inFeatures) → \(outFeatures)\(bias == nil ? ", no bias" : ""))" }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         precondition(input.rank == 2 && input.shape[1] == inFeatures,
                      "Linear(\(inFeatures)→\(outFeatures)) got input \(input.shape)")
         self.input = input
         usedWeight = weight.effectiveValue
-        var out = Tensor<Scalar>(shape: [input.shape[0], outFeatures])
-        Kernels.matmul(input, usedWeight, transposeB: true, into: &out)
-        if let bias { Kernels.addRowBias(&out.storage, bias.value.storage) }
+        let n = input.shape[0], o = outFeatures
+        // Start from the broadcast bias and let GEMM accumulate onto it (one pass fewer).
+        var out = Tensor<Scalar>(shape: [n, o]) { buffer in
+            if let bias {
+                bias.value.storage.withUnsafeBufferPointer { b in
+                    for r in 0..<n { for j in 0..<o { buffer[r * o + j] = b[j] } }
+                }
+            } else {
+                buffer.initialize(repeating: 0)
+            }
+        }
+        Kernels.matmul(input, usedWeight, transposeB: true, into: &out, beta: 1)
         return out
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         Kernels.matmul(gradOutput, transposeA: true, input, into: &weight.grad, beta: 1)
         // y uses W ⊙ M, so ∂L/∂W = (dyᵀx) ⊙ M.

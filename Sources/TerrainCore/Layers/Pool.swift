@@ -43,7 +43,7 @@ public final class Pool<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var summary: String { "\(kind == .max ? "Max" : "Avg")Pool\(spatialDimensions)d(k=\(kernelSize), s=\(stride))" }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         precondition(input.rank == spatialDimensions + 2, "\(summary) got input \(input.shape)")
         inputShape = input.shape
@@ -89,7 +89,7 @@ public final class Pool<Scalar: TensorScalar>: Layer<Scalar> {
         return Tensor(shape: shape, storage: out)
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         var dx = Tensor<Scalar>(shape: inputShape)
         let (h, w, oh, ow, kh, sh) = geometry

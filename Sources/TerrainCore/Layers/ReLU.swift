@@ -6,24 +6,25 @@ public final class ReLU<Scalar: TensorScalar>: Layer<Scalar> {
     /// Creates the layer.
     public override init() {}
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
-        var out = input
-        out.storage.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count { p[i] = p[i] > 0 ? p[i] : 0 }
+        let out = input.storage.withUnsafeBufferPointer { x in
+            Tensor<Scalar>(shape: input.shape) { y in
+                for i in 0..<x.count { y[i] = x[i] > 0 ? x[i] : 0 }
+            }
         }
         output = out
         return out
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
-        var g = gradOutput
         output.storage.withUnsafeBufferPointer { y in
-            g.storage.withUnsafeMutableBufferPointer { p in
-                for i in 0..<p.count { p[i] = y[i] > 0 ? p[i] : 0 }
+            gradOutput.storage.withUnsafeBufferPointer { g in
+                Tensor<Scalar>(shape: gradOutput.shape) { out in
+                    for i in 0..<g.count { out[i] = y[i] > 0 ? g[i] : 0 }
+                }
             }
         }
-        return g
     }
 }

@@ -38,7 +38,7 @@ public final class ResidualBlock<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var summary: String { "ResidualBlock(skip: \(useSkip))" }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         var h = input
         for (_, layer) in body { h = layer.forward(h, context: context) }
@@ -53,7 +53,7 @@ public final class ResidualBlock<Scalar: TensorScalar>: Layer<Scalar> {
         return h
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         var g = gradOutput
         output.storage.withUnsafeBufferPointer { y in

@@ -5,7 +5,7 @@ public final class Tanh<Scalar: TensorScalar>: Layer<Scalar> {
     /// Creates the layer.
     public override init() {}
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         var out = input
         out.storage.withUnsafeMutableBufferPointer { p in
@@ -15,7 +15,7 @@ public final class Tanh<Scalar: TensorScalar>: Layer<Scalar> {
         return out
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         var g = gradOutput
         output.storage.withUnsafeBufferPointer { y in

@@ -26,6 +26,17 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable {
         self.storage = storage
     }
 
+    /// Creates a tensor whose elements are written by `initializer`, which must set every
+    /// element of the buffer it receives (no zero-filling pass first).
+    public init(shape: [Int], unsafeUninitialized initializer: (UnsafeMutableBufferPointer<Scalar>) -> Void) {
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.storage = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initializer(buffer)
+            initialized = count
+        }
+    }
+
     /// Converts the elements of another tensor to this scalar type (rounding to nearest).
     public init<Other: TensorScalar>(_ other: Tensor<Other>) {
         self.shape = other.shape

@@ -4,10 +4,10 @@
 /// `Float` rounding inside each chunk.
 public enum Evaluator {
     /// The default number of samples pushed through the network at once.
-    public static let defaultChunkSize = 4096
+    public static let defaultChunkSize = 512
 
     /// Mean loss and accuracy of `model` over all of `data`.
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func evaluate<Scalar: TensorScalar>(
         _ model: Model<Scalar>, on data: Dataset<Scalar>, loss: LossKind, chunkSize: Int = defaultChunkSize
     ) -> Metrics {
@@ -32,7 +32,7 @@ public enum Evaluator {
     /// The gradient of the mean loss over all of `data` at the model's current parameters,
     /// as a flat `Double` vector in ``ParameterSpace`` order, with the metrics at that point.
     /// Gradients of masked parameters are zero where the mask is.
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public static func gradient<Scalar: TensorScalar>(
         _ model: Model<Scalar>, on data: Dataset<Scalar>, loss: LossKind, chunkSize: Int = defaultChunkSize
     ) -> (metrics: Metrics, gradient: [Double]) {

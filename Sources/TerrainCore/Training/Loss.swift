@@ -86,7 +86,7 @@ extension LossKind {
         }
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func crossEntropy<Scalar: TensorScalar>(
         _ logits: Tensor<Scalar>, _ labels: [Int], n: Int, k: Int, normalizer: Int, wantGradient: Bool
     ) -> LossOutput<Scalar> {
@@ -116,7 +116,7 @@ extension LossKind {
                           gradient: wantGradient ? Tensor(shape: [n, k], storage: grad) : nil)
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func meanSquared<Scalar: TensorScalar>(
         _ outputs: Tensor<Scalar>, _ targets: Tensor<Scalar>, normalizer: Int, wantGradient: Bool
     ) -> LossOutput<Scalar> {

@@ -51,7 +51,7 @@ public final class SGD<Scalar: TensorScalar>: Optimizer<Scalar> {
         super.init(parameters)
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func step(lr: Double) {
         let (mu, wd, eta) = (Scalar(momentum), Scalar(weightDecay), Scalar(lr))
         for (i, p) in parameters.enumerated() {
@@ -124,7 +124,7 @@ public final class Adam<Scalar: TensorScalar>: Optimizer<Scalar> {
         super.init(parameters)
     }
 
-    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func step(lr: Double) {
         stepCount += 1
         let t = Double(stepCount)
