@@ -11,6 +11,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -27,10 +30,17 @@ let package = Package(
             name: "TerrainCore",
             dependencies: ["CBLAS"]
         ),
-        .target(name: "TerrainWire", dependencies: ["CZeroMQ"]),
+        .target(name: "TerrainWire", dependencies: ["CZeroMQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TerrainSweeps", dependencies: ["TerrainCore", .product(name: "Yams", package: "Yams")]),
-        .target(name: "TerrainCoordinator", dependencies: ["TerrainSweeps", "TerrainWire"]),
-        .target(name: "TerrainWorker", dependencies: ["TerrainSweeps", "TerrainWire"]),
+        .target(
+            name: "TerrainCoordinator",
+            dependencies: [
+                "TerrainSweeps", "TerrainWire",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "TerrainWorker", dependencies: ["TerrainSweeps", "TerrainWire", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TerrainExport", dependencies: ["TerrainCore"]),
         .executableTarget(
             name: "terrain",
@@ -41,5 +51,7 @@ let package = Package(
         ),
         .executableTarget(name: "terrain-bench", dependencies: ["TerrainCore"], path: "bench"),
         .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"], exclude: ["Fixtures"]),
+        .testTarget(name: "TerrainWireTests", dependencies: ["TerrainWire"]),
+        .testTarget(name: "TerrainCoordinatorTests", dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps"]),
     ]
 )

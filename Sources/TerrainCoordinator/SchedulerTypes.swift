@@ -1,0 +1,109 @@
+import TerrainWire
+
+/// The lifecycle state of a task.
+public enum TaskStatus: String, Sendable, Codable, CaseIterable {
+    /// Waiting for the tasks it depends on.
+    case waiting
+    /// Ready to run, in the queue.
+    case queued
+    /// Leased to a worker.
+    case running
+    /// A result is committed.
+    case done
+    /// Quarantined after its attempt limit, or a dependency failed.
+    case failed
+}
+
+/// A task as the scheduler sees it: identity, kind and dependencies (parameters and
+/// results stay in the dataset; the scheduler never holds them).
+public struct TaskDescriptor: Sendable, Equatable {
+    /// The task id (1-based, dense).
+    public var id: UInt64
+    /// The task kind, matched against workers' capabilities.
+    public var kind: String
+    /// Tasks whose results this one needs.
+    public var dependencies: [UInt64]
+    /// The status to start from (resuming a dataset).
+    public var status: TaskStatus
+    /// Attempts already made.
+    public var attempts: Int
+
+    /// Creates a descriptor.
+    public init(id: UInt64, kind: String, dependencies: [UInt64] = [], status: TaskStatus = .queued, attempts: Int = 0) {
+        self.id = id
+        self.kind = kind
+        self.dependencies = dependencies
+        self.status = status
+        self.attempts = attempts
+    }
+}
+
+/// Tunables of the scheduler (the `runtime:` section of a sweep spec).
+public struct SchedulerConfig: Sendable, Equatable {
+    /// Attempts before a task is quarantined.
+    public var maxAttempts: Int
+    /// Heartbeat interval, seconds.
+    public var heartbeatInterval: Double
+    /// Missed heartbeat intervals before a peer is presumed dead.
+    public var liveness: Int
+    /// A task running longer than this (seconds) loses its lease; `nil` = no limit.
+    public var taskTimeout: Double?
+
+    /// Creates a config with the protocol's defaults.
+    public init(maxAttempts: Int = 3, heartbeatInterval: Double = 1, liveness: Int = 5, taskTimeout: Double? = nil) {
+        self.maxAttempts = maxAttempts
+        self.heartbeatInterval = heartbeatInterval
+        self.liveness = liveness
+        self.taskTimeout = taskTimeout
+    }
+
+    /// Silence after which a peer is presumed dead, seconds.
+    public var deadAfter: Double { heartbeatInterval * Double(liveness) }
+}
+
+/// A worker connection as identified by its ZeroMQ routing id.
+public typealias PeerID = [UInt8]
+
+/// Something that happened, fed to ``Scheduler/handle(_:)``. Times are seconds on a
+/// monotonic clock.
+public enum SchedulerEvent: Sendable {
+    /// A `hello` arrived (a new worker, or a worker reconnecting under a new identity).
+    case hello(peer: PeerID, hello: WorkerHello, versionOK: Bool, now: Double)
+    /// A `ready` arrived.
+    case ready(peer: PeerID, credit: UInt64, now: Double)
+    /// A `heartbeat` arrived, listing the tasks the worker runs.
+    case heartbeat(peer: PeerID, tasks: [UInt64], now: Double)
+    /// A `result` arrived; `digest` is SHA-256 over its output and blobs.
+    case result(peer: PeerID, task: UInt64, attempt: UInt64, digest: [UInt8], credit: UInt64, now: Double)
+    /// A `failure` arrived.
+    case failure(peer: PeerID, task: UInt64, attempt: UInt64, error: String, retryable: Bool, credit: UInt64, now: Double)
+    /// A `goodbye` arrived.
+    case goodbye(peer: PeerID, reason: String, now: Double)
+    /// Any other well-formed message arrived (fetch, …): it proves the peer alive.
+    case touched(peer: PeerID, now: Double)
+    /// Sending to the peer failed (unroutable, gone).
+    case unreachable(peer: PeerID, now: Double)
+    /// Results handed over with ``SchedulerDirective/store(task:attempt:peer:)`` are committed.
+    case committed(tasks: [UInt64], now: Double)
+    /// Time passed: check liveness, leases, heartbeats.
+    case tick(now: Double)
+    /// Stop dispatching (SIGINT/SIGTERM); in-flight results are still accepted.
+    case drain(now: Double)
+}
+
+/// What the shell must do, returned by ``Scheduler/handle(_:)`` in order.
+public enum SchedulerDirective: Sendable, Equatable {
+    /// Send this protocol message to the peer.
+    case send(peer: PeerID, message: WireMessage)
+    /// Send task `task` (attempt `attempt`) to the peer; the shell loads its parameters and inputs.
+    case dispatch(peer: PeerID, task: UInt64, attempt: UInt64)
+    /// Keep the result the peer just sent for `task`, write it in the next commit, then report
+    /// `.committed`.
+    case store(task: UInt64, attempt: UInt64, peer: PeerID)
+    /// Persist a task's new status.
+    case status(task: UInt64, status: TaskStatus, attempts: Int, worker: String?, error: String?)
+    /// Append to the dataset's event log.
+    case log(kind: String, task: UInt64?, worker: String?, detail: String)
+    /// Every task is done or failed.
+    case finished
+}
