@@ -140,11 +140,18 @@ private final class Worker: @unchecked Sendable {
     }
 
     func closeUnstarted() {
+        closeSocket()
+    }
+
+    /// Unbinds explicitly before closing: `zmq_close` frees an inproc endpoint only later, on
+    /// libzmq's reaper thread, so a new handler binding right after `stop()` could fail.
+    private func closeSocket() {
+        try? socket.unbind(ZAPAuthenticator.endpoint)
         socket.close()
     }
 
     func run() {
-        defer { socket.close() }
+        defer { closeSocket() }
         while !shouldStop {
             do {
                 guard try ZMQPoller.poll([socket], timeoutMilliseconds: 100)[0] else { continue }

@@ -1,6 +1,9 @@
 import ArgumentParser
+import Foundation
+import TerrainCoordinator
 import TerrainCore
 import TerrainSweeps
+import TerrainWire
 
 /// Shared plumbing of the subcommands: loading specs and turning library errors into
 /// one-line messages and a non-zero exit.
@@ -21,5 +24,36 @@ enum CLI {
 
     static func checkpointErrors<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as TerrainError { throw Failure(message: e.description) }
+    }
+
+    static func loadSweep(_ path: String) throws -> SweepSpec {
+        do { return try SweepSpec.load(path: path) } catch let e as SpecError { throw Failure(message: e.description) }
+    }
+
+    /// Runs a coordinator with a progress display; `started` is called once it is bound.
+    static func runCoordinator(_ sweep: SweepSpec, endpoints: [String], dataset: String,
+                               curve: (server: CurveKeyPair, allowedWorkers: Set<[UInt8]>)?, grace: Double, quiet: Bool,
+                               started: (@Sendable ([String]) -> Void)? = nil) throws -> CoordinatorSummary {
+        let printer = ProgressPrinter()
+        let name = sweep.name
+        var onProgress: (@Sendable (SweepDataset.Progress) -> Void)? = nil
+        if !quiet { onProgress = { @Sendable p in printer.show(p) } }
+        let onBound: @Sendable ([String]) -> Void = { bound in
+            let line = "coordinator: \(name) → \(dataset), listening on \(bound.joined(separator: ", "))\n"
+            FileHandle.standardError.write(Data(line.utf8))
+            started?(bound)
+        }
+        let options = CoordinatorOptions(endpoints: endpoints, datasetPath: dataset, curve: curve, gracePeriod: grace,
+                                         onProgress: onProgress, onBound: onBound)
+        let coordinator: Coordinator
+        do { coordinator = try Coordinator(spec: sweep, options: options) } catch let e as DatasetError {
+            throw Failure(message: e.description)
+        } catch let e as SpecError {
+            throw Failure(message: e.description)
+        }
+        let summary = try coordinator.run()
+        if !quiet, let p = try? SweepDataset(path: dataset, readOnly: true).readProgress() { printer.finish(p) }
+        print("\(summary.finished ? "finished" : "stopped"): \(summary.done) done, \(summary.failed) failed of \(summary.total) tasks; dataset \(dataset)")
+        return summary
     }
 }

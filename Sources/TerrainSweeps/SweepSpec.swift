@@ -1,0 +1,148 @@
+import Foundation
+import TerrainCore
+import Yams
+
+/// The `runtime:` section of a sweep spec: how the coordinator treats workers and tasks.
+public struct RuntimeSpec: Codable, Sendable, Equatable {
+    /// Attempts before a task is quarantined as failed.
+    public var maxAttempts: Int
+    /// Heartbeat interval, milliseconds.
+    public var heartbeatMs: Int
+    /// Missed heartbeats before a peer is presumed dead.
+    public var liveness: Int
+    /// Per-task time limit in seconds (`nil`: none).
+    public var taskTimeout: Double?
+    /// Longest wait before accepted results are committed, milliseconds.
+    public var commitIntervalMs: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxAttempts = "max_attempts", heartbeatMs = "heartbeat_ms", liveness, taskTimeout = "task_timeout"
+        case commitIntervalMs = "commit_interval_ms"
+    }
+
+    /// The keys a `runtime:` mapping may contain.
+    public static var allowedKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    /// Creates a runtime section with the documented defaults.
+    public init(maxAttempts: Int = 3, heartbeatMs: Int = 1000, liveness: Int = 5, taskTimeout: Double? = nil, commitIntervalMs: Int = 5) {
+        self.maxAttempts = maxAttempts
+        self.heartbeatMs = heartbeatMs
+        self.liveness = liveness
+        self.taskTimeout = taskTimeout
+        self.commitIntervalMs = commitIntervalMs
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(maxAttempts: try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? 3,
+                  heartbeatMs: try c.decodeIfPresent(Int.self, forKey: .heartbeatMs) ?? 1000,
+                  liveness: try c.decodeIfPresent(Int.self, forKey: .liveness) ?? 5,
+                  taskTimeout: try c.decodeIfPresent(Double.self, forKey: .taskTimeout),
+                  commitIntervalMs: try c.decodeIfPresent(Int.self, forKey: .commitIntervalMs) ?? 5)
+    }
+
+    func validate(_ source: String) throws {
+        func fail(_ m: String) throws -> Never { throw SpecError(file: source, message: m) }
+        if maxAttempts < 1 { try fail("runtime.max_attempts must be ≥ 1, got \(maxAttempts)") }
+        if heartbeatMs < 10 { try fail("runtime.heartbeat_ms must be ≥ 10, got \(heartbeatMs)") }
+        if liveness < 2 { try fail("runtime.liveness must be ≥ 2 heartbeats, got \(liveness)") }
+        if let t = taskTimeout, !(t > 0) { try fail("runtime.task_timeout must be positive seconds, got \(t)") }
+        if commitIntervalMs < 0 { try fail("runtime.commit_interval_ms must be ≥ 0") }
+    }
+}
+
+/// One task of an expanded sweep.
+public struct ExpandedTask: Sendable, Equatable {
+    /// 1-based id.
+    public var id: UInt64
+    /// The task kind.
+    public var kind: String
+    /// Ids of the tasks whose outputs it needs.
+    public var dependencies: [UInt64]
+    /// Kind-specific parameters (JSON).
+    public var params: [UInt8]
+}
+
+/// A sweep: what the coordinator distributes (docs/spec.md, "Sweep specs"). The `kind`
+/// names the task family; its section holds the family's options.
+public struct SweepSpec: Sendable {
+    /// A label.
+    public var name: String
+    /// The task family (`probe` today).
+    public var kind: String
+    /// Coordinator behaviour.
+    public var runtime: RuntimeSpec
+    /// The `probe:` section, for `kind: probe`.
+    public var probe: ProbeSpec?
+    /// The spec text as given.
+    public var text: String
+    /// SHA-256 (hex) of the spec's canonical JSON form: formatting and comments do not change it.
+    public var hash: String
+    /// Where the spec came from.
+    public var source: String
+    /// The spec file's directory.
+    public var baseDirectory: String
+
+    static let topKeys = ["name", "kind", "runtime", "probe"]
+
+    /// Reads and checks a spec file; throws ``SpecError``.
+    public static func load(path: String) throws -> SweepSpec {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw SpecError(file: path, message: "cannot read the file (missing, unreadable or not UTF-8)")
+        }
+        return try parse(text, source: path, baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+
+    /// Parses and checks spec text.
+    public static func parse(_ text: String, source: String = "<string>", baseDirectory: String = ".") throws -> SweepSpec {
+        let root = try SpecYAML.mapping(text, source: source)
+        try SpecYAML.checkKeys(root, allowed: topKeys, section: nil, source: source)
+        guard let kind = root["kind"]?.string else {
+            throw SpecError(file: source, message: "kind: required (one of: \(TaskKinds.sweepKinds.joined(separator: ", ")))")
+        }
+        guard TaskKinds.sweepKinds.contains(kind) else {
+            throw SpecError(file: source, message: "kind: unknown sweep kind '\(kind)' (known: \(TaskKinds.sweepKinds.joined(separator: ", ")))")
+        }
+        var runtime = RuntimeSpec()
+        if let r = root["runtime"] {
+            try SpecYAML.checkKeys(r, allowed: RuntimeSpec.allowedKeys, section: "runtime", source: source)
+            runtime = try SpecYAML.decode(r, section: "runtime", source: source)
+        }
+        try runtime.validate(source)
+        var probe: ProbeSpec? = nil
+        if kind == "probe" {
+            guard let p = root["probe"] else { throw SpecError(file: source, message: "missing section 'probe:' for kind: probe") }
+            try SpecYAML.checkKeys(p, allowed: ProbeSpec.allowedKeys, section: "probe", source: source)
+            probe = try SpecYAML.decode(p, section: "probe", source: source)
+            try probe!.validate(source)
+        }
+        return SweepSpec(name: root["name"]?.string ?? ((source as NSString).lastPathComponent as NSString).deletingPathExtension,
+                         kind: kind, runtime: runtime, probe: probe, text: text, hash: try canonicalHash(text, source: source),
+                         source: source, baseDirectory: baseDirectory)
+    }
+
+    /// The tasks of this sweep, ids 1…n, with their dependencies and parameters.
+    public func expand() throws -> [ExpandedTask] {
+        switch kind {
+        case "probe": return probe!.expand()
+        default: throw SpecError(file: source, message: "kind \(kind) cannot be expanded")
+        }
+    }
+
+    /// SHA-256 of the spec's canonical JSON (keys sorted, no formatting).
+    static func canonicalHash(_ text: String, source: String) throws -> String {
+        let object: Any?
+        do { object = try Yams.load(yaml: text) } catch { throw SpecError(file: source, message: "not valid YAML: \(error)") }
+        func canonical(_ v: Any?) -> Any {
+            switch v {
+            case let d as [String: Any]: return d.mapValues { canonical($0) }
+            case let d as [AnyHashable: Any]: return Dictionary(uniqueKeysWithValues: d.map { ("\($0.key)", canonical($0.value)) })
+            case let a as [Any]: return a.map { canonical($0) }
+            case nil: return NSNull()
+            case let x?: return x
+            }
+        }
+        let data = try JSONSerialization.data(withJSONObject: canonical(object), options: [.sortedKeys, .fragmentsAllowed])
+        return SHA256.hex(SHA256.hash([UInt8](data)))
+    }
+}

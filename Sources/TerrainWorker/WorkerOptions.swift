@@ -1,0 +1,50 @@
+import TerrainWire
+
+/// How a worker is run.
+public struct WorkerOptions: Sendable {
+    /// The coordinator's endpoint.
+    public var endpoint: String
+    /// CURVE: the coordinator's public key and this worker's key pair; `nil` = plaintext.
+    public var curve: (serverPublicKey: [UInt8], keys: CurveKeyPair)?
+    /// Tasks held beyond the one computing, to hide the round trip (credit = 1 + prefetch).
+    public var prefetch: Int
+    /// Give up (exit) when no coordinator has welcomed us for this long, seconds; `nil` = never.
+    public var giveUpAfter: Double?
+    /// The protocol version to announce (tests use a wrong one on purpose).
+    public var protocolVersion: UInt8
+    /// Byte budget of the artifact cache.
+    public var artifactCacheBytes: Int
+
+    /// Creates options.
+    public init(endpoint: String, curve: (serverPublicKey: [UInt8], keys: CurveKeyPair)? = nil, prefetch: Int = 1,
+                giveUpAfter: Double? = nil, protocolVersion: UInt8 = WireCodec.version, artifactCacheBytes: Int = 1 << 30) {
+        self.endpoint = endpoint
+        self.curve = curve
+        self.prefetch = prefetch
+        self.giveUpAfter = giveUpAfter
+        self.protocolVersion = protocolVersion
+        self.artifactCacheBytes = artifactCacheBytes
+    }
+}
+
+/// Why a worker stopped.
+public enum WorkerExit: Equatable, Sendable {
+    /// The coordinator said the sweep is done (exit status 0).
+    case done(String)
+    /// The coordinator refused us (exit status 3 for a version mismatch, 5 otherwise).
+    case rejected(RejectCode, String)
+    /// No coordinator answered within `giveUpAfter` (exit status 4).
+    case gaveUp(String)
+    /// SIGTERM/SIGINT: the current task was finished and handed in (exit status 0).
+    case signalled
+
+    /// The process exit status for this outcome.
+    public var status: Int32 {
+        switch self {
+        case .done, .signalled: return 0
+        case .rejected(.versionMismatch, _): return 3
+        case .rejected: return 5
+        case .gaveUp: return 4
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import TerrainCoordinator
+import TerrainSweeps
+import TerrainWire
+
+/// `terrain coordinator SPEC --bind ENDPOINT [--dataset FILE]`.
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Serve a sweep to workers over ZeroMQ, recording results in one SQLite dataset.",
+        discussion: "Resumes when started again on the same dataset. SIGINT/SIGTERM stop dispatching, wait for running tasks (--grace), and leave the dataset consistent.")
+
+    @Argument(help: "The sweep spec (YAML).")
+    var spec: String
+
+    @Option(name: .long, help: "Endpoint to bind, e.g. tcp://0.0.0.0:5555 or ipc:///tmp/terrain.sock (repeatable).")
+    var bind: [String] = ["tcp://0.0.0.0:5555"]
+
+    @Option(help: "The dataset file (default: <spec name>.sqlite).")
+    var dataset: String?
+
+    @OptionGroup var security: CoordinatorSecurityOptions
+
+    @Option(help: "Seconds to wait for running tasks after SIGINT/SIGTERM.")
+    var grace: Double = 10
+
+    @Flag(help: "No progress bar.")
+    var quiet = false
+
+    func run() throws {
+        let sweep = try CLI.loadSweep(spec)
+        Coordinator.installSignalHandlers()
+        let summary = try CLI.runCoordinator(sweep, endpoints: bind, dataset: dataset ?? "\(sweep.name).sqlite",
+                                             curve: try security.load(), grace: grace, quiet: quiet)
+        if !summary.finished { throw ExitCode(130) }
+    }
+}
+
+/// CURVE options of the coordinator.
+struct CoordinatorSecurityOptions: ParsableArguments {
+    @Option(help: "Enable CurveZMQ with this key pair (path prefix: reads PATH.key and PATH.key_secret, as written by `terrain keys generate`).")
+    var curveKey: String?
+
+    @Option(help: "Directory of admitted worker public keys (*.key); with --curve-key every other peer is refused.")
+    var allowedKeys: String?
+
+    func load() throws -> (server: CurveKeyPair, allowedWorkers: Set<[UInt8]>)? {
+        guard let curveKey else {
+            if allowedKeys != nil { throw ValidationError("--allowed-keys needs --curve-key") }
+            return nil
+        }
+        guard let allowedKeys else { throw ValidationError("--curve-key needs --allowed-keys DIR (the workers' public keys)") }
+        do {
+            let pair = try CurveKeyPair.read(publicPath: curveKey + ".key", secretPath: curveKey + ".key_secret")
+            var allowed = Set<[UInt8]>()
+            let files = try FileManager.default.contentsOfDirectory(atPath: allowedKeys).filter { $0.hasSuffix(".key") }.sorted()
+            for f in files { allowed.insert(try CurveKeyPair.readPublicKey(path: allowedKeys + "/" + f)) }
+            if allowed.isEmpty { throw CLI.Failure(message: "\(allowedKeys): no *.key public keys found") }
+            return (pair, allowed)
+        } catch let e as CLI.Failure {
+            throw e
+        } catch {
+            throw CLI.Failure(message: "\(error)")
+        }
+    }
+}

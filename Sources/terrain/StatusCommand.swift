@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import TerrainCoordinator
+
+/// `terrain status DATASET`.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the progress of a running or finished sweep from its dataset.")
+
+    @Argument(help: "The sweep's SQLite dataset.")
+    var dataset: String
+
+    func run() throws {
+        let ds: SweepDataset
+        do { ds = try SweepDataset(path: dataset, readOnly: true) } catch { throw CLI.Failure(message: "\(error)") }
+        guard let hash = try ds.specHash() else { throw CLI.Failure(message: "\(dataset): not a Terrain sweep dataset") }
+        let p = try ds.readProgress()
+        let age = Date().timeIntervalSince1970 - p.updated
+        var state = p.state
+        if state == "running" && age > 10 { state = "not running (last update \(ProgressPrinter.duration(age)) ago: coordinator stopped?)" }
+        print("\(dataset): sweep \(try ds.meta("kind") ?? "?") \(hash.prefix(12)), \(state)")
+        print(ProgressPrinter.line(p))
+        let failures = try ds.events(kind: "quarantined")
+        if !failures.isEmpty {
+            print("failed tasks:")
+            for f in failures.prefix(20) { print("  task \(f.task.map(String.init) ?? "?"): \(f.detail)") }
+            if failures.count > 20 { print("  … and \(failures.count - 20) more") }
+        }
+        let violations = try ds.events(kind: "determinism-violation")
+        if !violations.isEmpty { print("determinism violations: \(violations.count) (see the events table)") }
+    }
+}
