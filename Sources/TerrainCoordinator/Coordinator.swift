@@ -189,8 +189,11 @@ public final class Coordinator {
                 break
             }
         }
-        // Tell every worker we are done; give the messages a moment to leave.
-        for peer in connectedPeers { _ = try? router.send([peer] + WireCodec.encode(.done(reason: finished ? "the sweep is finished" : "the coordinator is stopping")), dontWait: true) }
+        // A finished sweep releases its workers. A stopped coordinator says nothing: its
+        // workers keep reconnecting, so a restarted coordinator finds them again.
+        if finished {
+            for peer in connectedPeers { _ = try? router.send([peer] + WireCodec.encode(.done(reason: "the sweep is finished")), dontWait: true) }
+        }
         pendingEvents.append(.init(time: wallClock, kind: finished ? "sweep-finished" : "coordinator-stopped", task: nil, worker: nil,
                                    detail: "done \(scheduler.statusCounts[.done] ?? 0), failed \(scheduler.statusCounts[.failed] ?? 0)"))
         try commit(router)

@@ -346,9 +346,25 @@ public struct Scheduler: Sendable {
         guard let w = workers.removeValue(forKey: peer) else { return }
         credited.remove(peer)
         out.append(.log(kind: "worker-lost", task: nil, worker: w.name, detail: reason))
-        for id in w.running.sorted() {
-            guard let t = tasks[id], t.status == .running, t.worker == peer, t.committing == nil else { continue }
-            retryOrQuarantine(id, error: "worker \(w.name) lost (\(reason))", retryable: true, now: now, into: &out)
+        // The worker computes its tasks in the order they were sent, so only the oldest one
+        // was running when it was lost: that attempt counts. The others (prefetched, never
+        // started) go back to the queue with their attempt refunded.
+        let held = w.running.filter { id in
+            guard let t = tasks[id] else { return false }
+            return t.status == .running && t.worker == peer && t.committing == nil
+        }.sorted { (tasks[$0]!.started, $0) < (tasks[$1]!.started, $1) }
+        for (i, id) in held.enumerated() {
+            if i == 0 {
+                retryOrQuarantine(id, error: "worker \(w.name) lost (\(reason))", retryable: true, now: now, into: &out)
+            } else {
+                var t = tasks[id]!
+                t.attempts -= 1
+                t.worker = nil
+                setStatus(&t, .queued)
+                tasks[id] = t
+                queues[t.kind, default: []].append(id)
+                out.append(.status(task: id, status: .queued, attempts: t.attempts, worker: nil, error: nil))
+            }
         }
         dispatchAll(now: now, into: &out)
     }

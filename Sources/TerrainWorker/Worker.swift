@@ -100,7 +100,8 @@ public final class Worker {
             guard let dealer else { break }
             let ready = try ZMQPoller.poll([dealer, ioEnd], timeoutMilliseconds: 100)
             if ready[0] {
-                while let frames = try dealer.receive(dontWait: true) {
+                // `handle` may replace the socket (reconnect): always read from the current one.
+                while let current = self.dealer, current === dealer, let frames = try current.receive(dontWait: true) {
                     lastHeard = now
                     if let exit = try handle(frames, ioEnd) { return exit }
                 }

@@ -346,3 +346,17 @@ struct SystemRandomNumberGeneratorFree {
         return z ^ (z >> 31)
     }
 }
+
+extension SchedulerTests {
+    /// A crash charges an attempt only to the task the worker was computing (the oldest it
+    /// held), not to the tasks it had prefetched.
+    func testLostWorkerChargesOnlyTheTaskItWasComputing() throws {
+        var s = try make(3, config: SchedulerConfig(maxAttempts: 1))
+        _ = hello(&s, a)
+        XCTAssertEqual(dispatched(s.handle(.ready(peer: a, credit: 2, now: 0))).map(\.1), [1, 2])
+        _ = s.handle(.unreachable(peer: a, now: 1))
+        XCTAssertEqual(s.status(of: 1), .failed, "the computing task used its only attempt")
+        XCTAssertEqual(s.status(of: 2), .queued, "the prefetched task was never started")
+        XCTAssertEqual(s.attempts(of: 2), 0)
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+import TerrainCoordinator
+import TerrainWire
+import XCTest
+
+/// The runtime with real processes: a coordinator, workers, kills, stalls, restarts,
+/// hostile peers and CURVE.
+final class RuntimeProcessTests: XCTestCase {
+    private var harness: ProcessHarness!
+
+    override func setUpWithError() throws {
+        _ = try ProcessHarness.terrain
+        harness = try ProcessHarness(name: name.filter { $0.isLetter })
+    }
+
+    override func tearDown() {
+        harness?.cleanUp()
+    }
+
+    private func probeSpec(tasks: Int, sleepMs: Int, extraProbe: String = "", runtime: String = "heartbeat_ms: 100\n  liveness: 5") throws -> String {
+        try harness.write("spec.yaml", """
+        name: rt
+        kind: probe
+        probe:
+          tasks: \(tasks)
+          sleep_ms: \(sleepMs)
+          \(extraProbe)
+        runtime:
+          \(runtime)
+        """)
+    }
+
+    private func assertAllTasksDoneOnce(_ n: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let rows = try harness.open().resultRows()
+        XCTAssertEqual(rows.count, n, "results", file: file, line: line)
+        XCTAssertEqual(Set(rows.map(\.task)), Set(1...UInt64(n)), "every task exactly once", file: file, line: line)
+        let p = try harness.open().readProgress()
+        XCTAssertEqual(p.done, n, file: file, line: line)
+    }
+
+    func testWorkerKilledMidTaskLosesNothingAndDoublesNothing() throws {
+        let spec = try probeSpec(tasks: 60, sleepMs: 40)
+        let c = try harness.coordinator(spec)
+        let workers = try (0..<3).map { try harness.worker("w\($0)") }
+        harness.waitFor("10 results") { harness.resultCount() >= 10 }
+        kill(workers[1].processIdentifier, SIGKILL)
+        XCTAssertEqual(harness.waitForExit(c), 0, harness.output("coordinator"))
+        try assertAllTasksDoneOnce(60)
+        XCTAssertFalse(try harness.open().events(kind: "worker-lost").isEmpty, "the kill was noticed")
+        for w in [workers[0], workers[2]] { XCTAssertEqual(harness.waitForExit(w), 0) }
+    }
+
+    func testCoordinatorKilledAndRestartedResumesWithoutRerunningCommittedTasks() throws {
+        let spec = try probeSpec(tasks: 80, sleepMs: 25)
+        let c1 = try harness.coordinator(spec, label: "c1")
+        let workers = try (0..<2).map { try harness.worker("w\($0)") }
+        harness.waitFor("20 results") { harness.resultCount() >= 20 }
+        kill(c1.processIdentifier, SIGKILL)
+        c1.waitUntilExit()
+        let before = try harness.open()
+        let committed = try before.resultRows()
+        XCTAssertLessThan(committed.count, 80)
+        var attemptsBefore = [UInt64: Int]()
+        for r in committed { attemptsBefore[r.task] = try before.task(r.task)!.attempts }
+
+        let c2 = try harness.coordinator(spec, label: "c2")
+        XCTAssertEqual(harness.waitForExit(c2), 0, harness.output("c2"))
+        try assertAllTasksDoneOnce(80)
+        let after = try harness.open()
+        let rows = Dictionary(uniqueKeysWithValues: try after.resultRows().map { ($0.task, $0) })
+        for r in committed {
+            XCTAssertEqual(rows[r.task]?.received, r.received, "task \(r.task)'s result was rewritten")
+            XCTAssertEqual(try after.task(r.task)?.attempts, attemptsBefore[r.task], "task \(r.task) ran again after the restart")
+        }
+        for w in workers { XCTAssertEqual(harness.waitForExit(w), 0, harness.output("w0")) }
+    }
+
+    func testStalledWorkerReturningLateIsDeduplicated() throws {
+        let spec = try probeSpec(tasks: 30, sleepMs: 60, runtime: "heartbeat_ms: 100\n  liveness: 3")
+        let c = try harness.coordinator(spec)
+        let a = try harness.worker("a")
+        harness.waitFor("a running a task") { harness.resultCount() >= 2 }
+        let b = try harness.worker("b")
+        kill(a.processIdentifier, SIGSTOP)
+        // b takes over a's task once a is presumed dead; a task then has two attempts and is done.
+        try harness.waitFor("a's task redone by b") {
+            let ds = try harness.open()
+            return try (1...30).contains { id in
+                guard let t = try ds.task(UInt64(id)) else { return false }
+                return t.status == .done && t.attempts >= 2
+            }
+        }
+        kill(a.processIdentifier, SIGCONT)
+        XCTAssertEqual(harness.waitForExit(c), 0, harness.output("coordinator"))
+        try assertAllTasksDoneOnce(30)
+        let ds = try harness.open()
+        XCTAssertFalse(try ds.events(kind: "duplicate").isEmpty, "a's late result was recognised as a duplicate")
+        XCTAssertTrue(try ds.events(kind: "determinism-violation").isEmpty)
+        _ = harness.waitForExit(a)
+        _ = harness.waitForExit(b)
+    }
+
+    func testPoisonTaskIsQuarantinedAndTheRestCompletes() throws {
+        let spec = try probeSpec(tasks: 20, sleepMs: 5, extraProbe: "fail: [4]\n  crash: [9]", runtime: "max_attempts: 2\n  heartbeat_ms: 100")
+        let c = try harness.coordinator(spec)
+        // Task 9 kills its worker on every attempt: keep enough workers around.
+        let workers = try (0..<4).map { try harness.worker("w\($0)") }
+        XCTAssertEqual(harness.waitForExit(c), 0, harness.output("coordinator"))
+        let ds = try harness.open()
+        XCTAssertEqual(try ds.task(4)?.status, .failed)
+        XCTAssertEqual(try ds.task(4)?.attempts, 2)
+        XCTAssertTrue(try ds.task(4)?.error?.contains("fails on purpose") ?? false)
+        XCTAssertEqual(try ds.task(9)?.status, .failed)
+        XCTAssertEqual(try ds.resultRows().count, 18)
+        for w in workers { _ = harness.waitForExit(w) }
+    }
+
+    func testProtocolVersionMismatchGivesTheWorkerAClearErrorAndExitCode3() throws {
+        let spec = try probeSpec(tasks: 3, sleepMs: 0)
+        let c = try harness.coordinator(spec)
+        let bad = try harness.worker("bad", extra: ["--protocol-version", "9"])
+        XCTAssertEqual(harness.waitForExit(bad), 3)
+        XCTAssertTrue(harness.output("bad").contains("protocol version"), harness.output("bad"))
+        let good = try harness.worker("good")
+        XCTAssertEqual(harness.waitForExit(c), 0)
+        XCTAssertEqual(harness.waitForExit(good), 0)
+    }
+
+    func testGarbageFramesLeaveTheCoordinatorServingOthers() throws {
+        let spec = try probeSpec(tasks: 40, sleepMs: 2)
+        let c = try harness.coordinator(spec)
+        harness.waitFor("coordinator socket") { FileManager.default.fileExists(atPath: String(harness.endpoint.dropFirst(6))) }
+        let context = try ZMQContext()
+        let junk = try ZMQSocket(context, .dealer)
+        defer { junk.close() }
+        try junk.connect(harness.endpoint)
+        var rng = SystemRandomNumberGeneratorFree(seed: 7)
+        let valid = WireCodec.encode(.hello(WorkerHello(worker: "x", host: "h", pid: 1, kinds: ["probe"], slots: 1)))
+        var messages: [[[UInt8]]] = [
+            [[]], [[0x54]], [[0x54, 0x52]], [[0x54, 0x52, 1, 99]],                    // empty, truncated, unknown type
+            [Array(valid[0].prefix(valid[0].count - 3))],                              // truncated fields
+            [[0x54, 0x52, 1, 5] + [UInt8](repeating: 0xFF, count: 40)],               // bad field lengths
+            [[0x54, 0x52, 1, 4, 6] + Array("credit".utf8) + [1, 1, 2, 3]],            // truncated u64
+            Array(repeating: [0x54, 0x52, 1, 6], count: 70),                           // too many frames
+            [[0x54, 0x52, 1, 6] + [UInt8](repeating: 0, count: 70_000)],               // oversized header
+            WireCodec.encode(.ack(tasks: [1])),                                        // coordinator-only type
+            WireCodec.encode(.result(TaskResult(task: 999_999, attempt: 1, output: [1]))), // unknown task, unknown peer
+        ]
+        for _ in 0..<200 {
+            messages.append((0..<(1 + Int(rng.next() % 3))).map { _ in (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } })
+        }
+        for m in messages { _ = try junk.send(m) }
+        let w = try harness.worker("w")
+        for m in messages.prefix(20) { _ = try junk.send(m) }
+        XCTAssertEqual(harness.waitForExit(c), 0, harness.output("coordinator"))
+        try assertAllTasksDoneOnce(40)
+        XCTAssertFalse(try harness.open().events(kind: "malformed").isEmpty)
+        XCTAssertEqual(harness.waitForExit(w), 0)
+    }
+
+    func testOnlyWorkersWithAnAllowedCurveKeyAreServed() throws {
+        for name in ["coordinator", "good", "bad"] {
+            let r = try harness.start(["keys", "generate", name, "--directory", harness.dir + "/keys"], label: "keys-\(name)")
+            XCTAssertEqual(harness.waitForExit(r), 0, harness.output("keys-\(name)"))
+        }
+        try FileManager.default.createDirectory(atPath: harness.dir + "/allowed", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: harness.dir + "/keys/good.key", toPath: harness.dir + "/allowed/good.key")
+        let spec = try probeSpec(tasks: 10, sleepMs: 5)
+        let c = try harness.coordinator(spec, extra: ["--curve-key", harness.dir + "/keys/coordinator", "--allowed-keys", harness.dir + "/allowed"])
+        let server = ["--server-key", harness.dir + "/keys/coordinator.key"]
+        let bad = try harness.start(["worker", "--connect", harness.endpoint, "--give-up-after", "3", "--curve-key", harness.dir + "/keys/bad"] + server, label: "bad")
+        let plain = try harness.start(["worker", "--connect", harness.endpoint, "--give-up-after", "3"], label: "plain")
+        XCTAssertEqual(harness.waitForExit(bad), 4, harness.output("bad"))
+        XCTAssertEqual(harness.waitForExit(plain), 4, harness.output("plain"))
+        XCTAssertEqual(harness.resultCount(), 0, "refused peers got no work")
+        let good = try harness.start(["worker", "--connect", harness.endpoint, "--give-up-after", "30", "--curve-key", harness.dir + "/keys/good"] + server, label: "good")
+        XCTAssertEqual(harness.waitForExit(c), 0, harness.output("coordinator"))
+        XCTAssertEqual(harness.waitForExit(good), 0, harness.output("good"))
+        try assertAllTasksDoneOnce(10)
+    }
+
+    func testSIGTERMStopsTheCoordinatorCleanlyAndARestartFinishes() throws {
+        let spec = try probeSpec(tasks: 50, sleepMs: 30)
+        let c1 = try harness.coordinator(spec, label: "c1")
+        let w = try harness.worker("w")
+        harness.waitFor("5 results") { harness.resultCount() >= 5 }
+        kill(c1.processIdentifier, SIGTERM)
+        XCTAssertEqual(harness.waitForExit(c1), 130, harness.output("c1"))
+        let p = try harness.open().readProgress()
+        XCTAssertEqual(p.state, "stopped")
+        XCTAssertEqual(p.running, 0, "running tasks were handed back or finished")
+        XCTAssertLessThan(p.done, 50)
+        let c2 = try harness.coordinator(spec, label: "c2")
+        XCTAssertEqual(harness.waitForExit(c2), 0, harness.output("c2"))
+        try assertAllTasksDoneOnce(50)
+        _ = harness.waitForExit(w)
+    }
+
+    func testAnotherSpecOnAnExistingDatasetIsRefused() throws {
+        let spec = try probeSpec(tasks: 2, sleepMs: 0)
+        let c = try harness.coordinator(spec)
+        let w = try harness.worker("w")
+        XCTAssertEqual(harness.waitForExit(c), 0)
+        _ = harness.waitForExit(w)
+        let other = try harness.write("other.yaml", "kind: probe\nprobe: {tasks: 3}\n")
+        let c2 = try harness.coordinator(other, label: "c2")
+        XCTAssertEqual(harness.waitForExit(c2), 1)
+        XCTAssertTrue(harness.output("c2").contains("holds another sweep"), harness.output("c2"))
+        XCTAssertEqual(try harness.open().resultRows().count, 2, "the dataset is untouched")
+    }
+}
