@@ -49,7 +49,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "terrain-bench", dependencies: ["TerrainCore"], path: "bench"),
+        .executableTarget(
+            name: "terrain-bench",
+            dependencies: ["TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWire"],
+            path: "bench"),
         .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"], exclude: ["Fixtures"]),
         .testTarget(name: "TerrainWireTests", dependencies: ["TerrainWire"]),
         .testTarget(name: "TerrainCoordinatorTests", dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps"]),
