@@ -3,14 +3,14 @@
 
 SWIFT        ?= swift
 CONFIG       ?= release
-APT_PACKAGES := libzmq3-dev libopenblas-dev pkg-config
+APT_PACKAGES := libzmq3-dev libopenblas-dev libhdf5-dev pkg-config
 BIN          := .build/$(CONFIG)/terrain
 OUT          := out
 
 # Parallelism comes from processes, never from BLAS threads.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps pydeps build run test bench clean
 
 all: build
 
@@ -31,8 +31,14 @@ run: build
 	@mkdir -p $(OUT)
 	$(BIN) train examples/train-mlp.yaml --output $(OUT)/mlp-mnist1d.safetensors
 
+# Python readers used by the interoperability tests (numpy, h5py); best effort: without
+# them those tests report that they skipped.
+pydeps:
+	@command -v python3 >/dev/null 2>&1 && ! python3 -c "import numpy, h5py" >/dev/null 2>&1 && \
+	  python3 -m pip install --quiet numpy h5py >/dev/null 2>&1 || true
+
 # The whole test suite, optimized build (the training tests need it to be quick).
-test: deps
+test: deps pydeps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build
 

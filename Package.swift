@@ -22,6 +22,11 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        .systemLibrary(
             name: "CZeroMQ",
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
@@ -41,7 +46,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "TerrainWorker", dependencies: ["TerrainSweeps", "TerrainWire", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "TerrainExport", dependencies: ["TerrainCore"]),
+        .target(name: "TerrainExport", dependencies: ["TerrainCore", "CHDF5"]),
         .executableTarget(
             name: "terrain",
             dependencies: [
@@ -55,6 +60,7 @@ let package = Package(
             path: "bench"),
         .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"], exclude: ["Fixtures"]),
         .testTarget(name: "TerrainWireTests", dependencies: ["TerrainWire"]),
+        .testTarget(name: "TerrainExportTests", dependencies: ["TerrainExport", "TerrainCore", "CHDF5"]),
         .testTarget(name: "TerrainCoordinatorTests", dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps"]),
     ]
 )
