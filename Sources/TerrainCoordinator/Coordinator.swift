@@ -65,8 +65,8 @@ public final class Coordinator {
     let options: CoordinatorOptions
     let dataset: SweepDataset
     var scheduler: Scheduler
-    /// Kind, parameters and dependencies of each task, indexed by id − 1 (ids are dense).
-    var taskInfo: [(kind: String, params: [UInt8], dependencies: [UInt64])] = []
+    /// Kind, parameters, dependencies and fixed inputs of each task, indexed by id − 1 (ids are dense).
+    var taskInfo: [(kind: String, params: [UInt8], dependencies: [UInt64], inputs: [(name: String, hash: [UInt8])])] = []
     let logger: Logger
 
     private var pendingResults: [SweepDataset.PendingResult] = []
@@ -87,18 +87,28 @@ public final class Coordinator {
         self.logger = logger
         dataset = try SweepDataset(path: options.datasetPath)
         let tasks: [(descriptor: TaskDescriptor, params: [UInt8])]
+        var staticInputs: [UInt64: [(name: String, hash: [UInt8])]]
         if let existing = try dataset.specHash() {
             guard existing == spec.hash else {
                 throw DatasetError.specMismatch("\(options.datasetPath) holds another sweep (spec hash \(existing.prefix(12))…, this spec \(spec.hash.prefix(12))…); use a new --dataset file or the original spec")
             }
             tasks = try dataset.loadTasks()
+            staticInputs = try dataset.loadStaticInputs()
         } else {
             let expanded = try spec.expand()
             tasks = expanded.map { (TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies,
                                                    status: $0.dependencies.isEmpty ? .queued : .waiting), $0.params) }
-            try dataset.create(spec: spec.text, specHash: spec.hash, kind: spec.kind, tasks: tasks)
+            staticInputs = [:]
+            var artifacts = [[UInt8]: [UInt8]]()
+            for t in expanded where !t.inputs.isEmpty {
+                staticInputs[t.id] = t.inputs.map { ($0.name, $0.hash) }
+                for i in t.inputs where artifacts[i.hash] == nil { artifacts[i.hash] = i.data }
+            }
+            try dataset.create(spec: spec.text, specHash: spec.hash, kind: spec.kind, tasks: tasks, inputs: staticInputs, artifacts: artifacts)
         }
-        taskInfo = tasks.sorted { $0.descriptor.id < $1.descriptor.id }.map { ($0.descriptor.kind, $0.params, $0.descriptor.dependencies) }
+        taskInfo = tasks.sorted { $0.descriptor.id < $1.descriptor.id }.map {
+            ($0.descriptor.kind, $0.params, $0.descriptor.dependencies, staticInputs[$0.descriptor.id] ?? [])
+        }
         guard taskInfo.count == tasks.count, tasks.allSatisfy({ $0.descriptor.id >= 1 && $0.descriptor.id <= UInt64(tasks.count) }) else {
             throw DatasetError.io("\(options.datasetPath): task ids are not 1…\(tasks.count)")
         }
@@ -306,6 +316,10 @@ public final class Coordinator {
                 let info = taskInfo[Int(task) - 1]
                 var artifacts = [[UInt8]]()
                 var inputs = [String]()
+                for i in info.inputs {
+                    artifacts.append(i.hash)
+                    inputs.append("0 \(i.name) \(SHA256.hex(i.hash))")
+                }
                 for dep in info.dependencies {
                     for o in (try? dataset.outputs(of: dep)) ?? [] {
                         artifacts.append(o.hash)

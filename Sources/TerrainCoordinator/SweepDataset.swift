@@ -54,6 +54,8 @@ public final class SweepDataset: @unchecked Sendable {
                     task INTEGER PRIMARY KEY, attempt INTEGER NOT NULL, worker TEXT NOT NULL,
                     output BLOB NOT NULL, digest BLOB NOT NULL, elapsed REAL, received REAL NOT NULL);
                 CREATE TABLE IF NOT EXISTS artifacts(hash BLOB PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS task_inputs(
+                    task INTEGER NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, PRIMARY KEY(task, name));
                 CREATE TABLE IF NOT EXISTS result_artifacts(
                     task INTEGER NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, PRIMARY KEY(task, name));
                 CREATE TABLE IF NOT EXISTS events(
@@ -80,8 +82,13 @@ public final class SweepDataset: @unchecked Sendable {
     }
 
     /// Writes a new sweep: spec text and hash and all tasks, in one transaction.
-    public func create(spec: String, specHash: String, kind: String, tasks: [(descriptor: TaskDescriptor, params: [UInt8])]) throws {
+    public func create(spec: String, specHash: String, kind: String, tasks: [(descriptor: TaskDescriptor, params: [UInt8])],
+                       inputs: [UInt64: [(name: String, hash: [UInt8])]] = [:], artifacts: [[UInt8]: [UInt8]] = [:]) throws {
         try db.write { db in
+            let artifact = try db.makeStatement(sql: "INSERT OR IGNORE INTO artifacts(hash, size, data) VALUES (?, ?, ?)")
+            for (hash, data) in artifacts { try artifact.execute(arguments: [Data(hash), data.count, Data(data)]) }
+            let link = try db.makeStatement(sql: "INSERT INTO task_inputs(task, name, hash) VALUES (?, ?, ?)")
+            for (task, list) in inputs { for i in list { try link.execute(arguments: [Int64(task), i.name, Data(i.hash)]) } }
             let now = Date().timeIntervalSince1970
             for (k, v) in [("spec", spec), ("spec_hash", specHash), ("kind", kind), ("schema_version", String(Self.schemaVersion)),
                            ("created", String(now)), ("task_count", String(tasks.count))] {
@@ -95,6 +102,17 @@ public final class SweepDataset: @unchecked Sendable {
             }
             try db.execute(sql: "INSERT INTO events(time, kind, detail) VALUES (?, 'sweep-created', ?)",
                            arguments: [now, "\(tasks.count) tasks of kind \(kind)"])
+        }
+    }
+
+    /// The fixed inputs of every task: task → [(name, hash)].
+    public func loadStaticInputs() throws -> [UInt64: [(name: String, hash: [UInt8])]] {
+        try db.read { db in
+            var out = [UInt64: [(name: String, hash: [UInt8])]]()
+            for row in try Row.fetchAll(db, sql: "SELECT task, name, hash FROM task_inputs ORDER BY task, name") {
+                out[UInt64(row[0] as Int64), default: []].append((row[1], [UInt8](row[2] as Data)))
+            }
+            return out
         }
     }
 

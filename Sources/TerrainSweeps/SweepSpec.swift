@@ -61,6 +61,38 @@ public struct ExpandedTask: Sendable, Equatable {
     public var dependencies: [UInt64]
     /// Kind-specific parameters (JSON).
     public var params: [UInt8]
+    /// Fixed inputs stored once as artifacts (a centre checkpoint, directions): name → bytes.
+    /// Tasks sharing the same bytes share one artifact.
+    public var inputs: [StaticInput]
+
+    /// Creates a task.
+    public init(id: UInt64, kind: String, dependencies: [UInt64] = [], params: [UInt8], inputs: [StaticInput] = []) {
+        self.id = id
+        self.kind = kind
+        self.dependencies = dependencies
+        self.params = params
+        self.inputs = inputs
+    }
+}
+
+/// A named artifact a task receives regardless of dependencies. The bytes are shared (one
+/// reference) between the tasks of a sweep that use them.
+public final class StaticInput: Sendable, Equatable {
+    /// The input's name as the task sees it (`centre`, `d1`, …).
+    public let name: String
+    /// The bytes.
+    public let data: [UInt8]
+    /// SHA-256 of the bytes.
+    public let hash: [UInt8]
+
+    /// Creates an input and hashes it.
+    public init(name: String, data: [UInt8]) {
+        self.name = name
+        self.data = data
+        self.hash = SHA256.hash(data)
+    }
+
+    public static func == (a: StaticInput, b: StaticInput) -> Bool { a.name == b.name && a.hash == b.hash }
 }
 
 /// A sweep: what the coordinator distributes (docs/spec.md, "Sweep specs"). The `kind`
@@ -74,6 +106,8 @@ public struct SweepSpec: Sendable {
     public var runtime: RuntimeSpec
     /// The `probe:` section, for `kind: probe`.
     public var probe: ProbeSpec?
+    /// The surface description, for `kind: surface`.
+    public var surface: SurfaceSpec?
     /// The spec text as given.
     public var text: String
     /// SHA-256 (hex) of the spec's canonical JSON form: formatting and comments do not change it.
@@ -83,7 +117,7 @@ public struct SweepSpec: Sendable {
     /// The spec file's directory.
     public var baseDirectory: String
 
-    static let topKeys = ["name", "kind", "runtime", "probe"]
+    static let topKeys = ["name", "kind", "runtime", "probe", "seed", "model", "data", "loss", "surface"]
 
     /// Reads and checks a spec file; throws ``SpecError``.
     public static func load(path: String) throws -> SweepSpec {
@@ -110,6 +144,13 @@ public struct SweepSpec: Sendable {
         }
         try runtime.validate(source)
         var probe: ProbeSpec? = nil
+        var surface: SurfaceSpec? = nil
+        for key in ["model", "data", "loss", "surface"] where kind != "surface" && root[key] != nil {
+            throw SpecError(file: source, message: "'\(key):' belongs to kind: surface, not kind: \(kind)")
+        }
+        if kind == "surface" {
+            surface = try SurfaceSpec.parse(root, source: source, baseDirectory: baseDirectory)
+        }
         if kind == "probe" {
             guard let p = root["probe"] else { throw SpecError(file: source, message: "missing section 'probe:' for kind: probe") }
             try SpecYAML.checkKeys(p, allowed: ProbeSpec.allowedKeys, section: "probe", source: source)
@@ -117,7 +158,7 @@ public struct SweepSpec: Sendable {
             try probe!.validate(source)
         }
         return SweepSpec(name: root["name"]?.string ?? ((source as NSString).lastPathComponent as NSString).deletingPathExtension,
-                         kind: kind, runtime: runtime, probe: probe, text: text, hash: try canonicalHash(text, source: source),
+                         kind: kind, runtime: runtime, probe: probe, surface: surface, text: text, hash: try canonicalHash(text, source: source),
                          source: source, baseDirectory: baseDirectory)
     }
 
@@ -125,6 +166,7 @@ public struct SweepSpec: Sendable {
     public func expand() throws -> [ExpandedTask] {
         switch kind {
         case "probe": return probe!.expand()
+        case "surface": return try surface!.expand(source: source)
         default: throw SpecError(file: source, message: "kind \(kind) cannot be expanded")
         }
     }

@@ -64,11 +64,11 @@ public protocol TaskRunner: Sendable {
 /// The registry of task kinds a worker can run and sweep kinds a coordinator can expand.
 public enum TaskKinds {
     /// Sweep families a spec's `kind:` may name.
-    public static let sweepKinds = ["probe"]
+    public static let sweepKinds = ["probe", "surface"]
 
     /// Every runner built into this binary.
     public static func runners() -> [String: any TaskRunner] {
-        ["probe": ProbeRunner()]
+        ["probe": ProbeRunner(), "surface": SurfaceRunner()]
     }
 }
 

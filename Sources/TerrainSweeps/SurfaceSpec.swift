@@ -1,0 +1,258 @@
+import Foundation
+import TerrainCore
+import Yams
+
+/// A loss-surface sweep (`kind: surface`): `L(θ* + α·d1 + β·d2)` over a grid, sharded into
+/// tiles of grid points (docs/spec.md, "kind: surface").
+///
+/// ```yaml
+/// kind: surface
+/// model: {kind: mlp, hidden: [256, 256]}
+/// data: {path: ../data/mnist1d.npz}
+/// surface:
+///   checkpoint: ../out/mlp-mnist1d.safetensors   # θ*
+///   x: "-1:1:51"
+///   y: "-1:1:51"                                  # omit for a 1-D slice
+///   directions: {kind: random, normalization: filter, one_dimensional: ignore, seed: 1}
+///   sets: [train, test]
+///   tile: 64
+/// ```
+public struct SurfaceSpec: Sendable {
+    /// Where the directions come from.
+    public enum DirectionKind: String, Codable, Sendable, CaseIterable {
+        /// Gaussian directions, normalized (Li et al. 2018).
+        case random
+        /// d1 = θ_B − θ_A with θ_A the checkpoint and θ_B `directions.to` (1-D interpolation).
+        case interpolation
+    }
+
+    /// The network (must match the checkpoint).
+    public var model: ModelSpec
+    /// The data the loss is measured on.
+    public var data: DataSpec
+    /// The loss.
+    public var loss: LossKind
+    /// θ*, absolute path.
+    public var checkpoint: String
+    /// The α axis.
+    public var x: GridAxis
+    /// The β axis (nil: 1-D).
+    public var y: GridAxis?
+    /// Direction source.
+    public var directionKind: DirectionKind
+    /// Normalization of random directions.
+    public var normalization: DirectionNormalization
+    /// One-dimensional parameters under random directions.
+    public var oneDimensional: OneDimensionalRule
+    /// Seed of the random directions.
+    public var seed: UInt64
+    /// The second checkpoint for interpolation, absolute path.
+    public var target: String?
+    /// Which data sets to evaluate: `train`, `test`.
+    public var sets: [String]
+    /// Grid points per task.
+    public var tile: Int
+    /// Seed of data subsets (from the spec's top-level `seed`).
+    public var dataSeed: UInt64
+
+    static let sectionKeys = ["checkpoint", "x", "y", "directions", "sets", "tile"]
+    static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to"]
+
+    /// Number of grid points.
+    public var points: Int { x.count * (y?.count ?? 1) }
+
+    /// The metric names in output order: `<set>_loss`, `<set>_acc` per set.
+    public var metricNames: [String] { sets.flatMap { ["\($0)_loss", "\($0)_acc"] } }
+
+    /// Parses the `model`, `data`, `training.loss`-like `loss` and `surface` sections of a sweep spec.
+    static func parse(_ root: Node, source: String, baseDirectory: String) throws -> SurfaceSpec {
+        func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
+        for k in ["model", "data", "surface"] where root[k] == nil { throw fail("missing section '\(k):' for kind: surface") }
+        try SpecYAML.checkKeys(root["model"]!, allowed: ModelSpec.allowedKeys, section: "model", source: source)
+        try SpecYAML.checkKeys(root["data"]!, allowed: DataSpec.allowedKeys, section: "data", source: source)
+        let s = root["surface"]!
+        try SpecYAML.checkKeys(s, allowed: sectionKeys, section: "surface", source: source)
+        let model: ModelSpec = try SpecYAML.decode(root["model"]!, section: "model", source: source)
+        var data: DataSpec = try SpecYAML.decode(root["data"]!, section: "data", source: source)
+        do { try model.validate(); try data.validate() } catch let e as TerrainError { throw fail(e.description) }
+        func absolute(_ p: String) -> String {
+            p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDirectory).appendingPathComponent(p).standardizedFileURL.path
+        }
+        data.path = data.path.map(absolute)
+        data.trainImages = data.trainImages.map(absolute)
+        data.trainLabels = data.trainLabels.map(absolute)
+        data.testImages = data.testImages.map(absolute)
+        data.testLabels = data.testLabels.map(absolute)
+        var loss = LossKind.crossEntropy
+        if let l = root["loss"] {
+            guard let v = l.string, let k = LossKind(rawValue: v) else { throw fail("loss: expected cross_entropy or mse") }
+            loss = k
+        }
+        guard let checkpoint = s["checkpoint"]?.string else { throw fail("surface.checkpoint: required (θ*, a safetensors file)") }
+        func axis(_ key: String) throws -> GridAxis? {
+            guard let node = s[key] else { return nil }
+            guard let text = node.string else { throw fail("surface.\(key): expected \"min:max:count\"") }
+            do { return try GridAxis(parsing: text) } catch let e as TerrainError { throw fail("surface.\(key): \(e.description)") }
+        }
+        guard let x = try axis("x") else { throw fail("surface.x: required, e.g. \"-1:1:51\"") }
+        let y = try axis("y")
+        var kind = DirectionKind.random, normalization = DirectionNormalization.filter, oneD = OneDimensionalRule.ignore
+        var seed: UInt64 = 0
+        var target: String? = nil
+        if let d = s["directions"] {
+            try SpecYAML.checkKeys(d, allowed: directionKeys, section: "surface.directions", source: source)
+            if let v = d["kind"] {
+                guard let k = v.string.flatMap(DirectionKind.init) else { throw fail("surface.directions.kind: expected random or interpolation") }
+                kind = k
+            }
+            if let v = d["normalization"] {
+                guard let n = v.string.flatMap(DirectionNormalization.init) else {
+                    throw fail("surface.directions.normalization: expected one of \(DirectionNormalization.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                normalization = n
+            }
+            if let v = d["one_dimensional"] {
+                guard let r = v.string.flatMap(OneDimensionalRule.init) else { throw fail("surface.directions.one_dimensional: expected ignore or copy") }
+                oneD = r
+            }
+            if let v = d["seed"] {
+                guard let i = v.int, i >= 0 else { throw fail("surface.directions.seed: expected a non-negative integer") }
+                seed = UInt64(i)
+            }
+            target = d["to"]?.string.map(absolute)
+        }
+        if kind == .interpolation {
+            guard target != nil else { throw fail("surface.directions.to: required for kind: interpolation (θ_B, a safetensors file)") }
+            guard y == nil else { throw fail("surface.y: interpolation is 1-D; remove y") }
+        }
+        var sets = ["train", "test"]
+        if let v = s["sets"] {
+            guard let list = v.sequence?.compactMap(\.string), !list.isEmpty, list.allSatisfy({ $0 == "train" || $0 == "test" }) else {
+                throw fail("surface.sets: expected a list of train and/or test")
+            }
+            sets = list
+        }
+        var tile = 64
+        if let v = s["tile"] {
+            guard let t = v.int, t >= 1 else { throw fail("surface.tile: expected a positive number of grid points per task") }
+            tile = t
+        }
+        var topSeed: UInt64 = 0
+        if let v = root["seed"] {
+            guard let i = v.int, i >= 0 else { throw fail("seed: expected a non-negative integer") }
+            topSeed = UInt64(i)
+        }
+        return SurfaceSpec(model: model, data: data, loss: loss, checkpoint: absolute(checkpoint), x: x, y: y, directionKind: kind,
+                           normalization: normalization, oneDimensional: oneD, seed: seed, target: target, sets: sets, tile: tile,
+                           dataSeed: TerrainRNG.derive(topSeed, "data"))
+    }
+
+    /// The parameters of one surface task.
+    public struct Params: Codable, Sendable, Equatable {
+        public var model: ModelSpec
+        public var data: DataSpec
+        public var dataSHA256: String
+        public var dataSeed: UInt64
+        public var loss: LossKind
+        public var x: [Double]
+        public var y: [Double]?
+        public var start: Int
+        public var end: Int
+        public var sets: [String]
+    }
+
+    /// Everything the coordinator computes once when it creates the sweep.
+    public struct Materialized {
+        /// θ* flat.
+        public var centre: [Float]
+        /// The directions (d2 nil for 1-D).
+        public var d1: [Float], d2: [Float]?
+        /// The parameter layout.
+        public var layout: [ParameterSlot]
+        /// SHA-256 (hex) of the data file.
+        public var dataSHA256: String
+    }
+
+    /// Loads the data and checkpoint(s), checks they fit the model, and computes the directions.
+    public func materialize(source: String) throws -> Materialized {
+        do {
+            let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
+            let m: Model<Float> = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
+            try Checkpoint.load(checkpoint, into: m)
+            let space = ParameterSpace(m)
+            let centre = space.values()
+            var d1: [Float]
+            var d2: [Float]? = nil
+            switch directionKind {
+            case .random:
+                d1 = Directions.random(layout: space.layout, center: centre, mask: nil, seed: TerrainRNG.derive(seed, 1),
+                                       normalization: normalization, oneDimensional: oneDimensional)
+                if y != nil {
+                    d2 = Directions.random(layout: space.layout, center: centre, mask: nil, seed: TerrainRNG.derive(seed, 2),
+                                           normalization: normalization, oneDimensional: oneDimensional)
+                }
+            case .interpolation:
+                let b: Model<Float> = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
+                try Checkpoint.load(target!, into: b)
+                d1 = Directions.difference(from: centre, to: ParameterSpace(b).values())
+            }
+            guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
+                throw TerrainError.invalidData("cannot read the data file")
+            }
+            return Materialized(centre: centre, d1: d1, d2: d2, layout: space.layout, dataSHA256: SHA256.hex(SHA256.hash([UInt8](bytes))))
+        } catch let e as TerrainError {
+            throw SpecError(file: source, message: e.description)
+        }
+    }
+
+    /// Tiles of `tile` grid points (x fastest), each a task with the centre and directions as
+    /// fixed inputs.
+    func expand(source: String) throws -> [ExpandedTask] {
+        let m = try materialize(source: source)
+        let centreBytes = try FileManager.default.contents(atPath: checkpoint).map { [UInt8]($0) }
+            ?? { throw SpecError(file: source, message: "\(checkpoint): cannot read the checkpoint") }()
+        var inputs = [StaticInput(name: "centre", data: centreBytes), StaticInput(name: "d1", data: m.d1.withUnsafeBytes { Array($0) })]
+        if let d2 = m.d2 { inputs.append(StaticInput(name: "d2", data: d2.withUnsafeBytes { Array($0) })) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var tasks = [ExpandedTask]()
+        var start = 0
+        var id: UInt64 = 1
+        while start < points {
+            let end = min(start + tile, points)
+            let p = Params(model: model, data: data, dataSHA256: m.dataSHA256, dataSeed: dataSeed, loss: loss,
+                           x: x.coordinates, y: y?.coordinates, start: start, end: end, sets: sets)
+            tasks.append(ExpandedTask(id: id, kind: "surface", params: [UInt8](try encoder.encode(p)), inputs: inputs))
+            id += 1
+            start = end
+        }
+        return tasks
+    }
+
+    /// Assembles task outputs into one array per metric (row-major, x fastest), NaN where a
+    /// point has no result yet.
+    public static func assemble(points: Int, metrics: Int, outputs: [(params: [UInt8], output: [UInt8])]) throws -> [[Double]] {
+        var grid = [[Double]](repeating: [Double](repeating: .nan, count: points), count: metrics)
+        let decoder = JSONDecoder()
+        for (paramBytes, output) in outputs {
+            let p = try decoder.decode(Params.self, from: Data(paramBytes))
+            let values = decodeOutput(output)
+            guard values.count == (p.end - p.start) * metrics else {
+                throw TerrainError.invalidData("a surface result has \(values.count) values; expected \((p.end - p.start) * metrics)")
+            }
+            for k in 0..<(p.end - p.start) {
+                for m in 0..<metrics { grid[m][p.start + k] = values[k * metrics + m] }
+            }
+        }
+        return grid
+    }
+
+    /// Little-endian Float64 values of a surface task's output.
+    public static func decodeOutput(_ bytes: [UInt8]) -> [Double] {
+        stride(from: 0, to: bytes.count - bytes.count % 8, by: 8).map { i in
+            var bits: UInt64 = 0
+            for j in 0..<8 { bits |= UInt64(bytes[i + j]) << (8 * UInt64(j)) }
+            return Double(bitPattern: bits)
+        }
+    }
+}
