@@ -343,6 +343,22 @@ extension SweepDataset {
         }
     }
 
+    /// Parameters and output of every task with a result, in task order.
+    public func completedOutputs() throws -> [(task: UInt64, params: [UInt8], output: [UInt8])] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT t.id, t.params, r.output FROM tasks t JOIN results r ON r.task = t.id ORDER BY t.id").map {
+                (UInt64($0[0] as Int64), [UInt8]($0[1] as Data), [UInt8]($0[2] as Data))
+            }
+        }
+    }
+
+    /// The fixed input artifacts of a task by name (e.g. the surface directions `d1`, `d2`).
+    public func staticInputs(of task: UInt64) throws -> [String: [UInt8]] {
+        var out = [String: [UInt8]]()
+        for (name, hash) in try loadStaticInputs()[task] ?? [] { out[name] = try artifact(hash) }
+        return out
+    }
+
     /// A task's kind.
     public func kind(of task: UInt64) throws -> String? {
         try db.read { try String.fetchOne($0, sql: "SELECT kind FROM tasks WHERE id = ?", arguments: [Int64(task)]) }

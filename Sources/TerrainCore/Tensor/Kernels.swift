@@ -1,3 +1,5 @@
+import CBLAS
+
 /// Low-level numeric kernels shared by the layers. Each works on whole buffers so that the
 /// generic layer code calls into a specialized loop once per operation; the
 /// `@_specialize` attributes give `Float` and `Double` their own compiled bodies even when
@@ -22,6 +24,12 @@ public enum Kernels {
              c: &c.storage, ldc: n)
     }
 
+    /// OpenBLAS runs with one thread in every Terrain process, whatever
+    /// `OPENBLAS_NUM_THREADS` says: a threaded GEMM may split work differently on different
+    /// machines and change the last bits of results, and Terrain's parallelism comes from
+    /// processes. Evaluated once, before the first product.
+    public static let singleThreadedBLAS: Void = { openblas_set_num_threads(1) }()
+
     /// Row-major GEMM on raw arrays (see `TensorScalar.gemm`).
     @inlinable
     public static func gemm<T: TensorScalar>(
@@ -29,6 +37,7 @@ public enum Kernels {
         a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
         beta: T, c: UnsafeMutablePointer<T>, ldc: Int
     ) {
+        _ = singleThreadedBLAS
         if m == 0 || n == 0 { return }
         if k == 0 {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }

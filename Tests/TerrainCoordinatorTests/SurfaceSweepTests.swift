@@ -1,0 +1,98 @@
+import Foundation
+import TerrainCoordinator
+import TerrainCore
+import TerrainSweeps
+import XCTest
+
+/// Surface sweeps through the real runtime: values at the centre, and determinism across
+/// tile sizes, worker counts and a killed worker.
+final class SurfaceSweepTests: XCTestCase {
+    private var harnesses: [ProcessHarness] = []
+
+    override func tearDown() {
+        for h in harnesses { h.cleanUp() }
+    }
+
+    private static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Trains a small MLP briefly and writes its checkpoint.
+    private func centre(in dir: String) throws -> (path: String, model: Model<Float>, train: Dataset<Float>) {
+        let spec = DataSpec(path: Self.repo.appendingPathComponent("data/mnist1d.npz").path, trainSubset: 600, testSubset: 300)
+        let (train, _) = try DataLoader.load(spec, baseDirectory: "/", seed: TerrainRNG.derive(0, "data"), as: Float.self)
+        let model: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [24]), dataShape: [40], outputs: 10, seed: 1)
+        try Trainer(model: model, train: train, config: TrainingConfig(batchSize: 50, epochs: 3, seed: 1, optimizer: OptimizerSpec(name: .adam, lr: 0.01))).run()
+        let path = dir + "/centre.safetensors"
+        try Checkpoint.save(model: model, step: 0, to: path)
+        return (path, model, train)
+    }
+
+    private func spec(_ h: ProcessHarness, checkpoint: String, tile: Int, axes: String = "x: \"-1:1:7\"\n  y: \"-0.5:0.5:5\"") throws -> String {
+        try h.write("surface-\(tile).yaml", """
+        name: s
+        kind: surface
+        model: {kind: mlp, hidden: [24]}
+        data: {path: \(Self.repo.appendingPathComponent("data/mnist1d.npz").path), train_subset: 600, test_subset: 300}
+        surface:
+          checkpoint: \(checkpoint)
+          \(axes)
+          directions: {kind: random, normalization: filter, seed: 4}
+          tile: \(tile)
+        runtime: {heartbeat_ms: 100, liveness: 5}
+        """)
+    }
+
+    private func grid(_ h: ProcessHarness, metrics: Int = 4) throws -> [[Double]] {
+        let ds = try h.open()
+        let points = try ds.completedOutputs().map { (params: $0.params, output: $0.output) }
+        return try SurfaceSpec.assemble(points: 35, metrics: metrics, outputs: points)
+    }
+
+    func testValueAtTheOriginEqualsTheCentreCheckpointsLoss() throws {
+        let h = try ProcessHarness(name: "origin")
+        harnesses.append(h)
+        let (path, _, _) = try centre(in: h.dir)
+        let s = try spec(h, checkpoint: path, tile: 8, axes: "x: \"-1:1:7\"\n  y: \"-1:1:5\"")
+        let c = try h.coordinator(s)
+        let w = try h.worker("w")
+        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
+        _ = h.waitForExit(w)
+        let g = try grid(h)
+        // The origin is x index 3, y index 2 → flat index 2·7 + 3 = 17.
+        // Reference: the evaluation `terrain train`/`terrain evaluate` use, on the loaded checkpoint.
+        let sweep = try SweepSpec.load(path: s)
+        let (train, test) = try DataLoader.load(sweep.surface!.data, baseDirectory: "/", seed: sweep.surface!.dataSeed, as: Float.self)
+        let reference: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [24]), dataShape: [40], outputs: 10, seed: 0)
+        try Checkpoint.load(path, into: reference)
+        let m = Evaluator.evaluate(reference, on: train, loss: .crossEntropy)
+        let t = Evaluator.evaluate(reference, on: test!, loss: .crossEntropy)
+        XCTAssertEqual(g[0][17].bitPattern, m.loss.bitPattern, "train loss at (0, 0): \(g[0][17]) vs \(m.loss)")
+        XCTAssertEqual(g[1][17], m.accuracy)
+        XCTAssertEqual(g[2][17].bitPattern, t.loss.bitPattern)
+        XCTAssertFalse(g[0].contains { $0.isNaN })
+        XCTAssertGreaterThan(g[0][0], g[0][17], "a corner of the plane is higher than the trained centre")
+    }
+
+    func testTileSizeWorkerCountAndAKilledWorkerDoNotChangeAnyValue() throws {
+        let ha = try ProcessHarness(name: "tile1")
+        let hb = try ProcessHarness(name: "tile7")
+        harnesses += [ha, hb]
+        let (path, _, _) = try centre(in: ha.dir)
+        // A: tile 1, one worker.
+        let ca = try ha.coordinator(try spec(ha, checkpoint: path, tile: 1))
+        let wa = try ha.worker("w")
+        XCTAssertEqual(ha.waitForExit(ca), 0, ha.output("coordinator"))
+        _ = ha.waitForExit(wa)
+        // B: tile 7, three workers, one killed mid-sweep.
+        let cb = try hb.coordinator(try spec(hb, checkpoint: path, tile: 7))
+        let workers = try (0..<3).map { try hb.worker("w\($0)") }
+        hb.waitFor("first results") { hb.resultCount() >= 1 }
+        kill(workers[0].processIdentifier, SIGKILL)
+        XCTAssertEqual(hb.waitForExit(cb), 0, hb.output("coordinator"))
+        for w in workers.dropFirst() { _ = hb.waitForExit(w) }
+        let a = try grid(ha), b = try grid(hb)
+        for m in 0..<4 {
+            XCTAssertEqual(a[m].map(\.bitPattern), b[m].map(\.bitPattern), "metric \(m) differs between the runs")
+        }
+        XCTAssertFalse(a[0].contains { $0.isNaN })
+    }
+}

@@ -1,0 +1,90 @@
+import TerrainCore
+import XCTest
+
+/// Directions and grid axes.
+final class GeometryTests: XCTestCase {
+    private func model() throws -> (Model<Float>, ParameterSpace<Float>, [Float]) {
+        let m: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .cnn, channels: [4, 6], inputShape: [1, 40], kernelSize: 5, batchNorm: true),
+                                                     dataShape: [40], outputs: 10, seed: 3)
+        let space = ParameterSpace(m)
+        return (m, space, space.values())
+    }
+
+    private func norm(_ v: ArraySlice<Float>) -> Double { v.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() }
+
+    func testFilterNormalizedDirectionsMatchEveryFilterNormAndIgnoreOneDimensionalParameters() throws {
+        let (_, space, centre) = try model()
+        let d = Directions.random(layout: space.layout, center: centre, seed: 9, normalization: .filter, oneDimensional: .ignore)
+        var filters = 0
+        for slot in space.layout {
+            if slot.shape.count <= 1 {
+                XCTAssertTrue(d[slot.range].allSatisfy { $0 == 0 }, "\(slot.name) must have a zero direction")
+                continue
+            }
+            let width = slot.count / slot.shape[0]
+            for f in 0..<slot.shape[0] {
+                let r = slot.offset + f * width ..< slot.offset + (f + 1) * width
+                XCTAssertEqual(norm(d[r]), norm(centre[r]), accuracy: 1e-5 * norm(centre[r]), "\(slot.name) filter \(f)")
+                filters += 1
+            }
+        }
+        XCTAssertEqual(filters, 4 + 6 + 10)
+    }
+
+    func testLayerWeightAndCopyRules() throws {
+        let (_, space, centre) = try model()
+        let layer = Directions.random(layout: space.layout, center: centre, seed: 9, normalization: .layer, oneDimensional: .copy)
+        for slot in space.layout {
+            if slot.shape.count <= 1 {
+                XCTAssertEqual(Array(layer[slot.range]), Array(centre[slot.range]), "\(slot.name) copies θ*")
+            } else {
+                XCTAssertEqual(norm(layer[slot.range]), norm(centre[slot.range]), accuracy: 1e-5 * norm(centre[slot.range]))
+            }
+        }
+        let raw = Directions.random(layout: space.layout, center: centre, seed: 9, normalization: .none, oneDimensional: .ignore)
+        let weight = Directions.random(layout: space.layout, center: centre, seed: 9, normalization: .weight, oneDimensional: .ignore)
+        for i in 0..<centre.count { XCTAssertEqual(weight[i], raw[i] * centre[i]) }
+    }
+
+    func testDirectionsAreReproducibleAndIndependentOfOtherParameters() throws {
+        let (_, space, centre) = try model()
+        let a = Directions.random(layout: space.layout, center: centre, seed: 5, normalization: .none, oneDimensional: .ignore)
+        XCTAssertEqual(a, Directions.random(layout: space.layout, center: centre, seed: 5, normalization: .none, oneDimensional: .ignore))
+        XCTAssertNotEqual(a, Directions.random(layout: space.layout, center: centre, seed: 6, normalization: .none, oneDimensional: .ignore))
+        // A parameter's entries depend on its name, not its position: a layout with only the
+        // last weight gives that weight the same entries.
+        let last = space.layout.last { $0.shape.count > 1 }!
+        var alone = last
+        alone.offset = 0
+        let b = Directions.random(layout: [alone], center: Array(centre[last.range]), seed: 5, normalization: .none, oneDimensional: .ignore)
+        XCTAssertEqual(b, Array(a[last.range]))
+    }
+
+    func testPointAtTheOriginIsTheCentreBitForBit() throws {
+        let (_, space, centre) = try model()
+        let d = Directions.random(layout: space.layout, center: centre, seed: 1, normalization: .filter, oneDimensional: .ignore)
+        XCTAssertEqual(Directions.point(center: centre, d, 0, d, 0), centre)
+        XCTAssertEqual(Directions.point(center: centre, Directions.difference(from: centre, to: d), 1, nil, 0)[0], d[0], accuracy: 1e-6)
+    }
+
+    /// Coordinates equal numpy.linspace's bit for bit (values printed by numpy 2.4 as float.hex()).
+    func testGridAxisMatchesNumpyLinspace() throws {
+        let a = try GridAxis(parsing: "-1:1:51")
+        XCTAssertEqual(a.coordinate(1), Double("-0x1.eb851eb851eb8p-1")!)
+        XCTAssertEqual(a.coordinate(17), Double("-0x1.47ae147ae147ap-2")!)
+        XCTAssertEqual(a.coordinate(49), Double("0x1.eb851eb851eb8p-1")!)
+        XCTAssertEqual(a.coordinate(0), -1)
+        XCTAssertEqual(a.coordinate(50), 1)
+        let b = try GridAxis(parsing: "-0.5:1.5:41")
+        XCTAssertEqual(b.coordinate(1), Double("-0x1.ccccccccccccdp-2")!)
+        XCTAssertEqual(b.coordinate(13), Double("0x1.3333333333334p-3")!)
+        XCTAssertEqual(b.coordinate(39), Double("0x1.7333333333334p+0")!)
+        let c = try GridAxis(parsing: "-2:2:7")
+        XCTAssertEqual(c.coordinate(1), Double("-0x1.5555555555556p+0")!)
+        XCTAssertEqual(c.coordinate(2), Double("-0x1.5555555555556p-1")!)
+        XCTAssertEqual(c.coordinate(5), Double("0x1.5555555555554p+0")!)
+        for bad in ["1:1:5", "a:1:3", "-1:1", "-1:1:0"] {
+            XCTAssertThrowsError(try GridAxis(parsing: bad)) { XCTAssertTrue("\($0)".contains(bad), "\($0)") }
+        }
+    }
+}
