@@ -6,6 +6,7 @@ CONFIG       ?= release
 APT_PACKAGES := libzmq3-dev libopenblas-dev libhdf5-dev pkg-config
 BIN          := .build/$(CONFIG)/terrain
 OUT          := out
+WORKERS      ?= $(shell nproc)
 
 # Parallelism comes from processes, never from BLAS threads.
 export OPENBLAS_NUM_THREADS := 1
@@ -26,10 +27,17 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG)
 
-# The main job: train the example MLP (40-256-256-10) on MNIST-1D and print its test accuracy.
+# The main job: train the example MLP (40-256-256-10) on MNIST-1D, compute its 2-D loss
+# surface with a coordinator and local worker processes, render it as SVG and export HDF5/NPZ.
 run: build
 	@mkdir -p $(OUT)
 	$(BIN) train examples/train-mlp.yaml --output $(OUT)/mlp-mnist1d.safetensors
+	rm -f $(OUT)/surface-mlp.sqlite $(OUT)/surface-mlp.sqlite-wal $(OUT)/surface-mlp.sqlite-shm
+	$(BIN) run examples/surface-mlp.yaml --workers $(WORKERS) --dataset $(OUT)/surface-mlp.sqlite
+	$(BIN) render $(OUT)/surface-mlp.sqlite --output $(OUT)/surface-mlp.svg
+	$(BIN) export $(OUT)/surface-mlp.sqlite --output $(OUT)/surface-mlp.h5
+	$(BIN) export $(OUT)/surface-mlp.sqlite --output $(OUT)/surface-mlp.npz
+	@echo "open $(OUT)/surface-mlp.svg in a browser"
 
 # Python readers used by the interoperability tests (numpy, h5py); best effort: without
 # them those tests report that they skipped.

@@ -92,6 +92,9 @@ public final class Coordinator {
             guard existing == spec.hash else {
                 throw DatasetError.specMismatch("\(options.datasetPath) holds another sweep (spec hash \(existing.prefix(12))…, this spec \(spec.hash.prefix(12))…); use a new --dataset file or the original spec")
             }
+            if let stored = try dataset.meta("inputs_sha256"), let now = try spec.inputsFingerprint(), stored != now {
+                throw DatasetError.specMismatch("\(options.datasetPath): the files this sweep was created from (checkpoint or data) have changed since; use a new --dataset file")
+            }
             tasks = try dataset.loadTasks()
             staticInputs = try dataset.loadStaticInputs()
         } else {
@@ -105,6 +108,7 @@ public final class Coordinator {
                 for i in t.inputs where artifacts[i.hash] == nil { artifacts[i.hash] = i.data }
             }
             try dataset.create(spec: spec.text, specHash: spec.hash, kind: spec.kind, tasks: tasks, inputs: staticInputs, artifacts: artifacts)
+            if let fingerprint = try spec.inputsFingerprint() { try dataset.setMeta("inputs_sha256", fingerprint) }
         }
         taskInfo = tasks.sorted { $0.descriptor.id < $1.descriptor.id }.map {
             ($0.descriptor.kind, $0.params, $0.descriptor.dependencies, staticInputs[$0.descriptor.id] ?? [])

@@ -76,6 +76,11 @@ public final class SweepDataset: @unchecked Sendable {
         try db.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'spec_hash'") }
     }
 
+    /// Sets a metadata value.
+    public func setMeta(_ key: String, _ value: String) throws {
+        try db.write { try $0.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [key, value]) }
+    }
+
     /// A metadata value.
     public func meta(_ key: String) throws -> String? {
         try db.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }

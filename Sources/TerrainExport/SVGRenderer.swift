@@ -99,7 +99,7 @@ public enum SVGRenderer {
         let xTicks = linearTicks(xMin, xMax)
         let yTicks = linearTicks(yMin, yMax)
         let barTickValues = (0...4).map { lo + Double($0) * (hi - lo) / 4 }
-        let barLabels = barTickValues.map { significant(logScale ? pow(10, $0) : $0) }
+        let barLabels = barTickValues.map { display(significant(logScale ? pow(10, $0) : $0)) }
         let yTickWidth = yTicks.map { textWidth($0.chars, size: Style.tickSize) }.max() ?? 0
         let barLabelWidth = barLabels.map { textWidth($0.count, size: Style.tickSize) }.max() ?? 0
 
@@ -194,7 +194,7 @@ public enum SVGRenderer {
                          size: Style.tickSize, anchor: "start"))
         }
         doc.add(text(x: valueLabelX, y: plot.y + plot.height / 2, markup: escape(valueLabel),
-                     size: Style.labelSize, anchor: "middle", rotate: 90))
+                     size: Style.labelSize, anchor: "middle", rotate: -90))
         if anyMissing {
             let sy = plot.bottom + 12
             doc.add(
@@ -318,6 +318,8 @@ extension SVGRenderer {
         var value: Double
         var markup: String
         var chars: Int
+        /// Minor ticks are short, unlabelled and get no grid line.
+        var minor = false
     }
 
     fileprivate struct Document {
@@ -453,11 +455,11 @@ extension SVGRenderer {
         _ doc: inout Document, plot: Rect, xAxis: Axis, yAxis: Axis, xTicks: [Tick], yTicks: [Tick]
     ) {
         doc.add("<g class=\"grid\" stroke=\"#e6e6e6\" stroke-width=\"0.8\">")
-        for t in xTicks {
+        for t in xTicks where !t.minor {
             let px = xAxis.map(t.value)
             doc.add("<line x1=\"\(fmt(px))\" y1=\"\(fmt(plot.y))\" x2=\"\(fmt(px))\" y2=\"\(fmt(plot.bottom))\"/>")
         }
-        for t in yTicks {
+        for t in yTicks where !t.minor {
             let py = yAxis.map(t.value)
             doc.add("<line x1=\"\(fmt(plot.x))\" y1=\"\(fmt(py))\" x2=\"\(fmt(plot.right))\" y2=\"\(fmt(py))\"/>")
         }
@@ -482,9 +484,11 @@ extension SVGRenderer {
         }
         for t in yTicks {
             let py = yAxis.map(t.value)
+            let length = t.minor ? 3.0 : 5.0
             doc.add(
-                "<line x1=\"\(fmt(plot.x - 5))\" y1=\"\(fmt(py))\" x2=\"\(fmt(plot.x))\" y2=\"\(fmt(py))\" stroke=\"#000000\" stroke-width=\"1\"/>"
+                "<line x1=\"\(fmt(plot.x - length))\" y1=\"\(fmt(py))\" x2=\"\(fmt(plot.x))\" y2=\"\(fmt(py))\" stroke=\"#000000\" stroke-width=\"\(t.minor ? "0.7" : "1")\"/>"
             )
+            if t.minor { continue }
             doc.add(text(x: plot.x - 8, y: py + Style.tickSize * 0.35, markup: t.markup, size: Style.tickSize,
                          anchor: "end"))
         }
@@ -593,7 +597,7 @@ extension SVGRenderer {
         let exponential = maxAbs >= 1e5 || step < 1e-3
         let decimals = max(0, Int(-(log10(step) + 1e-9).rounded(.down)))
         return values.map { v in
-            let label = exponential ? significant(v) : String(format: "%.\(decimals)f", v == 0 ? 0 : v)
+            let label = display(exponential ? significant(v) : String(format: "%.\(decimals)f", v == 0 ? 0 : v))
             return Tick(value: v, markup: escape(label), chars: label.count)
         }
     }
@@ -604,13 +608,25 @@ extension SVGRenderer {
         guard hi > lo else { return [] }
         if hi - lo >= 1 {
             let step = max(1, niceStep(hi - lo).rounded(.up))
-            return multiples(of: step, in: lo, hi).map { k in
-                let exponent = String(Int(k))
+            var ticks = multiples(of: step, in: lo, hi).map { k in
+                let exponent = display(String(Int(k)))
                 return Tick(
                     value: k,
                     markup: "10<tspan dy=\"-0.45em\" font-size=\"\(fmt(Style.tickSize * 0.75))\">\(exponent)</tspan>",
                     chars: 2 + exponent.count)
             }
+            if step == 1 && hi - lo <= 6 {
+                // Unlabelled minor ticks at 2…9 × 10^k.
+                var decade = (lo - 1e-9).rounded(.down)
+                while decade < hi {
+                    for m in 2...9 {
+                        let v = decade + log10(Double(m))
+                        if v >= lo && v <= hi { ticks.append(Tick(value: v, markup: "", chars: 0, minor: true)) }
+                    }
+                    decade += 1
+                }
+            }
+            return ticks
         }
         let a = pow(10, lo), b = pow(10, hi)
         let step = niceStep(b - a)
@@ -618,7 +634,7 @@ extension SVGRenderer {
         let exponential = maxAbs >= 1e5 || step < 1e-3
         let decimals = max(0, Int(-(log10(step) + 1e-9).rounded(.down)))
         return multiples(of: step, in: a, b).filter { $0 > 0 }.map { v in
-            let label = exponential ? significant(v) : String(format: "%.\(decimals)f", v)
+            let label = display(exponential ? significant(v) : String(format: "%.\(decimals)f", v))
             return Tick(value: log10(v), markup: escape(label), chars: label.count)
         }
     }
@@ -628,6 +644,11 @@ extension SVGRenderer {
         guard v.isFinite else { return v.isNaN ? "NaN" : (v > 0 ? "inf" : "-inf") }
         let s = String(format: "%.3g", v)
         return s == "-0" ? "0" : s
+    }
+
+    /// A number label for display: hyphen-minus replaced by the minus sign U+2212.
+    fileprivate static func display(_ label: String) -> String {
+        label.replacingOccurrences(of: "-", with: "\u{2212}")
     }
 
     /// Approximate rendered width of `chars` characters at font size `size`.

@@ -171,6 +171,21 @@ public struct SweepSpec: Sendable {
         }
     }
 
+    /// SHA-256 (hex) over the contents of the files the spec refers to (checkpoints, data), so
+    /// that a resumed sweep can tell when they changed under it; `nil` for kinds without files.
+    public func inputsFingerprint() throws -> String? {
+        guard let s = surface else { return nil }
+        var h = SHA256()
+        for path in [s.checkpoint, s.target, s.data.path, s.data.trainImages, s.data.trainLabels, s.data.testImages, s.data.testLabels].compactMap({ $0 }) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw SpecError(file: source, message: "\(path): cannot read the file")
+            }
+            h.update(Array(path.utf8))
+            h.update(SHA256.hash([UInt8](data)))
+        }
+        return SHA256.hex(h.finalize())
+    }
+
     /// SHA-256 of the spec's canonical JSON (keys sorted, no formatting).
     static func canonicalHash(_ text: String, source: String) throws -> String {
         let object: Any?

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import TerrainExport
+
+/// `terrain render DATASET`: an SVG of a surface sweep.
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render a surface sweep as SVG: a heatmap with contour lines and a colour bar (2-D), or train/test curves (1-D).")
+
+    @Argument(help: "The sweep's SQLite dataset.")
+    var dataset: String
+
+    @Option(name: .shortAndLong, help: "Output SVG (default: <dataset>-<metric>.svg).")
+    var output: String?
+
+    @Option(help: "2-D: the metric to draw (train_loss, train_acc, test_loss, test_acc).")
+    var metric: String = "train_loss"
+
+    @Flag(help: "Logarithmic colour scale (2-D) or y axis (1-D).")
+    var log = false
+
+    @Option(help: "2-D: number of contour levels.")
+    var contours: Int = 12
+
+    func run() throws {
+        let (table, spec, sweep) = try SurfaceResults.load(dataset)
+        let subtitle = SurfaceResults.describe(spec)
+        let title: String
+        let svg: String
+        let name = (spec.checkpoint as NSString).lastPathComponent
+        if let y = table.y {
+            guard let values = table.values(of: metric) else {
+                throw ValidationError("no metric '\(metric)'; the dataset has \(table.metricNames.joined(separator: ", "))")
+            }
+            title = "\(metric) around \(name) (\(sweep.name))"
+            svg = SVGRenderer.heatmap(x: table.x, y: y, values: values, title: title, subtitle: subtitle, xLabel: "α (direction 1)",
+                                      yLabel: "β (direction 2)", valueLabel: log ? "log10 \(metric)" : metric, logScale: log,
+                                      contourLevels: contours, marker: (0, 0))
+        } else {
+            title = spec.directionKind == .interpolation ? "interpolation from \(name) to \(((spec.target ?? "") as NSString).lastPathComponent)"
+                                                          : "1-D slice around \(name) (\(sweep.name))"
+            let losses = table.metrics.filter { $0.name.hasSuffix("_loss") }.map { (label: $0.name, values: $0.values) }
+            svg = SVGRenderer.curves(x: table.x, series: losses, title: title, subtitle: subtitle,
+                                     xLabel: spec.directionKind == .interpolation ? "t" : "α", yLabel: "loss", logY: log)
+        }
+        let out = output ?? ((dataset as NSString).deletingPathExtension + "-\(table.y != nil ? metric : "curves").svg")
+        do { try svg.write(toFile: out, atomically: true, encoding: .utf8) } catch {
+            throw CLI.Failure(message: "\(out): cannot write: \(error.localizedDescription)")
+        }
+        print("wrote \(out)")
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import TerrainCoordinator
+import TerrainCore
+import TerrainExport
+import TerrainSweeps
+
+/// Reads a surface sweep's dataset into an export table: coordinates, one array per metric
+/// (NaN where a point has no result yet) and attributes saying what was computed.
+enum SurfaceResults {
+    static func load(_ path: String) throws -> (table: SurfaceTable, spec: SurfaceSpec, sweep: SweepSpec) {
+        let ds: SweepDataset
+        do { ds = try SweepDataset(path: path, readOnly: true) } catch { throw CLI.Failure(message: "\(error)") }
+        guard let text = try ds.meta("spec") else { throw CLI.Failure(message: "\(path): not a Terrain sweep dataset") }
+        let sweep: SweepSpec
+        do { sweep = try SweepSpec.parse(text, source: "\(path) (stored spec)", baseDirectory: "/") } catch let e as SpecError {
+            throw CLI.Failure(message: e.description)
+        }
+        guard let s = sweep.surface else {
+            throw CLI.Failure(message: "\(path): a \(sweep.kind) sweep has no surface to export (export and render take surface sweeps)")
+        }
+        let outputs = try ds.completedOutputs().map { (params: $0.params, output: $0.output) }
+        let grid = try SurfaceSpec.assemble(points: s.points, metrics: s.metricNames.count, outputs: outputs)
+        var attributes: [String: String] = [
+            "spec_hash": sweep.hash,
+            "model": "\(s.model.kind.rawValue) hidden=\(s.model.hidden) channels=\(s.model.channels)",
+            "checkpoint": s.checkpoint,
+            "directions": s.directionKind.rawValue,
+            "normalization": s.normalization.rawValue,
+            "one_dimensional": s.oneDimensional.rawValue,
+            "direction_seed": String(s.seed),
+            "data": s.data.path ?? "",
+            "train_subset": s.data.trainSubset.map(String.init) ?? "all",
+            "test_subset": s.data.testSubset.map(String.init) ?? "all",
+            "batch_norm": "running statistics (eval mode)",
+            "points_done": String(grid.first?.filter { !$0.isNaN }.count ?? 0),
+            "points_total": String(s.points),
+        ]
+        if let t = s.target { attributes["target"] = t }
+        let table = SurfaceTable(x: s.x.coordinates, y: s.y?.coordinates,
+                                 metrics: zip(s.metricNames, grid).map { (name: $0.0, values: $0.1) }, attributes: attributes)
+        return (table, s, sweep)
+    }
+
+    /// A one-line description of what was computed, for figure subtitles.
+    static func describe(_ s: SurfaceSpec) -> String {
+        let dirs: String
+        switch s.directionKind {
+        case .random:
+            dirs = "\(s.normalization.rawValue)-normalized random directions, seed \(s.seed), biases/norms \(s.oneDimensional == .ignore ? "fixed" : "copied")"
+        case .interpolation:
+            dirs = "θ(t) = θ_A + t·(θ_B − θ_A)"
+        }
+        let subset = s.data.trainSubset.map { "train subset of \($0)" } ?? "full train set"
+        return "\(dirs) · \(subset)"
+    }
+}
