@@ -97,6 +97,9 @@ public final class Coordinator {
             }
             tasks = try dataset.loadTasks()
             staticInputs = try dataset.loadStaticInputs()
+            // Tasks that were running when the last coordinator stopped go back to the queue, on
+            // disk too, so that `terrain status` does not show phantom running tasks.
+            try dataset.requeueRunning()
         } else {
             let expanded = try spec.expand()
             tasks = expanded.map { (TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies,
@@ -109,6 +112,7 @@ public final class Coordinator {
             }
             try dataset.create(spec: spec.text, specHash: spec.hash, kind: spec.kind, tasks: tasks, inputs: staticInputs, artifacts: artifacts)
             if let fingerprint = try spec.inputsFingerprint() { try dataset.setMeta("inputs_sha256", fingerprint) }
+            try dataset.setMeta("base_directory", spec.baseDirectory)
         }
         taskInfo = tasks.sorted { $0.descriptor.id < $1.descriptor.id }.map {
             ($0.descriptor.kind, $0.params, $0.descriptor.dependencies, staticInputs[$0.descriptor.id] ?? [])
@@ -203,10 +207,20 @@ public final class Coordinator {
                 break
             }
         }
-        // A finished sweep releases its workers. A stopped coordinator says nothing: its
-        // workers keep reconnecting, so a restarted coordinator finds them again.
+        // A finished sweep releases its workers, including those that connect during a short
+        // farewell window (started just before the end, or against a finished dataset). A
+        // stopped coordinator says nothing: its workers keep reconnecting, so a restarted
+        // coordinator finds them again.
         if finished {
-            for peer in connectedPeers { _ = try? router.send([peer] + WireCodec.encode(.done(reason: "the sweep is finished")), dontWait: true) }
+            let done = WireCodec.encode(.done(reason: "the sweep is finished"))
+            for peer in connectedPeers { _ = try? router.send([peer] + done, dontWait: true) }
+            let until = now + max(0.5, 2 * Double(spec.runtime.heartbeatMs) / 1000)
+            while now < until {
+                guard try ZMQPoller.poll([router], timeoutMilliseconds: 50)[0] else { continue }
+                while let frames = try router.receive(dontWait: true) {
+                    if frames.count >= 2 { _ = try? router.send([frames[0]] + done, dontWait: true) }
+                }
+            }
         }
         pendingEvents.append(.init(time: wallClock, kind: finished ? "sweep-finished" : "coordinator-stopped", task: nil, worker: nil,
                                    detail: "done \(scheduler.statusCounts[.done] ?? 0), failed \(scheduler.statusCounts[.failed] ?? 0)"))
@@ -233,7 +247,7 @@ public final class Coordinator {
             if case .unsupportedVersion(let v) = e {
                 let reason = "protocol version mismatch: the worker speaks version \(v), this coordinator speaks version \(WireCodec.version)"
                 _ = try? router.send([peer] + WireCodec.encode(.reject(code: .versionMismatch, reason: reason)), dontWait: true)
-                pendingEvents.append(.init(time: wallClock, kind: "reject", task: nil, worker: String(decoding: peer, as: UTF8.self), detail: reason))
+                pendingEvents.append(.init(time: wallClock, kind: "reject", task: nil, worker: peerName(peer), detail: reason))
             } else if malformed <= 100 || malformed % 1000 == 0 {
                 logger.warning("dropped a message from peer \(peerName(peer)): \(e) (\(malformed) so far)")
                 pendingEvents.append(.init(time: wallClock, kind: "malformed", task: nil, worker: peerName(peer), detail: e.description))
@@ -248,7 +262,7 @@ public final class Coordinator {
         switch message {
         case .hello(let h):
             connectedPeers.insert(peer)
-            event = .hello(peer: peer, hello: h, versionOK: true, now: t)
+            event = .hello(peer: peer, hello: h, now: t)
         case .ready(let credit): event = .ready(peer: peer, credit: credit, now: t)
         case .heartbeat(let tasks): event = .heartbeat(peer: peer, tasks: tasks, now: t)
         case .result(let r):
@@ -285,7 +299,10 @@ public final class Coordinator {
     }
 
     private func peerName(_ peer: PeerID) -> String {
-        scheduler.workerName(peer) ?? String(decoding: peer.prefix(64), as: UTF8.self)
+        if let name = scheduler.workerName(peer) { return name }
+        // Routing ids are arbitrary bytes: show printable ones as text, others as hex.
+        if peer.count <= 64, peer.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return String(decoding: peer, as: UTF8.self) }
+        return "0x" + peer.prefix(32).map { String(format: "%02x", $0) }.joined()
     }
 
     /// SHA-256 over the output and every (name, data) blob: what duplicates are compared by.

@@ -23,6 +23,9 @@ public struct Scheduler: Sendable {
         var digest: [UInt8]? = nil
         var lastError: String? = nil
         var committing: PeerID? = nil
+        /// Peers this task was dispatched to (a late result is accepted only from one of them
+        /// or from a welcomed worker).
+        var assignees: [PeerID] = []
     }
 
     struct Worker: Sendable {
@@ -60,7 +63,7 @@ public struct Scheduler: Sendable {
         kinds = Set(descriptors.map(\.kind))
         for d in descriptors {
             tasks[d.id] = Task(kind: d.kind, dependencies: d.dependencies, remaining: 0,
-                               status: d.status == .running ? .queued : d.status, attempts: d.attempts)
+                               status: d.status == .running ? .queued : d.status, attempts: d.attempts, digest: d.digest)
         }
         for d in descriptors {
             for dep in d.dependencies {
@@ -123,18 +126,13 @@ public struct Scheduler: Sendable {
     public mutating func handle(_ event: SchedulerEvent) -> [SchedulerDirective] {
         var out = [SchedulerDirective]()
         switch event {
-        case let .hello(peer, hello, versionOK, now):
-            guard versionOK else {
-                out.append(.send(peer: peer, message: .reject(code: .versionMismatch,
-                    reason: "this coordinator speaks protocol version \(WireCodec.version); upgrade the worker")))
-                out.append(.log(kind: "reject", task: nil, worker: hello.worker, detail: "protocol version mismatch"))
-                break
-            }
+        case let .hello(peer, hello, now):
             if workers[peer] != nil { loseWorker(peer, reason: "reconnected", now: now, into: &out) }
             let kinds = Set(hello.kinds)
             if !self.kinds.isEmpty && kinds.isDisjoint(with: self.kinds) {
-                out.append(.send(peer: peer, message: .reject(code: .noSupportedKinds,
-                    reason: "this sweep needs task kinds \(self.kinds.sorted().joined(separator: ", ")); the worker runs \(hello.kinds.joined(separator: ", "))")))
+                let reason = "this sweep needs task kinds \(self.kinds.sorted().joined(separator: ", ")); the worker runs \(hello.kinds.joined(separator: ", "))"
+                out.append(.send(peer: peer, message: .reject(code: .noSupportedKinds, reason: reason)))
+                out.append(.log(kind: "reject", task: nil, worker: hello.worker, detail: reason))
                 break
             }
             workers[peer] = Worker(name: hello.worker, kinds: kinds, lastHeard: now, lastSent: now)
@@ -175,6 +173,15 @@ public struct Scheduler: Sendable {
             }
             guard var t = tasks[id] else {
                 out.append(.log(kind: "bad-result", task: id, worker: workerName(peer), detail: "result for unknown task"))
+                break
+            }
+            // Accept only results this task could have produced: from a peer it was sent to,
+            // or from a welcomed worker (e.g. re-sending after a coordinator restart), for an
+            // attempt that was made, and never for a task still waiting for its inputs.
+            let solicited = t.assignees.contains(peer) || workers[peer] != nil
+            if t.status == .waiting || !solicited || attempt == 0 || attempt > UInt64(t.attempts) {
+                out.append(.log(kind: "bad-result", task: id, worker: workerName(peer) ?? "unknown peer",
+                                detail: "unsolicited result (attempt \(attempt), task \(t.status.rawValue)); dropped"))
                 break
             }
             switch t.status {
@@ -332,6 +339,7 @@ public struct Scheduler: Sendable {
             t.attempts += 1
             t.worker = peer
             t.started = now
+            if !t.assignees.contains(peer) { t.assignees.append(peer) }
             tasks[id] = t
             w.credit -= 1
             w.running.insert(id)

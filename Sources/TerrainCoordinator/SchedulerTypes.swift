@@ -27,14 +27,19 @@ public struct TaskDescriptor: Sendable, Equatable {
     public var status: TaskStatus
     /// Attempts already made.
     public var attempts: Int
+    /// The stored result's digest, for a task that is `done` (so that duplicates arriving after
+    /// a restart are compared, not mistaken for determinism violations).
+    public var digest: [UInt8]?
 
     /// Creates a descriptor.
-    public init(id: UInt64, kind: String, dependencies: [UInt64] = [], status: TaskStatus = .queued, attempts: Int = 0) {
+    public init(id: UInt64, kind: String, dependencies: [UInt64] = [], status: TaskStatus = .queued, attempts: Int = 0,
+                digest: [UInt8]? = nil) {
         self.id = id
         self.kind = kind
         self.dependencies = dependencies
         self.status = status
         self.attempts = attempts
+        self.digest = digest
     }
 }
 
@@ -67,8 +72,9 @@ public typealias PeerID = [UInt8]
 /// Something that happened, fed to ``Scheduler/handle(_:)``. Times are seconds on a
 /// monotonic clock.
 public enum SchedulerEvent: Sendable {
-    /// A `hello` arrived (a new worker, or a worker reconnecting under a new identity).
-    case hello(peer: PeerID, hello: WorkerHello, versionOK: Bool, now: Double)
+    /// A `hello` of this protocol version arrived (a new worker, or a worker reconnecting under
+    /// a new identity). Other versions are refused by the codec before reaching the scheduler.
+    case hello(peer: PeerID, hello: WorkerHello, now: Double)
     /// A `ready` arrived.
     case ready(peer: PeerID, credit: UInt64, now: Double)
     /// A `heartbeat` arrived, listing the tasks the worker runs.

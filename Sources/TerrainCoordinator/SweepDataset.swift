@@ -128,13 +128,19 @@ public final class SweepDataset: @unchecked Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT task, dependency FROM dependencies ORDER BY task, dependency") {
                 deps[UInt64(row[0] as Int64), default: []].append(UInt64(row[1] as Int64))
             }
-            return try Row.fetchAll(db, sql: "SELECT id, kind, params, status, attempts FROM tasks ORDER BY id").map { row in
+            return try Row.fetchAll(db, sql: "SELECT t.id, t.kind, t.params, t.status, t.attempts, r.digest FROM tasks t LEFT JOIN results r ON r.task = t.id ORDER BY t.id").map { row in
                 let id = UInt64(row[0] as Int64)
                 let status = TaskStatus(rawValue: row[3]) ?? .queued
-                return (TaskDescriptor(id: id, kind: row[1], dependencies: deps[id] ?? [], status: status, attempts: row[4]),
+                let digest = (row[5] as Data?).map { [UInt8]($0) }
+                return (TaskDescriptor(id: id, kind: row[1], dependencies: deps[id] ?? [], status: status, attempts: row[4], digest: digest),
                         [UInt8](row[2] as Data))
             }
         }
+    }
+
+    /// Marks tasks left `running` by a stopped coordinator as `queued` (their attempts stay counted).
+    public func requeueRunning() throws {
+        try db.write { try $0.execute(sql: "UPDATE tasks SET status = 'queued', worker = NULL WHERE status = 'running'") }
     }
 
     // MARK: Batched writes
@@ -237,7 +243,7 @@ public final class SweepDataset: @unchecked Sendable {
 
     // MARK: Progress
 
-    /// A snapshot of progress, written by the coordinator about once a second.
+    /// A snapshot of progress, written by the coordinator twice a second.
     public struct Progress: Sendable, Equatable {
         public var state: String
         public var done = 0, failed = 0, running = 0, queued = 0, waiting = 0, workers = 0

@@ -145,9 +145,12 @@ public enum SurfaceExporter {
     /// Contents of the root group:
     /// - dataset `xcoordinates`: float64 (IEEE little-endian), shape `(nx,)`;
     /// - dataset `ycoordinates`: float64, shape `(ny,)` — 2-D tables only;
-    /// - one float64 dataset per metric, named after it, of shape `(nx, ny)` with
-    ///   `f[m][i, j]` the value at `(x[i], y[j])` (y fastest on disk), or `(nx,)` for 1-D;
-    ///   NaN marks missing points;
+    /// - one float64 dataset per metric, named after it, of shape `(ny, nx)` with
+    ///   `f[m][j, i]` the value at `(x[i], y[j])` (x fastest on disk, as loss-landscape's
+    ///   `crunch()` fills its arrays and as its `plot_2D.py` reads them with
+    ///   `contour(*meshgrid(x, y), Z)`), or `(nx,)` for 1-D; NaN marks missing points. For
+    ///   square grids the shape and bytes are exactly those of loss-landscape's own files;
+    ///   the same array layout as the NPZ export;
     /// - one scalar fixed-length, NUL-terminated UTF-8 string attribute per table attribute
     ///   (h5py returns them as `bytes`; `.decode()` them).
     ///
@@ -405,11 +408,9 @@ enum HDF5Writer {
         if let y = table.y {
             let ny = y.count
             try writeDataset(file, "ycoordinates", y, dims: [ny], dcpl: dcpl, failure)
-            // The table is x fastest (index j*nx+i); the (nx, ny) dataset is y fastest.
-            var transposed = [Double](repeating: .nan, count: nx * ny)
+            // The table is x fastest (index j*nx+i), which is the C order of a (ny, nx) array.
             for m in table.metrics {
-                for j in 0..<ny { for i in 0..<nx { transposed[i * ny + j] = m.values[j * nx + i] } }
-                try writeDataset(file, m.name, transposed, dims: [nx, ny], dcpl: dcpl, failure)
+                try writeDataset(file, m.name, m.values, dims: [ny, nx], dcpl: dcpl, failure)
             }
         } else {
             for m in table.metrics { try writeDataset(file, m.name, m.values, dims: [nx], dcpl: dcpl, failure) }
@@ -462,8 +463,10 @@ enum HDF5Writer {
         }
     }
 
-    /// The descriptions on the current HDF5 error stack, outermost first, joined with
-    /// "; " (empty when the stack is empty); clears the stack.
+    /// The outermost and innermost descriptions on the current HDF5 error stack (the
+    /// innermost is the most specific, e.g. "errno = 13, error message = 'Permission
+    /// denied'"), whitespace collapsed, joined with "; "; empty when the stack is empty.
+    /// Clears the stack.
     private static func errorStack() -> String {
         final class Collector { var lines: [String] = [] }
         let collector = Collector()
@@ -479,6 +482,8 @@ enum HDF5Writer {
         }, context)
         H5Eclear2(defaultStack)
         withExtendedLifetime(collector) {}
-        return collector.lines.joined(separator: "; ")
+        var picked = collector.lines
+        if picked.count > 2 { picked = [picked.first!, picked.last!] }
+        return picked.map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }.joined(separator: "; ")
     }
 }

@@ -210,4 +210,28 @@ public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible, Lo
     }
 
     public var errorDescription: String? { description }
+
+    /// Case-and-payload equality, where a NaN payload equals NaN (so an error about a NaN
+    /// coordinate equals itself).
+    public static func == (lhs: ExportError, rhs: ExportError) -> Bool {
+        func same(_ a: Double, _ b: Double) -> Bool { a == b || (a.isNaN && b.isNaN) }
+        switch (lhs, rhs) {
+        case let (.emptyAxis(a), .emptyAxis(b)): return a == b
+        case let (.nonFiniteCoordinate(a1, i1, v1), .nonFiniteCoordinate(a2, i2, v2)):
+            return a1 == a2 && i1 == i2 && same(v1, v2)
+        case let (.invalidMetricName(n1, r1), .invalidMetricName(n2, r2)): return n1 == n2 && r1 == r2
+        case let (.duplicateMetricName(a), .duplicateMetricName(b)): return a == b
+        case let (.valueCountMismatch(m1, e1, a1, x1, y1), .valueCountMismatch(m2, e2, a2, x2, y2)):
+            return m1 == m2 && e1 == e2 && a1 == a2 && x1 == x2 && y1 == y2
+        case let (.invalidAttribute(k1, r1), .invalidAttribute(k2, r2)): return k1 == k2 && r1 == r2
+        case let (.requiresTwoDimensionalGrid(a), .requiresTwoDimensionalGrid(b)): return a == b
+        case let (.unknownMetric(n1, a1), .unknownMetric(n2, a2)): return n1 == n2 && a1 == a2
+        case let (.unrepresentableValue(m1, x1, y1, v1, r1), .unrepresentableValue(m2, x2, y2, v2, r2)):
+            return m1 == m2 && same(x1, x2) && y1.map { y in y2.map { same(y, $0) } ?? false } ?? (y2 == nil)
+                && same(v1, v2) && r1 == r2
+        case let (.hdf5Failure(p1, o1, d1), .hdf5Failure(p2, o2, d2)): return p1 == p2 && o1 == o2 && d1 == d2
+        case let (.writeFailed(p1, r1), .writeFailed(p2, r2)): return p1 == p2 && r1 == r2
+        default: return false
+        }
+    }
 }

@@ -62,6 +62,7 @@ public final class Worker {
         identity = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt32.random(in: 0 ... .max))"
         try d.setRoutingID(Array(identity.utf8))
         try d.setHeartbeat(interval: 2000, timeout: 10_000, ttl: 10_000)
+        try d.setMaxMessageSize(Int64(WireCodec.maxFrameBytes))
         if let curve = options.curve {
             try d.makeCurveClient(serverPublicKey: curve.serverPublicKey, publicKey: curve.keys.publicKey, secretKey: curve.keys.secretKey)
         }

@@ -14,8 +14,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Argument(help: "The sweep spec (YAML).")
     var spec: String
 
-    @Option(name: .long, help: "Endpoint to bind, e.g. tcp://0.0.0.0:5555 or ipc:///tmp/terrain.sock (repeatable).")
-    var bind: [String] = ["tcp://0.0.0.0:5555"]
+    @Option(name: .long, help: "Endpoint to bind (repeatable). The default accepts local workers only; for a cluster bind e.g. tcp://0.0.0.0:5555, preferably with --curve-key.")
+    var bind: [String] = ["tcp://127.0.0.1:5555"]
 
     @Option(help: "The dataset file (default: <spec name>.sqlite).")
     var dataset: String?

@@ -24,6 +24,9 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "VTK: use log10 of the height metric.")
     var log = false
 
+    @Option(help: "Also write the directions as safetensors: d1.<parameter> and d2.<parameter>, shaped like the parameters (F32).")
+    var directions: String?
+
     func run() throws {
         let chosen: ExportFormat
         if let format {
@@ -36,7 +39,8 @@ struct ExportCommand: ParsableCommand {
         } else {
             chosen = .npz
         }
-        let (table, _, _) = try SurfaceResults.load(dataset)
+        let (table, spec, _) = try SurfaceResults.load(dataset)
+        if let directions { try SurfaceResults.writeDirections(dataset: dataset, spec: spec, to: directions) }
         let out = output ?? ((dataset as NSString).deletingPathExtension + "." + chosen.fileExtension)
         do {
             try SurfaceExporter.write(table, format: chosen, to: out, heightMetric: metric, logScale: log)

@@ -12,7 +12,8 @@ enum SurfaceResults {
         do { ds = try SweepDataset(path: path, readOnly: true) } catch { throw CLI.Failure(message: "\(error)") }
         guard let text = try ds.meta("spec") else { throw CLI.Failure(message: "\(path): not a Terrain sweep dataset") }
         let sweep: SweepSpec
-        do { sweep = try SweepSpec.parse(text, source: "\(path) (stored spec)", baseDirectory: "/") } catch let e as SpecError {
+        let base = try ds.meta("base_directory") ?? "/"
+        do { sweep = try SweepSpec.parse(text, source: "\(path) (stored spec)", baseDirectory: base) } catch let e as SpecError {
             throw CLI.Failure(message: e.description)
         }
         guard let s = sweep.surface else {
@@ -39,6 +40,29 @@ enum SurfaceResults {
         let table = SurfaceTable(x: s.x.coordinates, y: s.y?.coordinates,
                                  metrics: zip(s.metricNames, grid).map { (name: $0.0, values: $0.1) }, attributes: attributes)
         return (table, s, sweep)
+    }
+
+    /// Writes the sweep's directions (the `d1`/`d2` artifacts of its tasks) as safetensors with
+    /// PyTorch parameter names, so that they can be used outside Terrain.
+    static func writeDirections(dataset: String, spec: SurfaceSpec, to path: String) throws {
+        let ds = try SweepDataset(path: dataset, readOnly: true)
+        let inputs = try ds.staticInputs(of: 1)
+        let (train, _) = try DataLoader.load(spec.data, baseDirectory: "/", seed: spec.dataSeed, as: Float.self)
+        let model: Model<Float> = try ModelBuilder.build(spec.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
+        let layout = ParameterSpace(model).layout
+        var tensors = [String: StoredTensor]()
+        for name in ["d1", "d2"] {
+            guard let bytes = inputs[name] else { continue }
+            let values: [Float] = bytes.withUnsafeBytes { raw in (0..<(bytes.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+            guard values.count == layout.last.map({ $0.offset + $0.count }) else {
+                throw CLI.Failure(message: "\(dataset): direction \(name) does not match the model")
+            }
+            for slot in layout {
+                tensors["\(name).\(slot.name)"] = StoredTensor(Tensor(shape: slot.shape, storage: Array(values[slot.range])))
+            }
+        }
+        try SafeTensors.write(tensors, metadata: ["terrain.spec_hash": (try ds.specHash()) ?? ""], to: path)
+        print("wrote \(path) (\(tensors.count) direction tensors)")
     }
 
     /// A one-line description of what was computed, for figure subtitles.

@@ -29,7 +29,6 @@ struct WorkerCommand: ParsableCommand {
     var protocolVersion: UInt8 = WireCodec.version
 
     func run() throws {
-        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil { setenv("OPENBLAS_NUM_THREADS", "1", 1) }
         var curve: (serverPublicKey: [UInt8], keys: CurveKeyPair)? = nil
         switch (curveKey, serverKey) {
         case (nil, nil): break

@@ -15,7 +15,7 @@ final class SchedulerTests: XCTestCase {
 
     private func hello(_ s: inout Scheduler, _ peer: PeerID, kinds: [String] = ["probe"], now: Double = 0) -> [SchedulerDirective] {
         s.handle(.hello(peer: peer, hello: WorkerHello(worker: String(decoding: peer, as: UTF8.self), host: "h", pid: 1, kinds: kinds, slots: 1),
-                        versionOK: true, now: now))
+                        now: now))
     }
 
     private func dispatched(_ d: [SchedulerDirective]) -> [(PeerID, UInt64, UInt64)] {
@@ -252,11 +252,8 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(dispatched(s.handle(.ready(peer: a, credit: 5, now: 0))).map { [$0.1, $0.2] }, [[2, 2], [3, 1]])
     }
 
-    func testVersionMismatchAndUnknownPeersAndMissingKindsAreRejected() throws {
+    func testUnknownPeersAndMissingKindsAreRejected() throws {
         var s = try make(1)
-        let v = s.handle(.hello(peer: a, hello: WorkerHello(worker: "a", host: "h", pid: 1, kinds: ["probe"], slots: 1), versionOK: false, now: 0))
-        XCTAssertTrue(sent(v, to: a).contains { if case .reject(.versionMismatch, _) = $0 { return true } else { return false } })
-        XCTAssertEqual(s.workerCount, 0)
         XCTAssertEqual(sent(s.handle(.ready(peer: b, credit: 1, now: 0)), to: b), [.reject(code: .unknownPeer, reason: "unknown peer: say hello first")])
         let k = hello(&s, c, kinds: ["surface"])
         XCTAssertTrue(sent(k, to: c).contains { if case .reject(.noSupportedKinds, _) = $0 { return true } else { return false } })
@@ -358,5 +355,28 @@ extension SchedulerTests {
         XCTAssertEqual(s.status(of: 1), .failed, "the computing task used its only attempt")
         XCTAssertEqual(s.status(of: 2), .queued, "the prefetched task was never started")
         XCTAssertEqual(s.attempts(of: 2), 0)
+    }
+}
+
+extension SchedulerTests {
+    func testUnsolicitedResultsAreDropped() throws {
+        var s = try make(3, dependencies: [3: [1]])
+        _ = hello(&s, a)
+        _ = s.handle(.ready(peer: a, credit: 1, now: 0))   // task 1 → a (attempt 1)
+        // An unknown peer that never received task 2, an attempt never made, a waiting task.
+        XCTAssertTrue(stored(s.handle(.result(peer: c, task: 2, attempt: 1, digest: digest1, credit: 0, now: 1))).isEmpty)
+        XCTAssertTrue(stored(s.handle(.result(peer: a, task: 1, attempt: 9, digest: digest1, credit: 0, now: 1))).isEmpty)
+        XCTAssertTrue(stored(s.handle(.result(peer: a, task: 3, attempt: 1, digest: digest1, credit: 0, now: 1))).isEmpty)
+        XCTAssertEqual(s.status(of: 2), .queued)
+        XCTAssertEqual(stored(s.handle(.result(peer: a, task: 1, attempt: 1, digest: digest1, credit: 0, now: 1))), [1])
+    }
+
+    func testDuplicatesOfResultsStoredBeforeARestartAreRecognised() throws {
+        var s = try Scheduler(tasks: [TaskDescriptor(id: 1, kind: "probe", status: .done, attempts: 1, digest: digest1),
+                                      TaskDescriptor(id: 2, kind: "probe")], config: SchedulerConfig())
+        _ = hello(&s, a)
+        let d = s.handle(.result(peer: a, task: 1, attempt: 1, digest: digest1, credit: 0, now: 1))
+        XCTAssertTrue(sent(d, to: a).contains(.ack(tasks: [1])))
+        XCTAssertEqual(s.determinismViolations, 0)
     }
 }

@@ -225,11 +225,11 @@ final class SurfaceExporterTests: XCTestCase {
         XCTAssertEqual(y.values, Self.ys)
         for name in ["train_loss", "train_acc"] {
             let d = try h5.dataset(name)
-            XCTAssertEqual(d.dims, [3, 4], "\(name) is (nx, ny)")
+            XCTAssertEqual(d.dims, [4, 3], "\(name) is (ny, nx)")
             for i in 0..<Self.nx {
                 for j in 0..<Self.ny {
                     let expected = name == "train_loss" ? Self.loss(i, j) : Self.acc(i, j)
-                    assertSame(d.values[i * Self.ny + j], expected, "\(name)[\(i), \(j)]")  // C order of (nx, ny)
+                    assertSame(d.values[j * Self.nx + i], expected, "\(name)[\(j), \(i)]")  // C order of (ny, nx)
                 }
             }
         }
@@ -411,8 +411,8 @@ final class SurfaceExporterTests: XCTestCase {
                 "files": sorted(d.files),
                 "shapes": {k: list(d[k].shape) for k in d.files},
                 "dtypes": {k: d[k].dtype.str for k in d.files},
-                "train_loss": [[None if np.isnan(v) else float(v) for v in row] for row in d["train_loss"]],
-                "x": d["x"].tolist(), "y": d["y"].tolist(),
+                "train_loss": [[repr(float(v)) for v in row] for row in d["train_loss"]],
+                "x": [repr(v) for v in d["x"].tolist()], "y": [repr(v) for v in d["y"].tolist()],
                 "attributes": json.loads(d["attributes"].tobytes()),
             }))
             """, arguments: [file])
@@ -421,14 +421,12 @@ final class SurfaceExporterTests: XCTestCase {
         XCTAssertEqual(shapes["x"], [3]); XCTAssertEqual(shapes["y"], [4])
         XCTAssertEqual(shapes["train_loss"], [4, 3]); XCTAssertEqual(shapes["train_acc"], [4, 3])
         XCTAssertEqual((out["dtypes"] as? [String: String])?["train_loss"], "<f8")
-        XCTAssertEqual(out["x"] as? [Double], Self.xs)
-        XCTAssertEqual(out["y"] as? [Double], Self.ys)
-        let rows = try XCTUnwrap(out["train_loss"] as? [[Any]])
+        XCTAssertEqual(Python.doubles(out["x"]), Self.xs)
+        XCTAssertEqual(Python.doubles(out["y"]), Self.ys)
+        let rows = try XCTUnwrap(out["train_loss"] as? [[String]]).map { $0.map { Double($0) } }
         for j in 0..<Self.ny {
             for i in 0..<Self.nx {
-                let expected = Self.loss(i, j)
-                if expected.isNaN { XCTAssertTrue(rows[j][i] is NSNull, "d['train_loss'][\(j), \(i)] is NaN") }
-                else { assertSame(rows[j][i] as? Double, expected, "d['train_loss'][\(j), \(i)]") }
+                assertSame(rows[j][i], Self.loss(i, j), "d['train_loss'][\(j), \(i)]")
             }
         }
         XCTAssertEqual(out["attributes"] as? [String: String], Self.attributes)
@@ -445,25 +443,24 @@ final class SurfaceExporterTests: XCTestCase {
                     "keys": sorted(f.keys()),
                     "shapes": {k: list(f[k].shape) for k in f.keys()},
                     "dtypes": {k: f[k].dtype.str for k in f.keys()},
-                    "train_loss": [[None if np.isnan(f["train_loss"][i, j]) else float(f["train_loss"][i, j])
-                                    for j in range(len(f["ycoordinates"]))] for i in range(len(f["xcoordinates"]))],
-                    "x": f["xcoordinates"][:].tolist(), "y": f["ycoordinates"][:].tolist(),
+                    "train_loss": [[repr(float(f["train_loss"][j, i])) for j in range(len(f["ycoordinates"]))]
+                                   for i in range(len(f["xcoordinates"]))],
+                    "x": [repr(v) for v in f["xcoordinates"][:].tolist()],
+                    "y": [repr(v) for v in f["ycoordinates"][:].tolist()],
                     "attrs": {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in f.attrs.items()},
                 }))
             """, arguments: [file])
         XCTAssertEqual(out["keys"] as? [String], ["train_acc", "train_loss", "xcoordinates", "ycoordinates"])
         let shapes = try XCTUnwrap(out["shapes"] as? [String: [Int]])
         XCTAssertEqual(shapes["xcoordinates"], [3]); XCTAssertEqual(shapes["ycoordinates"], [4])
-        XCTAssertEqual(shapes["train_loss"], [3, 4]); XCTAssertEqual(shapes["train_acc"], [3, 4])
+        XCTAssertEqual(shapes["train_loss"], [4, 3]); XCTAssertEqual(shapes["train_acc"], [4, 3])
         XCTAssertEqual((out["dtypes"] as? [String: String])?["train_loss"], "<f8")
-        XCTAssertEqual(out["x"] as? [Double], Self.xs)
-        XCTAssertEqual(out["y"] as? [Double], Self.ys)
-        let rows = try XCTUnwrap(out["train_loss"] as? [[Any]])
+        XCTAssertEqual(Python.doubles(out["x"]), Self.xs)
+        XCTAssertEqual(Python.doubles(out["y"]), Self.ys)
+        let rows = try XCTUnwrap(out["train_loss"] as? [[String]]).map { $0.map { Double($0) } }
         for i in 0..<Self.nx {
             for j in 0..<Self.ny {
-                let expected = Self.loss(i, j)
-                if expected.isNaN { XCTAssertTrue(rows[i][j] is NSNull, "f['train_loss'][\(i), \(j)] is NaN") }
-                else { assertSame(rows[i][j] as? Double, expected, "f['train_loss'][\(i), \(j)]") }
+                assertSame(rows[i][j], Self.loss(i, j), "f['train_loss'][\(j), \(i)]")
             }
         }
         XCTAssertEqual(out["attrs"] as? [String: String], Self.attributes)
@@ -479,17 +476,17 @@ final class SurfaceExporterTests: XCTestCase {
                 lines = [l for l in fh if not l.startswith("#")]
             rows = list(csv.reader(lines))
             print(json.dumps({"header": rows[0],
-                              "rows": [[None if math.isnan(float(c)) else float(c) for c in r] for r in rows[1:]]}))
+                              "rows": [[repr(float(c)) for c in r] for r in rows[1:]]}))
             """, arguments: [file])
         XCTAssertEqual(out["header"] as? [String], ["x", "y", "train_loss", "train_acc"])
-        let rows = try XCTUnwrap(out["rows"] as? [[Any]])
+        let rows = try XCTUnwrap(out["rows"] as? [[String]]).map { $0.map { Double($0) } }
         XCTAssertEqual(rows.count, 12)
         for j in 0..<Self.ny {
             for i in 0..<Self.nx {
                 let row = rows[j * Self.nx + i]
-                assertSame(row[0] as? Double, Self.xs[i]); assertSame(row[1] as? Double, Self.ys[j])
-                if Self.loss(i, j).isNaN { XCTAssertTrue(row[2] is NSNull) } else { assertSame(row[2] as? Double, Self.loss(i, j)) }
-                assertSame(row[3] as? Double, Self.acc(i, j))
+                assertSame(row[0], Self.xs[i]); assertSame(row[1], Self.ys[j])
+                assertSame(row[2], Self.loss(i, j), "train_loss at (\(i), \(j))")
+                assertSame(row[3], Self.acc(i, j), "train_acc at (\(i), \(j))")
             }
         }
     }
@@ -562,7 +559,17 @@ final class H5Reader {
 }
 
 /// Runs python3 snippets that print one JSON object.
+///
+/// Floats travel as `repr()` strings: Foundation's JSON parser does not round-trip every
+/// double exactly.
 enum Python {
+    /// `repr()` strings parsed back into doubles (`nil` when absent or malformed).
+    static func doubles(_ value: Any?) -> [Double]? {
+        guard let strings = value as? [String] else { return nil }
+        let parsed = strings.compactMap(Double.init)
+        return parsed.count == strings.count ? parsed : nil
+    }
+
     static func requireNumpyAndH5py() throws {
         guard (try? run(["-c", "import numpy, h5py"]).status) == 0 else {
             throw XCTSkip("python3 with numpy/h5py is not available")
