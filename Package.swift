@@ -61,6 +61,9 @@ let package = Package(
         .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"], exclude: ["Fixtures"]),
         .testTarget(name: "TerrainWireTests", dependencies: ["TerrainWire"]),
         .testTarget(name: "TerrainExportTests", dependencies: ["TerrainExport", "TerrainCore", "CHDF5"]),
-        .testTarget(name: "TerrainCoordinatorTests", dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps", "TerrainCore"]),
+        .testTarget(
+            name: "TerrainCoordinatorTests",
+            dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps", "TerrainCore"],
+            exclude: ["Fixtures"]),
     ]
 )

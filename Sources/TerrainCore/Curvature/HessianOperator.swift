@@ -2,14 +2,14 @@
 /// `v ↦ H·v`, and its top eigenvalues by power iteration.
 ///
 /// **Method.** Hessian-vector products are central differences of full-batch gradients
-/// computed in **Float64** on a `Double` copy of the model:
+/// computed in **Float64** on a `Double` copy of the model, with the activation pattern of
+/// ReLUs and max pooling frozen at θ (see ``ActivationPattern``):
 /// `H·v ≈ ‖v‖ · (∇L(θ + h·v̂) − ∇L(θ − h·v̂)) / (2h)` with `v̂ = v/‖v‖`. The error is
 /// `O(h²)` from third derivatives (zero for quadratic losses such as linear regression with
 /// MSE) plus rounding of order `ε₆₄·‖∇L‖ / h`; at the default `h = 1e-5` both are below
-/// 1e-8 relative for smooth networks. For ReLU networks the difference quotient is taken
-/// between two points `2h` apart, so units whose pre-activation lies within about `h·‖x‖`
-/// of zero contribute a kink term; on MNIST-1D MLPs this stays below 1e-6 relative (see
-/// docs/curvature.md and the tests). Float32 central differences were rejected: their
+/// 1e-8 relative. With the pattern frozen, a ReLU network is smooth between the two points,
+/// so units switching between them add nothing (unfrozen, they add an O(1) error that does
+/// not shrink with h). Float32 central differences were rejected: their
 /// rounding term `ε₃₂·‖∇L‖/h` swamps `H·v` for the many directions in which curvature is
 /// small (random Hutchinson probes), giving errors of order one.
 ///
@@ -49,30 +49,66 @@ public final class HessianOperator<Scalar: TensorScalar> {
     /// The dimension P of parameter space.
     public var dimension: Int { space.dimension }
 
+    /// The 0/1 mask of free coordinates (1 where a parameter is not pruned).
+    public var maskValues: [Double] { mask }
+
     /// The full-batch gradient at the current parameters.
     public func gradient() -> [Double] {
         Evaluator.gradient(model, on: data, loss: loss, chunkSize: chunkSize).gradient
     }
 
     /// `H·v` for a flat vector `v` of length P (parameter-space order).
+    ///
+    /// For each chunk of the data, the ReLU / max-pooling pattern is recorded at θ and frozen
+    /// for the two gradients at θ ± h·v̂, so the difference quotient sees the network's
+    /// Hessian within θ's linear piece (what double backprop computes) rather than jumps of
+    /// units switching on or off between the two points.
     public func product(_ v: [Double]) -> [Double] {
         precondition(v.count == dimension, "vector has \(v.count) entries, parameter space has \(dimension)")
         var u = v
         for i in 0..<u.count { u[i] *= mask[i] }
         let norm = Kernels.dot(u, u).squareRoot()
         guard norm > 0 else { return [Double](repeating: 0, count: dimension) }
-        let saved = model.parameters.map(\.value)
-        defer { for (p, value) in zip(model.parameters, saved) { p.value = value } }
         let h = step / norm
-        space.axpy(h, u)
-        let plus = gradient()
-        for (p, value) in zip(model.parameters, saved) { p.value = value }
-        space.axpy(-h, u)
-        let minus = gradient()
-        products += 1
+        let centre = model.parameters.map(\.value)
+        func shifted(_ sign: Double) -> [Tensor<Double>] {
+            zip(model.parameters, space.layout).map { p, slot in
+                var t = p.value
+                t.storage.withUnsafeMutableBufferPointer { w in
+                    for j in 0..<slot.count { w[j] += sign * h * u[slot.offset + j] }
+                }
+                return t
+            }
+        }
+        let plus = shifted(1), minus = shifted(-1)
+        func set(_ values: [Tensor<Double>]) { for (p, t) in zip(model.parameters, values) { p.value = t } }
+        defer { set(centre) }
         var out = [Double](repeating: 0, count: dimension)
+        var start = 0
+        while start < data.count {
+            let end = min(start + chunkSize, data.count)
+            let x = chunkSize >= data.count ? data.x : data.x.rows(start..<end)
+            let y = chunkSize >= data.count ? data.y : data.y.slice(start..<end)
+            set(centre)
+            _ = model.forward(x, context: .eval(.record))
+            for (values, sign) in [(plus, 1.0), (minus, -1.0)] {
+                set(values)
+                model.zeroGradients()
+                let z = model.forward(x, context: .eval(.frozen))
+                let l = loss.evaluate(logits: z, targets: y, normalizer: data.count, wantGradient: true)
+                model.backward(l.gradient!)
+                for (p, slot) in zip(model.parameters, space.layout) {
+                    p.grad.storage.withUnsafeBufferPointer { g in
+                        for j in 0..<slot.count { out[slot.offset + j] += sign * g[j] }
+                    }
+                }
+            }
+            start = end
+        }
+        model.zeroGradients()
+        products += 1
         let scale = 1 / (2 * h)
-        for i in 0..<dimension { out[i] = (plus[i] - minus[i]) * scale * mask[i] }
+        for i in 0..<dimension { out[i] *= scale * mask[i] }
         return out
     }
 

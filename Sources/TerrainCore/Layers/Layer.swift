@@ -8,6 +8,8 @@ public struct ForwardContext: Sendable {
     public var seed: UInt64
     /// The optimizer step (or any counter) this pass belongs to.
     public var step: UInt64
+    /// What piecewise-linear units (ReLU, max pooling) do with their on/off pattern.
+    public var activations: ActivationPattern = .live
 
     /// Evaluation mode.
     public static let eval = ForwardContext(training: false, seed: 0, step: 0)
@@ -15,6 +17,27 @@ public struct ForwardContext: Sendable {
     public static func train(seed: UInt64 = 0, step: UInt64 = 0) -> ForwardContext {
         ForwardContext(training: true, seed: seed, step: step)
     }
+
+    /// Evaluation mode with the given activation-pattern handling.
+    public static func eval(_ activations: ActivationPattern) -> ForwardContext {
+        var c = ForwardContext.eval
+        c.activations = activations
+        return c
+    }
+}
+
+/// How ReLUs and max-pooling choose their active units. Curvature needs the Hessian of the
+/// network *within* the linear piece θ lies in (the almost-everywhere Hessian that the
+/// R-operator and double backprop compute): finite differences of gradients taken with the
+/// pattern recorded at θ and then frozen give exactly that, instead of picking up jumps where
+/// a unit switches between the two evaluation points.
+public enum ActivationPattern: Sendable, Equatable {
+    /// Each unit decides from its own input (normal operation).
+    case live
+    /// Decide from the input and remember the pattern.
+    case record
+    /// Reuse the remembered pattern (same batch, nearby parameters).
+    case frozen
 }
 
 /// The base of every layer: a small type with an explicit forward and backward pass.

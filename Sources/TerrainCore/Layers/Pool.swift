@@ -16,6 +16,7 @@ public final class Pool<Scalar: TensorScalar>: Layer<Scalar> {
     public let spatialDimensions: Int
     private var inputShape: [Int] = []
     private var argmax: [Int32] = []
+    private var recordedArgmax: [Int32] = []
     private var geometry = (h: 0, w: 0, oh: 0, ow: 0, kh: 0, sh: 0)
 
     /// Creates a pooling layer.
@@ -54,6 +55,17 @@ public final class Pool<Scalar: TensorScalar>: Layer<Scalar> {
         let oh = (h - kh) / sh + 1, ow = (w - kernelSize) / stride + 1
         geometry = (h, w, oh, ow, kh, sh)
         var out = [Scalar](repeating: 0, count: planes * oh * ow)
+        if kind == .max && context.activations == .frozen {
+            precondition(recordedArgmax.count == out.count, "max pooling: no recorded pattern for this batch")
+            argmax = recordedArgmax
+            input.storage.withUnsafeBufferPointer { x in
+                for oi in 0..<out.count { out[oi] = x[Int(argmax[oi])] }
+            }
+            var shape = Array(input.shape.prefix(2))
+            if spatialDimensions == 2 { shape.append(oh) }
+            shape.append(ow)
+            return Tensor(shape: shape, storage: out)
+        }
         if kind == .max { argmax = [Int32](repeating: 0, count: out.count) }
         let scale = 1 / Scalar(kh * kernelSize)
         input.storage.withUnsafeBufferPointer { x in
@@ -83,6 +95,7 @@ public final class Pool<Scalar: TensorScalar>: Layer<Scalar> {
                 }
             }
         }
+        if kind == .max && context.activations == .record { recordedArgmax = argmax }
         var shape = Array(input.shape.prefix(2))
         if spatialDimensions == 2 { shape.append(oh) }
         shape.append(ow)

@@ -12,6 +12,8 @@ public final class ResidualBlock<Scalar: TensorScalar>: Layer<Scalar> {
     /// Whether the skip connection is used.
     public let useSkip: Bool
     private var output = Tensor<Scalar>(shape: [0])
+    private var pattern: [Bool] = []
+    private var frozen = false
 
     /// Creates a block.
     public init(body: [(name: String, layer: Layer<Scalar>)], shortcut: Layer<Scalar>?, useSkip: Bool) {
@@ -46,8 +48,17 @@ public final class ResidualBlock<Scalar: TensorScalar>: Layer<Scalar> {
             let s = shortcut?.forward(input, context: context) ?? input
             Kernels.axpy(1, s.storage, &h.storage)
         }
-        h.storage.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count { p[i] = p[i] > 0 ? p[i] : 0 }
+        frozen = context.activations == .frozen
+        if frozen {
+            precondition(pattern.count == h.count, "ResidualBlock: no recorded activation pattern for this batch")
+            h.storage.withUnsafeMutableBufferPointer { p in
+                for i in 0..<p.count where !pattern[i] { p[i] = 0 }
+            }
+        } else {
+            if context.activations == .record { pattern = h.storage.map { $0 > 0 } }
+            h.storage.withUnsafeMutableBufferPointer { p in
+                for i in 0..<p.count { p[i] = p[i] > 0 ? p[i] : 0 }
+            }
         }
         output = h
         return h
@@ -56,9 +67,15 @@ public final class ResidualBlock<Scalar: TensorScalar>: Layer<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         var g = gradOutput
-        output.storage.withUnsafeBufferPointer { y in
+        if frozen {
             g.storage.withUnsafeMutableBufferPointer { p in
-                for i in 0..<p.count { p[i] = y[i] > 0 ? p[i] : 0 }
+                for i in 0..<p.count where !pattern[i] { p[i] = 0 }
+            }
+        } else {
+            output.storage.withUnsafeBufferPointer { y in
+                g.storage.withUnsafeMutableBufferPointer { p in
+                    for i in 0..<p.count { p[i] = y[i] > 0 ? p[i] : 0 }
+                }
             }
         }
         var gx = g

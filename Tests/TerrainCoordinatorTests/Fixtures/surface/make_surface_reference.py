@@ -4,8 +4,8 @@
 Reads centre.safetensors (a Terrain checkpoint of an MLP 40-16-10) and directions.safetensors
 (the d1/d2 Terrain generated, exported with `terrain export --directions`), evaluates the loss
 surface L(θ* + α·d1 + β·d2) at a few grid points in float64, and computes the Hessian of the
-mean training loss at θ* (central differences of the analytic float64 gradient) for its top
-eigenvalue and trace. Writes reference.json. Run from this folder with python3 + numpy.
+mean training loss at θ* (central differences of the analytic float64 gradient, ReLU pattern
+held at θ*) for its top eigenvalue and trace. Writes reference.json. Run from this folder with python3 + numpy.
 """
 import json
 import struct
@@ -60,7 +60,10 @@ for a, b in points:
         row[name + "_loss"], row[name + "_acc"] = loss_acc(p, x, y)
     surface.append(row)
 
-# Hessian of the mean training loss at θ* (float64), from the analytic gradient.
+# Hessian of the mean training loss at θ* (float64): central differences of the analytic
+# gradient with the ReLU pattern held at θ*, i.e. the exact Hessian of the linear piece θ* lies
+# in (what double backprop computes); without freezing, units switching between the two
+# points add jumps that do not vanish as the step shrinks.
 theta = {k: centre[k].astype(np.float64) for k in NAMES}
 shapes = [theta[k].shape for k in NAMES]
 sizes = [theta[k].size for k in NAMES]
@@ -78,31 +81,33 @@ def unflat(v):
     return out
 
 
-def grad(v):
+def grad(v, pattern):
     p = unflat(v)
     x, y = sets["train"]
     n = len(y)
     a1 = x @ p["layers.0.weight"].T + p["layers.0.bias"]
-    h = np.maximum(a1, 0)
+    h = a1 * pattern
     z = h @ p["layers.2.weight"].T + p["layers.2.bias"]
     e = np.exp(z - z.max(axis=1, keepdims=True))
     g = e / e.sum(axis=1, keepdims=True)
     g[np.arange(n), y] -= 1
     g /= n
     gw2, gb2 = g.T @ h, g.sum(axis=0)
-    gh = (g @ p["layers.2.weight"]) * (a1 > 0)
+    gh = (g @ p["layers.2.weight"]) * pattern
     gw1, gb1 = gh.T @ x, gh.sum(axis=0)
     return flat({"layers.0.weight": gw1, "layers.0.bias": gb1, "layers.2.weight": gw2, "layers.2.bias": gb2})
 
 
 v0 = flat(theta)
 P = v0.size
+x_train = sets["train"][0]
+pattern0 = (x_train @ theta["layers.0.weight"].T + theta["layers.0.bias"] > 0).astype(np.float64)
 H = np.empty((P, P))
 step = 1e-5
 for i in range(P):
     e = np.zeros(P)
     e[i] = step
-    H[:, i] = (grad(v0 + e) - grad(v0 - e)) / (2 * step)
+    H[:, i] = (grad(v0 + e, pattern0) - grad(v0 - e, pattern0)) / (2 * step)
 H = (H + H.T) / 2
 eig = np.linalg.eigvalsh(H)
 reference = {
