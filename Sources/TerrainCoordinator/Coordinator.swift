@@ -225,6 +225,14 @@ public final class Coordinator {
         pendingEvents.append(.init(time: wallClock, kind: finished ? "sweep-finished" : "coordinator-stopped", task: nil, worker: nil,
                                    detail: "done \(scheduler.statusCounts[.done] ?? 0), failed \(scheduler.statusCounts[.failed] ?? 0)"))
         try commit(router)
+        if finished {
+            do {
+                let summaries = try SweepSummaries.compute(spec, outputs: try dataset.completedOutputsWithKinds())
+                if !summaries.isEmpty { try dataset.writeSummaries(summaries) }
+            } catch {
+                logger.error("could not compute the sweep's summaries: \(error)")
+            }
+        }
         try writeProgress(started: started, state: finished ? "finished" : "stopped")
         usleep(50_000)
         let counts = scheduler.statusCounts

@@ -54,6 +54,7 @@ public final class SweepDataset: @unchecked Sendable {
                     task INTEGER PRIMARY KEY, attempt INTEGER NOT NULL, worker TEXT NOT NULL,
                     output BLOB NOT NULL, digest BLOB NOT NULL, elapsed REAL, received REAL NOT NULL);
                 CREATE TABLE IF NOT EXISTS artifacts(hash BLOB PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS summaries(key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS task_inputs(
                     task INTEGER NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, PRIMARY KEY(task, name));
                 CREATE TABLE IF NOT EXISTS result_artifacts(
@@ -368,6 +369,31 @@ extension SweepDataset {
         var out = [String: [UInt8]]()
         for (name, hash) in try loadStaticInputs()[task] ?? [] { out[name] = try artifact(hash) }
         return out
+    }
+
+    /// Kind, parameters and output of every task with a result.
+    public func completedOutputsWithKinds() throws -> [(kind: String, params: [UInt8], output: [UInt8])] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT t.kind, t.params, r.output FROM tasks t JOIN results r ON r.task = t.id ORDER BY t.id").map {
+                ($0[0], [UInt8]($0[1] as Data), [UInt8]($0[2] as Data))
+            }
+        }
+    }
+
+    /// Stores derived results (JSON values) under their keys.
+    public func writeSummaries(_ summaries: [String: String]) throws {
+        try db.write { db in
+            for (k, v) in summaries { try db.execute(sql: "INSERT OR REPLACE INTO summaries(key, value) VALUES (?, ?)", arguments: [k, v]) }
+        }
+    }
+
+    /// Derived results by key.
+    public func summaries() throws -> [String: String] {
+        try db.read { db in
+            var out = [String: String]()
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM summaries") { out[row[0]] = row[1] }
+            return out
+        }
     }
 
     /// A task's kind.

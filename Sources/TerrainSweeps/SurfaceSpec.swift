@@ -54,6 +54,8 @@ public struct SurfaceSpec: Sendable {
     public var tile: Int
     /// Seed of data subsets (from the spec's top-level `seed`).
     public var dataSeed: UInt64
+    /// Hessian measures at the centre, if asked for.
+    public var curvature: CurvatureSpec? = nil
 
     static let sectionKeys = ["checkpoint", "x", "y", "directions", "sets", "tile"]
     static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to"]
@@ -142,9 +144,11 @@ public struct SurfaceSpec: Sendable {
             guard let i = v.int, i >= 0 else { throw fail("seed: expected a non-negative integer") }
             topSeed = UInt64(i)
         }
-        return SurfaceSpec(model: model, data: data, loss: loss, checkpoint: absolute(checkpoint), x: x, y: y, directionKind: kind,
-                           normalization: normalization, oneDimensional: oneD, seed: seed, target: target, sets: sets, tile: tile,
-                           dataSeed: TerrainRNG.derive(topSeed, "data"))
+        var spec = SurfaceSpec(model: model, data: data, loss: loss, checkpoint: absolute(checkpoint), x: x, y: y, directionKind: kind,
+                               normalization: normalization, oneDimensional: oneD, seed: seed, target: target, sets: sets, tile: tile,
+                               dataSeed: TerrainRNG.derive(topSeed, "data"))
+        if let c = root["curvature"] { spec.curvature = try CurvatureSpec.parse(c, source: source) }
+        return spec
     }
 
     /// The parameters of one surface task.
@@ -226,6 +230,19 @@ public struct SurfaceSpec: Sendable {
             id += 1
             start = end
         }
+        if let c = curvature {
+            let centre = [inputs[0]]
+            func add(_ mode: CurvatureSpec.Mode, _ index: UInt64) throws {
+                let p = CurvatureSpec.Params(mode: mode, index: index, eigenvalues: c.eigenvalues, steps: c.lanczosSteps, seed: c.seed,
+                                             samples: c.samples, model: model, data: data, dataSHA256: m.dataSHA256,
+                                             dataSeed: dataSeed, loss: loss)
+                tasks.append(ExpandedTask(id: id, kind: "hessian", params: [UInt8](try encoder.encode(p)), inputs: centre))
+                id += 1
+            }
+            if c.eigenvalues > 0 { try add(.eigen, 0) }
+            for i in 0..<c.hutchinson { try add(.hutchinson, UInt64(i)) }
+            for i in 0..<c.lanczosRuns { try add(.lanczos, UInt64(i)) }
+        }
         return tasks
     }
 
@@ -235,7 +252,8 @@ public struct SurfaceSpec: Sendable {
         var grid = [[Double]](repeating: [Double](repeating: .nan, count: points), count: metrics)
         let decoder = JSONDecoder()
         for (paramBytes, output) in outputs {
-            let p = try decoder.decode(Params.self, from: Data(paramBytes))
+            // Other task kinds of the sweep (curvature) have other parameters: skip them.
+            guard let p = try? decoder.decode(Params.self, from: Data(paramBytes)) else { continue }
             let values = decodeOutput(output)
             guard values.count == (p.end - p.start) * metrics else {
                 throw TerrainError.invalidData("a surface result has \(values.count) values; expected \((p.end - p.start) * metrics)")

@@ -117,7 +117,7 @@ public struct SweepSpec: Sendable {
     /// The spec file's directory.
     public var baseDirectory: String
 
-    static let topKeys = ["name", "kind", "runtime", "probe", "seed", "model", "data", "loss", "surface"]
+    static let topKeys = ["name", "kind", "runtime", "probe", "seed", "model", "data", "loss", "surface", "curvature"]
 
     /// Reads and checks a spec file; throws ``SpecError``.
     public static func load(path: String) throws -> SweepSpec {
@@ -145,7 +145,7 @@ public struct SweepSpec: Sendable {
         try runtime.validate(source)
         var probe: ProbeSpec? = nil
         var surface: SurfaceSpec? = nil
-        for key in ["model", "data", "loss", "surface"] where kind != "surface" && root[key] != nil {
+        for key in ["model", "data", "loss", "surface", "curvature"] where kind != "surface" && root[key] != nil {
             throw SpecError(file: source, message: "'\(key):' belongs to kind: surface, not kind: \(kind)")
         }
         if kind == "surface" {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import TerrainCoordinator
 import TerrainExport
+import TerrainSweeps
 
 /// `terrain render DATASET`: an SVG of a surface sweep.
 struct RenderCommand: ParsableCommand {
@@ -23,8 +25,30 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "2-D: number of contour levels.")
     var contours: Int = 12
 
+    @Flag(help: "Draw the Hessian eigenvalue density (stochastic Lanczos quadrature) of the sweep's curvature section instead.")
+    var density = false
+
     func run() throws {
         let (table, spec, sweep) = try SurfaceResults.load(dataset)
+        if density {
+            let ds = try SweepDataset(path: dataset, readOnly: true)
+            guard let json = try ds.summaries()["curvature"],
+                  let summary = try? JSONDecoder().decode(CurvatureSpec.Summary.self, from: Data(json.utf8)),
+                  let grid = summary.densityGrid, let values = summary.density else {
+                throw CLI.Failure(message: "\(dataset): no eigenvalue density (add curvature.lanczos to the spec and let the sweep finish)")
+            }
+            let samples = spec.curvature?.samples.map { "\($0) training samples" } ?? "full training set"
+            let svg = SVGRenderer.density(grid: grid, density: values,
+                                          title: "Hessian eigenvalue density at \((spec.checkpoint as NSString).lastPathComponent)",
+                                          subtitle: "stochastic Lanczos quadrature, \(summary.lanczosRuns ?? 0) runs × \(spec.curvature?.lanczosSteps ?? 0) steps, σ = \(String(format: "%.3g", summary.sigma ?? 0)) · \(samples)",
+                                          xLabel: "eigenvalue", yLabel: "density", logY: true)
+            let out = output ?? ((dataset as NSString).deletingPathExtension + "-density.svg")
+            do { try svg.write(toFile: out, atomically: true, encoding: .utf8) } catch {
+                throw CLI.Failure(message: "\(out): cannot write: \(error.localizedDescription)")
+            }
+            print("wrote \(out)")
+            return
+        }
         let subtitle = SurfaceResults.describe(spec)
         let title: String
         let svg: String
@@ -38,7 +62,7 @@ struct RenderCommand: ParsableCommand {
                                       yLabel: "β (direction 2)", valueLabel: log ? "log10 \(metric)" : metric, logScale: log,
                                       contourLevels: contours, marker: (0, 0))
         } else {
-            title = spec.directionKind == .interpolation ? "interpolation from \(name) to \(((spec.target ?? "") as NSString).lastPathComponent)"
+            title = spec.directionKind == .interpolation ? "\(name) → \(((spec.target ?? "") as NSString).lastPathComponent)"
                                                           : "1-D slice around \(name) (\(sweep.name))"
             let losses = table.metrics.filter { $0.name.hasSuffix("_loss") }.map { (label: $0.name, values: $0.values) }
             svg = SVGRenderer.curves(x: table.x, series: losses, title: title, subtitle: subtitle,

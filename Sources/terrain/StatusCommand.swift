@@ -27,7 +27,19 @@ struct StatusCommand: ParsableCommand {
             for f in failures.prefix(20) { print("  task \(f.task.map(String.init) ?? "?"): \(f.detail)") }
             if failures.count > 20 { print("  … and \(failures.count - 20) more") }
         }
+        for (key, value) in try ds.summaries().sorted(by: { $0.key < $1.key }) {
+            print("\(key): \(StatusCommand.brief(value))")
+        }
         let violations = try ds.events(kind: "determinism-violation")
         if !violations.isEmpty { print("determinism violations: \(violations.count) (see the events table)") }
+    }
+
+    /// A summary's JSON without the long arrays (density grids), for the terminal.
+    static func brief(_ json: String) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return json }
+        return object.keys.sorted().compactMap { k -> String? in
+            if let a = object[k] as? [Any], a.count > 8 { return nil }
+            return "\(k)=\(object[k]!)"
+        }.joined(separator: "  ")
     }
 }

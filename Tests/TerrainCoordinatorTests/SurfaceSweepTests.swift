@@ -96,3 +96,53 @@ final class SurfaceSweepTests: XCTestCase {
         XCTAssertFalse(a[0].contains { $0.isNaN })
     }
 }
+
+extension SurfaceSweepTests {
+    /// 1-D interpolation: the endpoints equal the two checkpoints' losses, and the barrier is
+    /// recorded in the dataset; curvature tasks of the same sweep merge into one summary.
+    func testInterpolationEndpointsBarrierAndCurvatureSummaryLandInTheDataset() throws {
+        let h = try ProcessHarness(name: "interp")
+        harnesses.append(h)
+        let (a, modelA, train) = try centre(in: h.dir)
+        let modelB: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [24]), dataShape: [40], outputs: 10, seed: 9)
+        try Trainer(model: modelB, train: train, config: TrainingConfig(batchSize: 50, epochs: 3, seed: 2, optimizer: OptimizerSpec(name: .adam, lr: 0.01))).run()
+        let b = h.dir + "/b.safetensors"
+        try Checkpoint.save(model: modelB, step: 0, to: b)
+        let spec = try h.write("interp.yaml", """
+        kind: surface
+        model: {kind: mlp, hidden: [24]}
+        data: {path: \(Self.repo.appendingPathComponent("data/mnist1d.npz").path), train_subset: 600, test_subset: 300}
+        surface:
+          checkpoint: \(a)
+          x: "-0.5:1.5:9"
+          directions: {kind: interpolation, to: \(b)}
+          tile: 4
+        curvature: {eigenvalues: 1, hutchinson: 6, lanczos: {runs: 2, steps: 10}, samples: 200}
+        runtime: {heartbeat_ms: 100}
+        """)
+        let c = try h.coordinator(spec)
+        let w = try h.worker("w")
+        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
+        _ = h.waitForExit(w)
+        let sweep = try SweepSpec.load(path: spec)
+        let (trainSet, _) = try DataLoader.load(sweep.surface!.data, baseDirectory: "/", seed: sweep.surface!.dataSeed, as: Float.self)
+        let lossA = Evaluator.evaluate(modelA, on: trainSet, loss: .crossEntropy).loss
+        let lossB = Evaluator.evaluate(modelB, on: trainSet, loss: .crossEntropy).loss
+        let ds = try h.open()
+        let outputs = try ds.completedOutputs().map { (params: $0.params, output: $0.output) }
+        let grid = try SurfaceSpec.assemble(points: 9, metrics: 4, outputs: outputs)
+        // x = -0.5, -0.25, 0, …: t = 0 is index 2, t = 1 is index 6.
+        XCTAssertEqual(grid[0][2], lossA, accuracy: 1e-12)
+        XCTAssertEqual(grid[0][6], lossB, accuracy: 1e-6 * lossB, "θ_A + 1·(θ_B − θ_A) rounds to θ_B within an ulp")
+        let summaries = try ds.summaries()
+        let interpolation = try JSONSerialization.jsonObject(with: Data(summaries["interpolation"]!.utf8)) as! [String: Any]
+        let barrier = interpolation["train_barrier"] as! Double
+        XCTAssertEqual(barrier, (2...6).map { grid[0][$0] }.max()! - max(grid[0][2], grid[0][6]), accuracy: 1e-12)
+        let curvature = try JSONDecoder().decode(CurvatureSpec.Summary.self, from: Data(summaries["curvature"]!.utf8))
+        XCTAssertEqual(curvature.eigenvalues?.count, 1)
+        XCTAssertEqual(curvature.probes, 6)
+        XCTAssertNotNil(curvature.traceStandardError)
+        XCTAssertEqual(curvature.lanczosRuns, 2)
+        XCTAssertEqual(curvature.density?.count, curvature.densityGrid?.count)
+    }
+}
