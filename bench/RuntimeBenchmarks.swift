@@ -4,6 +4,7 @@
 // dispatch latency seen by a worker (result sent → next task received, p50/p99).
 import Foundation
 import TerrainCoordinator
+import TerrainCore
 import TerrainSweeps
 import TerrainWire
 
@@ -141,4 +142,55 @@ func runtimeBenchmarks() throws {
                      workers, rate, tasks, 1000 * percentile(latencies, 0.5), 1000 * percentile(latencies, 0.99)))
     }
     print("  (targets: ≥ 20,000 durable results/s and 1,000 connected workers; Ray ≈7.7k tasks/s single client, Optuna+SQLite tens of trials/s)")
+}
+
+// MARK: Surface grid throughput
+
+/// Grid points per second for the example MLP on the full MNIST-1D training set (4000
+/// samples, train loss and accuracy per point) with real worker processes.
+func surfaceThroughput(workers: Int, checkpoint: String, grid: Int) throws -> Double {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("data/mnist1d.npz").path
+    let text = """
+    kind: surface
+    model: {kind: mlp, hidden: [256, 256]}
+    data: {path: \(data)}
+    surface: {checkpoint: \(checkpoint), x: "-1:1:\(grid)", y: "-1:1:\(grid)", sets: [train], tile: 32}
+    """
+    let spec = try SweepSpec.parse(text, source: "bench-surface", baseDirectory: dir)
+    let endpoint = "ipc://\(dir)/c.sock", dataset = "\(dir)/s.sqlite"
+    let coordinator = try Coordinator(spec: spec, options: CoordinatorOptions(endpoints: [endpoint], datasetPath: dataset))
+    let terrain = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("terrain").path
+    var processes = [Process]()
+    for _ in 0..<workers {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: terrain)
+        p.arguments = ["worker", "--connect", endpoint, "--give-up-after", "60"]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        processes.append(p)
+    }
+    let start = DispatchTime.now().uptimeNanoseconds
+    let summary = try coordinator.run()
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    for p in processes { p.waitUntilExit() }
+    guard summary.done == summary.total else { throw BenchError.incomplete("\(summary)") }
+    return Double(grid * grid) / seconds
+}
+
+func surfaceBenchmarks() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    let (train, _) = try DataLoader.load(DataSpec(path: root.appendingPathComponent("data/mnist1d.npz").path), baseDirectory: "/", seed: 0, as: Float.self)
+    let model: Model<Float> = try ModelBuilder.build(.exampleMLP, dataShape: [40], outputs: 10, seed: 0)
+    try Trainer(model: model, train: train, config: TrainingConfig(batchSize: 128, epochs: 3, seed: 0, optimizer: OptimizerSpec(name: .sgd, lr: 0.1, momentum: 0.9))).run()
+    let checkpoint = dir + "/centre.safetensors"
+    try Checkpoint.save(model: model, step: 0, to: checkpoint)
+    let one = try surfaceThroughput(workers: 1, checkpoint: checkpoint, grid: 31)
+    let two = try surfaceThroughput(workers: 2, checkpoint: checkpoint, grid: 31)
+    print("surface grid (example MLP, 4000 training samples per point, 31×31 grid, coordinator on the same 2 cores):")
+    print(String(format: "  1 worker:  %6.1f points/s   (PyTorch 1 thread ≈72 points/s; target ≥ 115 per worker)", one))
+    print(String(format: "  2 workers: %6.1f points/s   = %.2f× one worker (target ≥ 1.8×)", two, two / one))
 }

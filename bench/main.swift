@@ -3,6 +3,7 @@
 //   terrain-bench            core and runtime
 //   terrain-bench core       training core only (one thread)
 //   terrain-bench runtime    coordinator/worker throughput and dispatch latency
+//   terrain-bench surface    loss-surface grid points per second, 1 and 2 workers
 //
 // OPENBLAS_NUM_THREADS=1 is set by the Makefile; the numbers describe this machine only.
 import Foundation
@@ -12,10 +13,12 @@ print("terrain-bench — OPENBLAS_NUM_THREADS=\(ProcessInfo.processInfo.environm
 switch which {
 case "core": try coreBenchmarks()
 case "runtime": try runtimeBenchmarks()
+case "surface": try surfaceBenchmarks()
 case "all":
     try coreBenchmarks()
     try runtimeBenchmarks()
+    try surfaceBenchmarks()
 default:
-    print("usage: terrain-bench [core|runtime|all]")
+    print("usage: terrain-bench [core|runtime|surface|all]")
     exit(2)
 }
