@@ -24,6 +24,10 @@ public struct SurfaceSpec: Sendable {
         case random
         /// d1 = θ_B − θ_A with θ_A the checkpoint and θ_B `directions.to` (1-D interpolation).
         case interpolation
+        /// The plane through three checkpoints: centre θ_A, d1 = θ_B − θ_A, d2 = θ_C − θ_A
+        /// (θ_B = `directions.to`, θ_C = `directions.third`), so (0,0), (1,0) and (0,1) are the
+        /// three models (mode connectivity pictures, Garipov et al. 2018).
+        case plane
     }
 
     /// The network (must match the checkpoint).
@@ -46,8 +50,10 @@ public struct SurfaceSpec: Sendable {
     public var oneDimensional: OneDimensionalRule
     /// Seed of the random directions.
     public var seed: UInt64
-    /// The second checkpoint for interpolation, absolute path.
+    /// The second checkpoint for interpolation and planes, absolute path.
     public var target: String?
+    /// The third checkpoint of a plane, absolute path.
+    public var third: String? = nil
     /// Which data sets to evaluate: `train`, `test`.
     public var sets: [String]
     /// Grid points per task.
@@ -58,7 +64,7 @@ public struct SurfaceSpec: Sendable {
     public var curvature: CurvatureSpec? = nil
 
     static let sectionKeys = ["checkpoint", "x", "y", "directions", "sets", "tile"]
-    static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to"]
+    static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to", "third"]
 
     /// Number of grid points.
     public var points: Int { x.count * (y?.count ?? 1) }
@@ -101,10 +107,11 @@ public struct SurfaceSpec: Sendable {
         var kind = DirectionKind.random, normalization = DirectionNormalization.filter, oneD = OneDimensionalRule.ignore
         var seed: UInt64 = 0
         var target: String? = nil
+        var thirdPath: String? = nil
         if let d = s["directions"] {
             try SpecYAML.checkKeys(d, allowed: directionKeys, section: "surface.directions", source: source)
             if let v = d["kind"] {
-                guard let k = v.string.flatMap(DirectionKind.init) else { throw fail("surface.directions.kind: expected random or interpolation") }
+                guard let k = v.string.flatMap(DirectionKind.init) else { throw fail("surface.directions.kind: expected random, interpolation or plane") }
                 kind = k
             }
             if let v = d["normalization"] {
@@ -122,6 +129,13 @@ public struct SurfaceSpec: Sendable {
                 seed = UInt64(i)
             }
             target = d["to"]?.string.map(absolute)
+            thirdPath = d["third"]?.string.map(absolute)
+        }
+        if kind == .plane {
+            guard target != nil, thirdPath != nil else {
+                throw fail("surface.directions: kind plane needs to (θ_B) and third (θ_C) checkpoints")
+            }
+            guard y != nil else { throw fail("surface.y: a plane is 2-D; give y") }
         }
         if kind == .interpolation {
             guard target != nil else { throw fail("surface.directions.to: required for kind: interpolation (θ_B, a safetensors file)") }
@@ -147,6 +161,7 @@ public struct SurfaceSpec: Sendable {
         var spec = SurfaceSpec(model: model, data: data, loss: loss, checkpoint: absolute(checkpoint), x: x, y: y, directionKind: kind,
                                normalization: normalization, oneDimensional: oneD, seed: seed, target: target, sets: sets, tile: tile,
                                dataSeed: TerrainRNG.derive(topSeed, "data"))
+        spec.third = thirdPath
         if let c = root["curvature"] { spec.curvature = try CurvatureSpec.parse(c, source: source) }
         return spec
     }
@@ -195,10 +210,14 @@ public struct SurfaceSpec: Sendable {
                     d2 = Directions.random(layout: space.layout, center: centre, mask: nil, seed: TerrainRNG.derive(seed, 2),
                                            normalization: normalization, oneDimensional: oneDimensional)
                 }
-            case .interpolation:
-                let b: Model<Float> = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
-                try Checkpoint.load(target!, into: b)
-                d1 = Directions.difference(from: centre, to: ParameterSpace(b).values())
+            case .interpolation, .plane:
+                func load(_ path: String) throws -> [Float] {
+                    let other: Model<Float> = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
+                    try Checkpoint.load(path, into: other)
+                    return ParameterSpace(other).values()
+                }
+                d1 = Directions.difference(from: centre, to: try load(target!))
+                if directionKind == .plane { d2 = Directions.difference(from: centre, to: try load(third!)) }
             }
             guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
                 throw TerrainError.invalidData("cannot read the data file")

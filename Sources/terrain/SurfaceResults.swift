@@ -37,6 +37,7 @@ enum SurfaceResults {
             "points_total": String(s.points),
         ]
         if let t = s.target { attributes["target"] = t }
+        if let t = s.third { attributes["third"] = t }
         let table = SurfaceTable(x: s.x.coordinates, y: s.y?.coordinates,
                                  metrics: zip(s.metricNames, grid).map { (name: $0.0, values: $0.1) }, attributes: attributes)
         return (table, s, sweep)
@@ -73,6 +74,8 @@ enum SurfaceResults {
             dirs = "\(s.normalization.rawValue)-normalized random directions, seed \(s.seed), biases/norms \(s.oneDimensional == .ignore ? "fixed" : "copied")"
         case .interpolation:
             dirs = "θ(t) = θ_A + t·(θ_B − θ_A)"
+        case .plane:
+            dirs = "plane θ_A + α·(θ_B − θ_A) + β·(θ_C − θ_A)"
         }
         let subset = s.data.trainSubset.map { "train subset of \($0)" } ?? "full train set"
         return "\(dirs) · \(subset)"

@@ -146,3 +146,43 @@ extension SurfaceSweepTests {
         XCTAssertEqual(curvature.density?.count, curvature.densityGrid?.count)
     }
 }
+
+extension SurfaceSweepTests {
+    /// The plane through three checkpoints passes through each of them.
+    func testPlaneThroughThreeCheckpointsPassesThroughEachOfThem() throws {
+        let h = try ProcessHarness(name: "plane")
+        harnesses.append(h)
+        let (a, modelA, train) = try centre(in: h.dir)
+        var others = [(String, Model<Float>)]()
+        for (i, seed) in [(1, UInt64(21)), (2, UInt64(22))] {
+            let m: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [24]), dataShape: [40], outputs: 10, seed: seed)
+            try Trainer(model: m, train: train, config: TrainingConfig(batchSize: 50, epochs: 2, seed: seed, optimizer: OptimizerSpec(name: .adam, lr: 0.01))).run()
+            let path = h.dir + "/m\(i).safetensors"
+            try Checkpoint.save(model: m, step: 0, to: path)
+            others.append((path, m))
+        }
+        let spec = try h.write("plane.yaml", """
+        kind: surface
+        model: {kind: mlp, hidden: [24]}
+        data: {path: \(Self.repo.appendingPathComponent("data/mnist1d.npz").path), train_subset: 600, test_subset: 300}
+        surface:
+          checkpoint: \(a)
+          x: "0:1:2"
+          y: "0:1:2"
+          directions: {kind: plane, to: \(others[0].0), third: \(others[1].0)}
+          sets: [train]
+        runtime: {heartbeat_ms: 100}
+        """)
+        let c = try h.coordinator(spec)
+        let w = try h.worker("w")
+        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
+        _ = h.waitForExit(w)
+        let sweep = try SweepSpec.load(path: spec)
+        let (trainSet, _) = try DataLoader.load(sweep.surface!.data, baseDirectory: "/", seed: sweep.surface!.dataSeed, as: Float.self)
+        let grid = try SurfaceSpec.assemble(points: 4, metrics: 2, outputs: try h.open().completedOutputs().map { ($0.params, $0.output) })
+        for (index, model) in [(0, modelA), (1, others[0].1), (2, others[1].1)] {
+            let expected = Evaluator.evaluate(model, on: trainSet, loss: .crossEntropy).loss
+            XCTAssertEqual(grid[0][index], expected, accuracy: 1e-6 * expected, "corner \(index)")
+        }
+    }
+}
