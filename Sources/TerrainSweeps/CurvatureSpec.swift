@@ -10,6 +10,7 @@ import Yams
 ///   eigenvalues: 3          # top-k by power iteration with deflation (one task)
 ///   hutchinson: 64          # Rademacher probes for the trace (one task each)
 ///   lanczos: {runs: 8, steps: 40}   # stochastic Lanczos quadrature runs (one task each)
+///   sharpness: {epsilon: 0.001, steps: 10}   # Keskar et al.'s ε-sharpness (one task)
 ///   samples: 1000           # a fixed, seeded subset of the training set (default: all)
 ///   seed: 0
 /// ```
@@ -26,8 +27,12 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
     public var samples: Int?
     /// Seed of probes and start vectors.
     public var seed: UInt64
+    /// Keskar sharpness box size ε (nil = not computed).
+    public var sharpnessEpsilon: Double? = nil
+    /// Ascent steps of the sharpness maximization.
+    public var sharpnessSteps: Int = 10
 
-    static let keys = ["eigenvalues", "hutchinson", "lanczos", "samples", "seed"]
+    static let keys = ["eigenvalues", "hutchinson", "lanczos", "samples", "seed", "sharpness"]
 
     static func parse(_ node: Node, source: String) throws -> CurvatureSpec {
         func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
@@ -49,16 +54,25 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         }
         let samples = try node["samples"].map { _ in try int("samples", 0) }
         if samples == 0 { throw fail("curvature.samples: expected a positive integer") }
-        let spec = CurvatureSpec(eigenvalues: try int("eigenvalues", 0), hutchinson: try int("hutchinson", 0), lanczosRuns: runs,
+        var spec = CurvatureSpec(eigenvalues: try int("eigenvalues", 0), hutchinson: try int("hutchinson", 0), lanczosRuns: runs,
                                  lanczosSteps: steps, samples: samples, seed: UInt64(try int("seed", 0)))
-        if spec.eigenvalues == 0 && spec.hutchinson == 0 && spec.lanczosRuns == 0 {
-            throw fail("curvature: ask for at least one of eigenvalues, hutchinson, lanczos")
+        if let sh = node["sharpness"] {
+            try SpecYAML.checkKeys(sh, allowed: ["epsilon", "steps"], section: "curvature.sharpness", source: source)
+            guard let e = sh["epsilon"]?.float, e > 0, e < 1 else { throw fail("curvature.sharpness.epsilon: expected a number in (0, 1), e.g. 0.001") }
+            spec.sharpnessEpsilon = e
+            if let st = sh["steps"] {
+                guard let n = st.int, n >= 1, n <= 1000 else { throw fail("curvature.sharpness.steps: expected an integer in 1…1000") }
+                spec.sharpnessSteps = n
+            }
+        }
+        if spec.eigenvalues == 0 && spec.hutchinson == 0 && spec.lanczosRuns == 0 && spec.sharpnessEpsilon == nil {
+            throw fail("curvature: ask for at least one of eigenvalues, hutchinson, lanczos, sharpness")
         }
         return spec
     }
 
     /// What one `hessian` task computes.
-    public enum Mode: String, Codable, Sendable { case eigen, hutchinson, lanczos }
+    public enum Mode: String, Codable, Sendable { case eigen, hutchinson, lanczos, sharpness }
 
     /// The parameters of one `hessian` task.
     public struct Params: Codable, Sendable, Equatable {
@@ -66,6 +80,7 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         public var index: UInt64
         public var eigenvalues: Int
         public var steps: Int
+        public var epsilon: Double?
         public var seed: UInt64
         public var samples: Int?
         public var model: ModelSpec
@@ -84,12 +99,20 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         /// SLQ density on `densityGrid` (Gaussian broadening σ), and the SLQ trace estimate.
         public var densityGrid: [Double]?, density: [Double]?, sigma: Double?
         public var slqTrace: Double?, slqTraceStandardError: Double?, lanczosRuns: Int?
+        /// Keskar ε-sharpness (percent), with the loss at θ, the largest loss found and ε.
+        public var sharpness: Double?, sharpnessLoss: Double?, sharpnessMaxLoss: Double?, sharpnessEpsilon: Double?
     }
 
     /// Merges the outputs of `hessian` tasks (JSON objects) into one summary.
     public static func summarize(_ outputs: [(params: Params, output: [String: [Double]])], dimension: Int?) -> Summary {
         var s = Summary()
         if let e = outputs.first(where: { $0.params.mode == .eigen }) { s.eigenvalues = e.output["eigenvalues"] }
+        if let k = outputs.first(where: { $0.params.mode == .sharpness }) {
+            s.sharpness = k.output["sharpness"]?.first
+            s.sharpnessLoss = k.output["loss"]?.first
+            s.sharpnessMaxLoss = k.output["max_loss"]?.first
+            s.sharpnessEpsilon = k.params.epsilon
+        }
         let h = outputs.filter { $0.params.mode == .hutchinson }.compactMap { $0.output["sample"]?.first }
         if !h.isEmpty {
             let (m, se) = meanAndError(h)
@@ -160,9 +183,18 @@ public final class HessianRunner: TaskRunner, @unchecked Sendable {
         if let n = p.samples { train = train.subset(n, seed: TerrainRNG.derive(p.seed, "curvature-samples")) }
         let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
         try Checkpoint.apply(try SafeTensors.decode(centre.data, source: "centre checkpoint").tensors, source: "centre checkpoint", to: model)
-        let h = try HessianOperator(model: model, data: train, loss: p.loss)
         var out = [String: [Double]]()
+        if p.mode == .sharpness {
+            let r = Sharpness.keskar(model: model, data: train, loss: p.loss, epsilon: p.epsilon ?? 1e-3, steps: p.steps)
+            out = ["sharpness": [r.sharpness], "loss": [r.loss], "max_loss": [r.maxLoss]]
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return TaskOutput(output: [UInt8](try encoder.encode(out)))
+        }
+        let h = try HessianOperator(model: model, data: train, loss: p.loss)
         switch p.mode {
+        case .sharpness:
+            break
         case .eigen:
             let pairs = h.topEigenpairs(k: p.eigenvalues, maxIterations: 200, tolerance: 1e-5, seed: p.seed)
             out["eigenvalues"] = pairs.map(\.value)

@@ -252,7 +252,9 @@ public struct SurfaceSpec: Sendable {
         if let c = curvature {
             let centre = [inputs[0]]
             func add(_ mode: CurvatureSpec.Mode, _ index: UInt64) throws {
-                let p = CurvatureSpec.Params(mode: mode, index: index, eigenvalues: c.eigenvalues, steps: c.lanczosSteps, seed: c.seed,
+                let p = CurvatureSpec.Params(mode: mode, index: index, eigenvalues: c.eigenvalues,
+                                             steps: mode == .sharpness ? c.sharpnessSteps : c.lanczosSteps,
+                                             epsilon: mode == .sharpness ? c.sharpnessEpsilon : nil, seed: c.seed,
                                              samples: c.samples, model: model, data: data, dataSHA256: m.dataSHA256,
                                              dataSeed: dataSeed, loss: loss)
                 tasks.append(ExpandedTask(id: id, kind: "hessian", params: [UInt8](try encoder.encode(p)), inputs: centre))
@@ -261,6 +263,7 @@ public struct SurfaceSpec: Sendable {
             if c.eigenvalues > 0 { try add(.eigen, 0) }
             for i in 0..<c.hutchinson { try add(.hutchinson, UInt64(i)) }
             for i in 0..<c.lanczosRuns { try add(.lanczos, UInt64(i)) }
+            if c.sharpnessEpsilon != nil { try add(.sharpness, 0) }
         }
         return tasks
     }

@@ -139,3 +139,28 @@ final class CurvatureTests: XCTestCase {
 }
 
 import Foundation
+
+extension CurvatureTests {
+    /// Keskar's ε-sharpness on linear regression (a convex quadratic, so the box maximum is
+    /// at a vertex): the ascent finds the best of all 64 vertices.
+    func testKeskarSharpnessFindsTheBoxMaximumOfAQuadratic() throws {
+        let f = try SafeTensors.read(contentsOf: TestSupport.fixture("reference/linreg.safetensors")).tensors
+        let model: Model<Double> = try ModelBuilder.build(ModelSpec(kind: .mlp), dataShape: [5], outputs: 1, seed: 0)
+        try Checkpoint.apply(f.filter { $0.key.hasPrefix("layers.") }, source: "linreg fixture", to: model)
+        let data = Dataset<Double>(x: try f["input"]!.tensor(), y: .values(try f["targets"]!.tensor()))
+        for epsilon in [1e-3, 5e-2] {
+            let r = Sharpness.keskar(model: model, data: data, loss: .mse, epsilon: epsilon, steps: 10)
+            let space = ParameterSpace(model)
+            let theta = space.values()
+            var best = -Double.infinity
+            for corner in 0..<64 {
+                space.setValues((0..<6).map { i in theta[i] + (corner >> i & 1 == 1 ? 1 : -1) * epsilon * (abs(theta[i]) + 1) })
+                best = max(best, Evaluator.evaluate(model, on: data, loss: .mse).loss)
+            }
+            space.setValues(theta)
+            XCTAssertEqual(r.maxLoss, best, accuracy: 1e-9 * best, "ε = \(epsilon)")
+            XCTAssertEqual(r.sharpness, 100 * (best - r.loss) / (1 + r.loss), accuracy: 1e-9)
+            XCTAssertEqual(Evaluator.evaluate(model, on: data, loss: .mse).loss, r.loss, "parameters restored")
+        }
+    }
+}
