@@ -28,6 +28,10 @@ public struct SurfaceSpec: Sendable {
         /// (θ_B = `directions.to`, θ_C = `directions.third`), so (0,0), (1,0) and (0,1) are the
         /// three models (mode connectivity pictures, Garipov et al. 2018).
         case plane
+        /// The leading principal directions of a training trajectory around the centre
+        /// (`directions.trajectory`: the checkpoints of a run), with the explained variance
+        /// recorded in the dataset.
+        case pca
     }
 
     /// The network (must match the checkpoint).
@@ -54,6 +58,8 @@ public struct SurfaceSpec: Sendable {
     public var target: String?
     /// The third checkpoint of a plane, absolute path.
     public var third: String? = nil
+    /// The checkpoints of a training trajectory (PCA directions), absolute paths.
+    public var trajectory: [String] = []
     /// Which data sets to evaluate: `train`, `test`.
     public var sets: [String]
     /// Grid points per task.
@@ -64,7 +70,7 @@ public struct SurfaceSpec: Sendable {
     public var curvature: CurvatureSpec? = nil
 
     static let sectionKeys = ["checkpoint", "x", "y", "directions", "sets", "tile"]
-    static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to", "third"]
+    static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to", "third", "trajectory"]
 
     /// Number of grid points.
     public var points: Int { x.count * (y?.count ?? 1) }
@@ -108,10 +114,11 @@ public struct SurfaceSpec: Sendable {
         var seed: UInt64 = 0
         var target: String? = nil
         var thirdPath: String? = nil
+        var trajectoryPaths = [String]()
         if let d = s["directions"] {
             try SpecYAML.checkKeys(d, allowed: directionKeys, section: "surface.directions", source: source)
             if let v = d["kind"] {
-                guard let k = v.string.flatMap(DirectionKind.init) else { throw fail("surface.directions.kind: expected random, interpolation or plane") }
+                guard let k = v.string.flatMap(DirectionKind.init) else { throw fail("surface.directions.kind: expected random, interpolation, plane or pca") }
                 kind = k
             }
             if let v = d["normalization"] {
@@ -130,6 +137,15 @@ public struct SurfaceSpec: Sendable {
             }
             target = d["to"]?.string.map(absolute)
             thirdPath = d["third"]?.string.map(absolute)
+            if let t = d["trajectory"] {
+                guard let list = t.sequence?.compactMap(\.string), list.count == t.sequence?.count else {
+                    throw fail("surface.directions.trajectory: expected a list of checkpoint files")
+                }
+                trajectoryPaths = list.map(absolute)
+            }
+        }
+        if kind == .pca && trajectoryPaths.count < 2 {
+            throw fail("surface.directions.trajectory: kind pca needs at least 2 checkpoints of the training run")
         }
         if kind == .plane {
             guard target != nil, thirdPath != nil else {
@@ -162,6 +178,7 @@ public struct SurfaceSpec: Sendable {
                                normalization: normalization, oneDimensional: oneD, seed: seed, target: target, sets: sets, tile: tile,
                                dataSeed: TerrainRNG.derive(topSeed, "data"))
         spec.third = thirdPath
+        spec.trajectory = trajectoryPaths
         if let c = root["curvature"] { spec.curvature = try CurvatureSpec.parse(c, source: source) }
         return spec
     }
@@ -190,6 +207,8 @@ public struct SurfaceSpec: Sendable {
         public var layout: [ParameterSlot]
         /// SHA-256 (hex) of the data file.
         public var dataSHA256: String
+        /// PCA directions: the explained-variance ratio of each component.
+        public var explainedVarianceRatio: [Double]?
     }
 
     /// Loads the data and checkpoint(s), checks they fit the model, and computes the directions.
@@ -202,6 +221,7 @@ public struct SurfaceSpec: Sendable {
             let centre = space.values()
             var d1: [Float]
             var d2: [Float]? = nil
+            var explainedVariance: [Double]? = nil
             switch directionKind {
             case .random:
                 d1 = Directions.random(layout: space.layout, center: centre, mask: nil, seed: TerrainRNG.derive(seed, 1),
@@ -210,19 +230,27 @@ public struct SurfaceSpec: Sendable {
                     d2 = Directions.random(layout: space.layout, center: centre, mask: nil, seed: TerrainRNG.derive(seed, 2),
                                            normalization: normalization, oneDimensional: oneDimensional)
                 }
-            case .interpolation, .plane:
+            case .interpolation, .plane, .pca:
                 func load(_ path: String) throws -> [Float] {
                     let other: Model<Float> = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
                     try Checkpoint.load(path, into: other)
                     return ParameterSpace(other).values()
                 }
-                d1 = Directions.difference(from: centre, to: try load(target!))
-                if directionKind == .plane { d2 = Directions.difference(from: centre, to: try load(third!)) }
+                if directionKind == .pca {
+                    let pca = try Directions.principalComponents(center: centre, trajectory: try trajectory.map(load), count: y == nil ? 1 : 2)
+                    d1 = pca.directions[0]
+                    d2 = y == nil ? nil : pca.directions[1]
+                    explainedVariance = pca.explainedVarianceRatio
+                } else {
+                    d1 = Directions.difference(from: centre, to: try load(target!))
+                    if directionKind == .plane { d2 = Directions.difference(from: centre, to: try load(third!)) }
+                }
             }
             guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
                 throw TerrainError.invalidData("cannot read the data file")
             }
-            return Materialized(centre: centre, d1: d1, d2: d2, layout: space.layout, dataSHA256: SHA256.hex(SHA256.hash([UInt8](bytes))))
+            return Materialized(centre: centre, d1: d1, d2: d2, layout: space.layout, dataSHA256: SHA256.hex(SHA256.hash([UInt8](bytes))),
+                                explainedVarianceRatio: explainedVariance)
         } catch let e as TerrainError {
             throw SpecError(file: source, message: e.description)
         }

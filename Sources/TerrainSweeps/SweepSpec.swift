@@ -176,7 +176,9 @@ public struct SweepSpec: Sendable {
     public func inputsFingerprint() throws -> String? {
         guard let s = surface else { return nil }
         var h = SHA256()
-        for path in [s.checkpoint, s.target, s.third, s.data.path, s.data.trainImages, s.data.trainLabels, s.data.testImages, s.data.testLabels].compactMap({ $0 }) {
+        let optional: [String?] = [s.checkpoint, s.target, s.third] + s.trajectory.map { Optional($0) }
+            + [s.data.path, s.data.trainImages, s.data.trainLabels, s.data.testImages, s.data.testLabels]
+        for path in optional.compactMap({ $0 }) {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw SpecError(file: source, message: "\(path): cannot read the file")
             }

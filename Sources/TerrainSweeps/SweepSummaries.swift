@@ -20,6 +20,9 @@ public enum SweepSummaries {
             let dimension = hessian.first?.output["dimension"]?.first.map { Int($0) }
             out["curvature"] = String(decoding: try encoder.encode(CurvatureSpec.summarize(hessian, dimension: dimension)), as: UTF8.self)
         }
+        if s.directionKind == .pca, let ratios = try s.materialize(source: spec.source).explainedVarianceRatio {
+            out["pca"] = String(decoding: try encoder.encode(["explained_variance_ratio": ratios]), as: UTF8.self)
+        }
         if s.directionKind == .interpolation {
             let surface = outputs.filter { $0.kind == "surface" }.map { (params: $0.params, output: $0.output) }
             let grid = try SurfaceSpec.assemble(points: s.points, metrics: s.metricNames.count, outputs: surface)

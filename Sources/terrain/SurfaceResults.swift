@@ -76,6 +76,8 @@ enum SurfaceResults {
             dirs = "θ(t) = θ_A + t·(θ_B − θ_A)"
         case .plane:
             dirs = "plane θ_A + α·(θ_B − θ_A) + β·(θ_C − θ_A)"
+        case .pca:
+            dirs = "PCA directions of \(s.trajectory.count) trajectory checkpoints"
         }
         let subset = s.data.trainSubset.map { "train subset of \($0)" } ?? "full train set"
         return "\(dirs) · \(subset)"

@@ -88,3 +88,41 @@ final class GeometryTests: XCTestCase {
         }
     }
 }
+
+extension GeometryTests {
+    /// A trajectory lying in a plane: the two principal directions span it, the first follows
+    /// the axis of larger spread, and the explained variance is all in two components.
+    func testPrincipalComponentsOfATrajectoryInAPlane() throws {
+        let p = 50
+        var rng = TerrainRNG(seed: 4)
+        let centre: [Float] = (0..<p).map { _ in Float(rng.normal()) }
+        var u = (0..<p).map { _ in rng.normal() }, w = (0..<p).map { _ in rng.normal() }
+        let nu = Kernels.dot(u, u).squareRoot()
+        u = u.map { $0 / nu }
+        let c = Kernels.dot(w, u)
+        w = zip(w, u).map { $0 - c * $1 }
+        let nw = Kernels.dot(w, w).squareRoot()
+        w = w.map { $0 / nw }
+        let a: [Double] = [-3, -1, 0.5, 2, 4, 5.5], b: [Double] = [0.3, -0.2, 0.5, -0.4, 0.1, 0.2]
+        var trajectory = [[Float]]()
+        for k in 0..<6 {
+            var point = [Float](repeating: 0, count: p)
+            for i in 0..<p {
+                let value: Double = Double(centre[i]) + a[k] * u[i] + b[k] * w[i]
+                point[i] = Float(value)
+            }
+            trajectory.append(point)
+        }
+        let (dirs, ratios) = try Directions.principalComponents(center: centre, trajectory: trajectory)
+        let d1 = dirs[0].map(Double.init), d2 = dirs[1].map(Double.init)
+        XCTAssertEqual(abs(Kernels.dot(d1, u)), 1, accuracy: 1e-4, "first component along the spread axis")
+        let along: Double = Kernels.dot(d2, u), across: Double = Kernels.dot(d2, w)
+        XCTAssertEqual(along * along + across * across, 1, accuracy: 1e-4)
+        XCTAssertEqual(Kernels.dot(d1, d2), 0, accuracy: 1e-5)
+        XCTAssertEqual(ratios[0] + ratios[1], 1, accuracy: 1e-6)
+        XCTAssertGreaterThan(ratios[0], 0.95)
+        XCTAssertThrowsError(try Directions.principalComponents(center: centre, trajectory: [centre]))
+    }
+}
+
+import Foundation

@@ -108,3 +108,37 @@ public enum Directions {
         return out
     }
 }
+
+extension Directions {
+    /// The two leading principal directions of a training trajectory around `center`
+    /// (Li et al. 2018, §7): the rows `θ_i − θ*` are mean-centred (as scikit-learn's PCA,
+    /// which loss-landscape uses, does) and their top right-singular vectors computed via the
+    /// N×N Gram matrix. Returns unit directions and the explained-variance ratios of the
+    /// components. Throws when fewer than 2 checkpoints are given.
+    public static func principalComponents(center: [Float], trajectory: [[Float]], count: Int = 2) throws
+        -> (directions: [[Float]], explainedVarianceRatio: [Double])
+    {
+        guard trajectory.count >= 2 else {
+            throw TerrainError.invalidArgument("PCA directions need at least 2 trajectory checkpoints, got \(trajectory.count)")
+        }
+        let n = trajectory.count, p = center.count
+        var rows = trajectory.map { t in (0..<p).map { Double(t[$0]) - Double(center[$0]) } }
+        var mean = [Double](repeating: 0, count: p)
+        for r in rows { for i in 0..<p { mean[i] += r[i] / Double(n) } }
+        for k in 0..<n { for i in 0..<p { rows[k][i] -= mean[i] } }
+        var gram = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
+        for a in 0..<n { for b in a..<n { let d = Kernels.dot(rows[a], rows[b]); gram[a][b] = d; gram[b][a] = d } }
+        let (values, vectors) = SymmetricEigen.jacobi(gram)
+        let total = values.reduce(0) { $0 + max($1, 0) }
+        var directions = [[Float]](), ratios = [Double]()
+        for k in 0..<min(count, n) {
+            let j = n - 1 - k
+            var v = [Double](repeating: 0, count: p)
+            for r in 0..<n { for i in 0..<p { v[i] += vectors[j][r] * rows[r][i] } }
+            let norm = Kernels.dot(v, v).squareRoot()
+            directions.append(v.map { Float(norm > 0 ? $0 / norm : 0) })
+            ratios.append(total > 0 ? max(values[j], 0) / total : 0)
+        }
+        return (directions, ratios)
+    }
+}
