@@ -69,6 +69,9 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
             let alpha = p.x[index % nx]
             let beta = p.y.map { $0[index / nx] } ?? 0
             space.setValues(Directions.point(center: loaded.centre, d1, alpha, d2, beta))
+            if let batch = p.recomputeBatchNorm {
+                Evaluator.recomputeBatchNormStatistics(loaded.model, on: loaded.train, batchSize: batch)
+            }
             for set in p.sets {
                 let data = set == "test" ? loaded.test : loaded.train
                 guard let data else { throw TaskError("surface task \(task): the data has no test set", retryable: false) }
@@ -79,6 +82,10 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
         }
         space.setValues(loaded.centre)
         loaded.model.zeroGradients()
+        if p.recomputeBatchNorm != nil {
+            // Restore θ*'s own statistics (in the cached model, a shared reference) for the next task.
+            try loadCentre(&loaded, centreBytes, SHA256.hash(centreBytes))
+        }
         return TaskOutput(output: out.withUnsafeBytes { Array($0) })
     }
 

@@ -68,8 +68,11 @@ public struct SurfaceSpec: Sendable {
     public var dataSeed: UInt64
     /// Hessian measures at the centre, if asked for.
     public var curvature: CurvatureSpec? = nil
+    /// Re-estimate BatchNorm statistics at every point (batch size), instead of using θ*'s
+    /// running statistics; `nil` = running statistics.
+    public var recomputeBatchNorm: Int? = nil
 
-    static let sectionKeys = ["checkpoint", "x", "y", "directions", "sets", "tile"]
+    static let sectionKeys = ["checkpoint", "x", "y", "directions", "sets", "tile", "batch_norm"]
     static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to", "third", "trajectory"]
 
     /// Number of grid points.
@@ -178,6 +181,21 @@ public struct SurfaceSpec: Sendable {
                                normalization: normalization, oneDimensional: oneD, seed: seed, target: target, sets: sets, tile: tile,
                                dataSeed: TerrainRNG.derive(topSeed, "data"))
         spec.third = thirdPath
+        if let bn = s["batch_norm"] {
+            if bn.string == "running" {
+                spec.recomputeBatchNorm = nil
+            } else if bn.string == "recompute" {
+                spec.recomputeBatchNorm = 128
+            } else if bn.mapping != nil, let r = bn["recompute"] {
+                try SpecYAML.checkKeys(bn, allowed: ["recompute", "batch_size"], section: "surface.batch_norm", source: source)
+                guard r.bool == true else { throw fail("surface.batch_norm.recompute: expected true") }
+                let size = bn["batch_size"].map { $0.int } ?? 128
+                guard let size, size >= 2 else { throw fail("surface.batch_norm.batch_size: expected an integer ≥ 2") }
+                spec.recomputeBatchNorm = size
+            } else {
+                throw fail("surface.batch_norm: expected running, recompute, or {recompute: true, batch_size: N}")
+            }
+        }
         spec.trajectory = trajectoryPaths
         if let c = root["curvature"] { spec.curvature = try CurvatureSpec.parse(c, source: source) }
         return spec
@@ -195,6 +213,8 @@ public struct SurfaceSpec: Sendable {
         public var start: Int
         public var end: Int
         public var sets: [String]
+        /// Re-estimate BatchNorm statistics at each point with this batch size.
+        public var recomputeBatchNorm: Int?
     }
 
     /// Everything the coordinator computes once when it creates the sweep.
@@ -272,7 +292,8 @@ public struct SurfaceSpec: Sendable {
         while start < points {
             let end = min(start + tile, points)
             let p = Params(model: model, data: data, dataSHA256: m.dataSHA256, dataSeed: dataSeed, loss: loss,
-                           x: x.coordinates, y: y?.coordinates, start: start, end: end, sets: sets)
+                           x: x.coordinates, y: y?.coordinates, start: start, end: end, sets: sets,
+                           recomputeBatchNorm: recomputeBatchNorm)
             tasks.append(ExpandedTask(id: id, kind: "surface", params: [UInt8](try encoder.encode(p)), inputs: inputs))
             id += 1
             start = end

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TerrainCoordinator
+import TerrainSweeps
 
 /// `terrain status DATASET`.
 struct StatusCommand: ParsableCommand {
@@ -21,6 +22,19 @@ struct StatusCommand: ParsableCommand {
         if state == "running" && age > 10 { state = "not running (last update \(ProgressPrinter.duration(age)) ago: coordinator stopped?)" }
         print("\(dataset): sweep \(try ds.meta("kind") ?? "?") \(hash.prefix(12)), \(state)")
         print(ProgressPrinter.line(p))
+        if try ds.meta("kind") == "surface" {
+            // Grid points rather than tasks: a tile task holds many points.
+            var done = 0
+            for o in try ds.completedOutputsWithKinds() where o.kind == "surface" {
+                if let params = try? JSONDecoder().decode(SurfaceSpec.Params.self, from: Data(o.params)) { done += params.end - params.start }
+            }
+            var total = 0
+            for (d, params) in try ds.loadTasks() where d.kind == "surface" {
+                if let p = try? JSONDecoder().decode(SurfaceSpec.Params.self, from: Data(params)) { total += p.end - p.start }
+            }
+            let eta = p.rate > 0 && p.done < p.total ? "  ETA \(ProgressPrinter.duration(Double(p.total - p.done - p.failed) / p.rate))" : ""
+            print("grid points: \(done)/\(total)\(eta)")
+        }
         let failures = try ds.events(kind: "quarantined")
         if !failures.isEmpty {
             print("failed tasks:")

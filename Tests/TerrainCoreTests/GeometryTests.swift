@@ -126,3 +126,25 @@ extension GeometryTests {
 }
 
 import Foundation
+
+extension GeometryTests {
+    /// Recomputed BatchNorm statistics are the cumulative average over the data (for equal
+    /// batches: the data's per-channel mean), with dropout off.
+    func testBatchNormStatisticsAreRecomputedAsACumulativeAverage() throws {
+        let (train, _) = try TestSupport.mnist1d()
+        let data = train.prefix(512)
+        let model: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [8], batchNorm: true, dropout: 0.5),
+                                                         dataShape: [40], outputs: 10, seed: 1)
+        let bn = model.layers.layers.compactMap { $0 as? BatchNorm<Float> }[0]
+        bn.runningMean = Tensor(shape: [8], repeating: 7)
+        XCTAssertTrue(Evaluator.recomputeBatchNormStatistics(model, on: data, batchSize: 128))
+        let z = model.layers.layers[0].forward(data.x, context: .eval)   // the Linear before the BatchNorm
+        for ch in 0..<8 {
+            let mean = (0..<512).reduce(0.0) { $0 + Double(z[$1, ch]) } / 512
+            XCTAssertEqual(Double(bn.runningMean.storage[ch]), mean, accuracy: 1e-5 * max(1, abs(mean)))
+        }
+        XCTAssertEqual(bn.batchesTracked, 4)
+        let plain: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [8]), dataShape: [40], outputs: 10, seed: 1)
+        XCTAssertFalse(Evaluator.recomputeBatchNormStatistics(plain, on: data))
+    }
+}

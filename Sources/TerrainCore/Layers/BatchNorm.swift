@@ -94,11 +94,13 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
                     }
                 }
             }
+            // A statistics-only pass keeps a cumulative average (PyTorch's momentum=None).
+            let factor = context.statisticsOnly ? 1 / Double(batchesTracked + 1) : momentum
             for ch in 0..<c {
                 let biased = variance[ch] / Double(m)
                 let unbiased = m > 1 ? variance[ch] / Double(m - 1) : biased
-                runningMean.storage[ch] = Scalar((1 - momentum) * Double(runningMean.storage[ch]) + momentum * mean[ch])
-                runningVar.storage[ch] = Scalar((1 - momentum) * Double(runningVar.storage[ch]) + momentum * unbiased)
+                runningMean.storage[ch] = Scalar((1 - factor) * Double(runningMean.storage[ch]) + factor * mean[ch])
+                runningVar.storage[ch] = Scalar((1 - factor) * Double(runningVar.storage[ch]) + factor * unbiased)
                 variance[ch] = biased
             }
             batchesTracked += 1

@@ -22,7 +22,7 @@ public final class Dropout<Scalar: TensorScalar>: Layer<Scalar> {
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
-        guard context.training, p > 0 else {
+        guard context.training, !context.statisticsOnly, p > 0 else {
             mask = nil
             return input
         }

@@ -10,6 +10,16 @@ public struct ForwardContext: Sendable {
     public var step: UInt64
     /// What piecewise-linear units (ReLU, max pooling) do with their on/off pattern.
     public var activations: ActivationPattern = .live
+    /// A pass that only re-estimates BatchNorm statistics: BatchNorm behaves as in training
+    /// (batch statistics, running statistics updated as a cumulative average), dropout stays off.
+    public var statisticsOnly = false
+
+    /// The BatchNorm re-estimation pass (see ``statisticsOnly``).
+    public static let batchNormStatistics: ForwardContext = {
+        var c = ForwardContext(training: true, seed: 0, step: 0)
+        c.statisticsOnly = true
+        return c
+    }()
 
     /// Evaluation mode.
     public static let eval = ForwardContext(training: false, seed: 0, step: 0)

@@ -67,3 +67,28 @@ public enum Evaluator {
         return (metrics, g)
     }
 }
+
+extension Evaluator {
+    /// Re-estimates every BatchNorm layer's running statistics at the current parameters:
+    /// statistics are reset and recomputed as the cumulative average over `data` in batches of
+    /// `batchSize`, in data order, with dropout off (the "recompute BatchNorm statistics at
+    /// each point" option of loss surfaces). Returns whether the model has BatchNorm layers.
+    @discardableResult
+    public static func recomputeBatchNormStatistics<Scalar: TensorScalar>(_ model: Model<Scalar>, on data: Dataset<Scalar>,
+                                                                         batchSize: Int = 128) -> Bool {
+        let norms = model.layers.allLayers().compactMap { $0 as? BatchNorm<Scalar> }
+        guard !norms.isEmpty else { return false }
+        for bn in norms {
+            bn.runningMean = Tensor(shape: bn.runningMean.shape)
+            bn.runningVar = Tensor(shape: bn.runningVar.shape)
+            bn.batchesTracked = 0
+        }
+        var start = 0
+        while start < data.count {
+            let end = min(start + batchSize, data.count)
+            _ = model.forward(data.x.rows(start..<end), context: .batchNormStatistics)
+            start = end
+        }
+        return true
+    }
+}
