@@ -89,6 +89,18 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
         return TaskOutput(output: out.withUnsafeBytes { Array($0) })
     }
 
+    /// Loads a sweep's data after checking the file is the coordinator's (by SHA-256).
+    static func loadData(_ data: DataSpec, sha256: String, seed: UInt64) throws -> (Dataset<Float>, Dataset<Float>?) {
+        guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
+            throw TaskError("cannot read the data file \(data.path ?? "?") on this worker", retryable: false)
+        }
+        let sha = SHA256.hex(SHA256.hash([UInt8](bytes)))
+        guard sha == sha256 else {
+            throw TaskError("the data file \(path) on this worker differs from the coordinator's (sha256 \(sha.prefix(12))… vs \(sha256.prefix(12))…)", retryable: false)
+        }
+        return try DataLoader.load(data, baseDirectory: "/", seed: seed, as: Float.self)
+    }
+
     private func loadCentre(_ c: inout Loaded, _ bytes: [UInt8], _ hash: [UInt8]) throws {
         let decoded = try SafeTensors.decode(bytes, source: "centre checkpoint")
         try Checkpoint.apply(decoded.tensors, source: "centre checkpoint", to: c.model)

@@ -40,8 +40,19 @@ public struct SurfaceSpec: Sendable {
     public var data: DataSpec
     /// The loss.
     public var loss: LossKind
-    /// θ*, absolute path.
-    public var checkpoint: String
+    /// θ*, absolute path (nil when θ* is trained by the sweep itself, see ``training``).
+    public var checkpoint: String?
+    /// Train θ* as the sweep's first task instead of reading a checkpoint.
+    public var training: TrainingSection? = nil
+
+    /// How θ* is trained when the spec has `surface.train` instead of `surface.checkpoint`.
+    public struct TrainingSection: Codable, Sendable, Equatable {
+        public var optimizer: OptimizerSpec
+        public var schedule: LearningRateSchedule
+        public var batchSize: Int
+        public var epochs: Int
+        public var seed: UInt64
+    }
     /// The α axis.
     public var x: GridAxis
     /// The β axis (nil: 1-D).
@@ -72,7 +83,7 @@ public struct SurfaceSpec: Sendable {
     /// running statistics; `nil` = running statistics.
     public var recomputeBatchNorm: Int? = nil
 
-    static let sectionKeys = ["checkpoint", "x", "y", "directions", "sets", "tile", "batch_norm"]
+    static let sectionKeys = ["checkpoint", "train", "x", "y", "directions", "sets", "tile", "batch_norm"]
     static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to", "third", "trajectory"]
 
     /// Number of grid points.
@@ -105,7 +116,28 @@ public struct SurfaceSpec: Sendable {
             guard let v = l.string, let k = LossKind(rawValue: v) else { throw fail("loss: expected cross_entropy or mse") }
             loss = k
         }
-        guard let checkpoint = s["checkpoint"]?.string else { throw fail("surface.checkpoint: required (θ*, a safetensors file)") }
+        let checkpoint = s["checkpoint"]?.string
+        var training: TrainingSection? = nil
+        if let t = s["train"] {
+            try SpecYAML.checkKeys(t, allowed: ["optimizer", "schedule", "batch_size", "epochs", "seed"], section: "surface.train", source: source)
+            guard let o = t["optimizer"] else { throw fail("surface.train.optimizer: required") }
+            try SpecYAML.checkKeys(o, allowed: OptimizerSpec.allowedKeys, section: "surface.train.optimizer", source: source)
+            let optimizer: OptimizerSpec = try SpecYAML.decode(o, section: "surface.train.optimizer", source: source)
+            var schedule = LearningRateSchedule()
+            if let sc = t["schedule"] {
+                try SpecYAML.checkKeys(sc, allowed: LearningRateSchedule.allowedKeys, section: "surface.train.schedule", source: source)
+                schedule = try SpecYAML.decode(sc, section: "surface.train.schedule", source: source)
+            }
+            guard let batch = t["batch_size"]?.int, batch > 0 else { throw fail("surface.train.batch_size: required, a positive integer") }
+            guard let epochs = t["epochs"]?.int, epochs >= 0 else { throw fail("surface.train.epochs: required, a non-negative integer") }
+            let seed = t["seed"]?.int ?? 0
+            guard seed >= 0 else { throw fail("surface.train.seed: expected a non-negative integer") }
+            do { try optimizer.validate(); try schedule.validate() } catch let e as TerrainError { throw fail(e.description) }
+            training = TrainingSection(optimizer: optimizer, schedule: schedule, batchSize: batch, epochs: epochs, seed: UInt64(seed))
+        }
+        guard (checkpoint == nil) != (training == nil) else {
+            throw fail("surface: give exactly one of checkpoint (θ*, a safetensors file) or train (train θ* in the sweep)")
+        }
         func axis(_ key: String) throws -> GridAxis? {
             guard let node = s[key] else { return nil }
             guard let text = node.string else { throw fail("surface.\(key): expected \"min:max:count\"") }
@@ -177,10 +209,14 @@ public struct SurfaceSpec: Sendable {
             guard let i = v.int, i >= 0 else { throw fail("seed: expected a non-negative integer") }
             topSeed = UInt64(i)
         }
-        var spec = SurfaceSpec(model: model, data: data, loss: loss, checkpoint: absolute(checkpoint), x: x, y: y, directionKind: kind,
+        if training != nil && kind != .random {
+            throw fail("surface.directions.kind: a centre trained in the sweep supports random directions only")
+        }
+        var spec = SurfaceSpec(model: model, data: data, loss: loss, checkpoint: checkpoint.map(absolute), x: x, y: y, directionKind: kind,
                                normalization: normalization, oneDimensional: oneD, seed: seed, target: target, sets: sets, tile: tile,
                                dataSeed: TerrainRNG.derive(topSeed, "data"))
         spec.third = thirdPath
+        spec.training = training
         if let bn = s["batch_norm"] {
             if bn.string == "running" {
                 spec.recomputeBatchNorm = nil
@@ -231,82 +267,143 @@ public struct SurfaceSpec: Sendable {
         public var explainedVarianceRatio: [Double]?
     }
 
-    /// Loads the data and checkpoint(s), checks they fit the model, and computes the directions.
+    /// What the `directions` task (or the coordinator) needs to compute the directions.
+    public struct DirectionsParams: Codable, Sendable, Equatable {
+        public var model: ModelSpec
+        public var data: DataSpec
+        public var dataSeed: UInt64
+        public var kind: DirectionKind
+        public var normalization: DirectionNormalization
+        public var oneDimensional: OneDimensionalRule
+        public var seed: UInt64
+        public var target: String?
+        public var third: String?
+        public var trajectory: [String]
+        public var twoDimensional: Bool
+    }
+
+    /// The parameters of the directions computation.
+    public var directionsParams: DirectionsParams {
+        DirectionsParams(model: model, data: data, dataSeed: dataSeed, kind: directionKind, normalization: normalization,
+                         oneDimensional: oneDimensional, seed: seed, target: target, third: third, trajectory: trajectory,
+                         twoDimensional: y != nil)
+    }
+
+    /// The directions around `centre` (flat, in `layout`), loading any other checkpoints the
+    /// direction kind needs for a model of samples shaped `dataShape` with `outputs` outputs.
+    public static func directions(_ p: DirectionsParams, centre: [Float], layout: [ParameterSlot], dataShape: [Int], outputs: Int) throws
+        -> (d1: [Float], d2: [Float]?, explainedVarianceRatio: [Double]?)
+    {
+        switch p.kind {
+        case .random:
+            let d1 = Directions.random(layout: layout, center: centre, mask: nil, seed: TerrainRNG.derive(p.seed, 1),
+                                       normalization: p.normalization, oneDimensional: p.oneDimensional)
+            let d2 = p.twoDimensional ? Directions.random(layout: layout, center: centre, mask: nil, seed: TerrainRNG.derive(p.seed, 2),
+                                                          normalization: p.normalization, oneDimensional: p.oneDimensional) : nil
+            return (d1, d2, nil)
+        case .interpolation, .plane, .pca:
+            func load(_ path: String) throws -> [Float] {
+                let other: Model<Float> = try ModelBuilder.build(p.model, dataShape: dataShape, outputs: outputs, seed: 0)
+                try Checkpoint.load(path, into: other)
+                return ParameterSpace(other).values()
+            }
+            if p.kind == .pca {
+                let pca = try Directions.principalComponents(center: centre, trajectory: try p.trajectory.map(load), count: p.twoDimensional ? 2 : 1)
+                return (pca.directions[0], p.twoDimensional ? pca.directions[1] : nil, pca.explainedVarianceRatio)
+            }
+            let d1 = Directions.difference(from: centre, to: try load(p.target!))
+            let d2 = p.kind == .plane ? Directions.difference(from: centre, to: try load(p.third!)) : nil
+            return (d1, d2, nil)
+        }
+    }
+
+    /// Loads the data and checkpoint(s), checks they fit the model, and computes the
+    /// directions. Needs `checkpoint` (a sweep that trains θ* computes them in a task).
     public func materialize(source: String) throws -> Materialized {
         do {
+            guard let checkpoint else { throw TerrainError.invalidArgument("θ* is trained by the sweep; no checkpoint to read") }
             let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
             let m: Model<Float> = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
             try Checkpoint.load(checkpoint, into: m)
             let space = ParameterSpace(m)
             let centre = space.values()
-            var d1: [Float]
-            var d2: [Float]? = nil
-            var explainedVariance: [Double]? = nil
-            switch directionKind {
-            case .random:
-                d1 = Directions.random(layout: space.layout, center: centre, mask: nil, seed: TerrainRNG.derive(seed, 1),
-                                       normalization: normalization, oneDimensional: oneDimensional)
-                if y != nil {
-                    d2 = Directions.random(layout: space.layout, center: centre, mask: nil, seed: TerrainRNG.derive(seed, 2),
-                                           normalization: normalization, oneDimensional: oneDimensional)
-                }
-            case .interpolation, .plane, .pca:
-                func load(_ path: String) throws -> [Float] {
-                    let other: Model<Float> = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
-                    try Checkpoint.load(path, into: other)
-                    return ParameterSpace(other).values()
-                }
-                if directionKind == .pca {
-                    let pca = try Directions.principalComponents(center: centre, trajectory: try trajectory.map(load), count: y == nil ? 1 : 2)
-                    d1 = pca.directions[0]
-                    d2 = y == nil ? nil : pca.directions[1]
-                    explainedVariance = pca.explainedVarianceRatio
-                } else {
-                    d1 = Directions.difference(from: centre, to: try load(target!))
-                    if directionKind == .plane { d2 = Directions.difference(from: centre, to: try load(third!)) }
-                }
-            }
-            guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
-                throw TerrainError.invalidData("cannot read the data file")
-            }
-            return Materialized(centre: centre, d1: d1, d2: d2, layout: space.layout, dataSHA256: SHA256.hex(SHA256.hash([UInt8](bytes))),
-                                explainedVarianceRatio: explainedVariance)
+            let d = try Self.directions(directionsParams, centre: centre, layout: space.layout, dataShape: train.sampleShape, outputs: train.outputs)
+            return Materialized(centre: centre, d1: d.d1, d2: d.d2, layout: space.layout, dataSHA256: try dataSHA256(),
+                                explainedVarianceRatio: d.explainedVarianceRatio)
         } catch let e as TerrainError {
             throw SpecError(file: source, message: e.description)
         }
     }
 
+    /// SHA-256 (hex) of the data file.
+    func dataSHA256() throws -> String {
+        guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
+            throw TerrainError.invalidData("\(data.path ?? data.trainImages ?? "data"): cannot read the data file")
+        }
+        return SHA256.hex(SHA256.hash([UInt8](bytes)))
+    }
+
+    /// The parameters of the `train` task that produces θ*.
+    public struct TrainParams: Codable, Sendable, Equatable {
+        public var model: ModelSpec
+        public var data: DataSpec
+        public var dataSHA256: String
+        public var dataSeed: UInt64
+        public var loss: LossKind
+        public var training: TrainingSection
+    }
+
     /// Tiles of `tile` grid points (x fastest), each a task with the centre and directions as
     /// fixed inputs.
     func expand(source: String) throws -> [ExpandedTask] {
-        let m = try materialize(source: source)
-        let centreBytes = try FileManager.default.contents(atPath: checkpoint).map { [UInt8]($0) }
-            ?? { throw SpecError(file: source, message: "\(checkpoint): cannot read the checkpoint") }()
-        var inputs = [StaticInput(name: "centre", data: centreBytes), StaticInput(name: "d1", data: m.d1.withUnsafeBytes { Array($0) })]
-        if let d2 = m.d2 { inputs.append(StaticInput(name: "d2", data: d2.withUnsafeBytes { Array($0) })) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         var tasks = [ExpandedTask]()
-        var start = 0
         var id: UInt64 = 1
+        var inputs = [StaticInput]()
+        var dependencies = [UInt64]()
+        var centreDependency = [UInt64]()
+        let sha: String
+        if let training {
+            // θ* is trained by task 1; task 2 computes the directions from it; tiles need both.
+            do {
+                sha = try dataSHA256()
+                let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
+                _ = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0, as: Float.self)
+            } catch let e as TerrainError { throw SpecError(file: source, message: e.description) }
+            let t = TrainParams(model: model, data: data, dataSHA256: sha, dataSeed: dataSeed, loss: loss, training: training)
+            tasks.append(ExpandedTask(id: 1, kind: "train", params: [UInt8](try encoder.encode(t))))
+            tasks.append(ExpandedTask(id: 2, kind: "directions", dependencies: [1], params: [UInt8](try encoder.encode(directionsParams))))
+            id = 3
+            dependencies = [1, 2]
+            centreDependency = [1]
+        } else {
+            let m = try materialize(source: source)
+            sha = m.dataSHA256
+            let centreBytes = try FileManager.default.contents(atPath: checkpoint!).map { [UInt8]($0) }
+                ?? { throw SpecError(file: source, message: "\(checkpoint!): cannot read the checkpoint") }()
+            inputs = [StaticInput(name: "centre", data: centreBytes), StaticInput(name: "d1", data: m.d1.withUnsafeBytes { Array($0) })]
+            if let d2 = m.d2 { inputs.append(StaticInput(name: "d2", data: d2.withUnsafeBytes { Array($0) })) }
+        }
+        var start = 0
         while start < points {
             let end = min(start + tile, points)
-            let p = Params(model: model, data: data, dataSHA256: m.dataSHA256, dataSeed: dataSeed, loss: loss,
+            let p = Params(model: model, data: data, dataSHA256: sha, dataSeed: dataSeed, loss: loss,
                            x: x.coordinates, y: y?.coordinates, start: start, end: end, sets: sets,
                            recomputeBatchNorm: recomputeBatchNorm)
-            tasks.append(ExpandedTask(id: id, kind: "surface", params: [UInt8](try encoder.encode(p)), inputs: inputs))
+            tasks.append(ExpandedTask(id: id, kind: "surface", dependencies: dependencies, params: [UInt8](try encoder.encode(p)), inputs: inputs))
             id += 1
             start = end
         }
         if let c = curvature {
-            let centre = [inputs[0]]
+            let centre = inputs.isEmpty ? [] : [inputs[0]]
             func add(_ mode: CurvatureSpec.Mode, _ index: UInt64) throws {
                 let p = CurvatureSpec.Params(mode: mode, index: index, eigenvalues: c.eigenvalues,
                                              steps: mode == .sharpness ? c.sharpnessSteps : c.lanczosSteps,
                                              epsilon: mode == .sharpness ? c.sharpnessEpsilon : nil, seed: c.seed,
-                                             samples: c.samples, model: model, data: data, dataSHA256: m.dataSHA256,
+                                             samples: c.samples, model: model, data: data, dataSHA256: sha,
                                              dataSeed: dataSeed, loss: loss)
-                tasks.append(ExpandedTask(id: id, kind: "hessian", params: [UInt8](try encoder.encode(p)), inputs: centre))
+                tasks.append(ExpandedTask(id: id, kind: "hessian", dependencies: centreDependency, params: [UInt8](try encoder.encode(p)), inputs: centre))
                 id += 1
             }
             if c.eigenvalues > 0 { try add(.eigen, 0) }

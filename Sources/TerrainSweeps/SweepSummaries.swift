@@ -20,7 +20,7 @@ public enum SweepSummaries {
             let dimension = hessian.first?.output["dimension"]?.first.map { Int($0) }
             out["curvature"] = String(decoding: try encoder.encode(CurvatureSpec.summarize(hessian, dimension: dimension)), as: UTF8.self)
         }
-        if s.directionKind == .pca, let ratios = try s.materialize(source: spec.source).explainedVarianceRatio {
+        if s.directionKind == .pca, s.checkpoint != nil, let ratios = try s.materialize(source: spec.source).explainedVarianceRatio {
             out["pca"] = String(decoding: try encoder.encode(["explained_variance_ratio": ratios]), as: UTF8.self)
         }
         if s.directionKind == .interpolation {

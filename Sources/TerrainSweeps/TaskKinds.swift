@@ -68,7 +68,7 @@ public enum TaskKinds {
 
     /// Every runner built into this binary.
     public static func runners() -> [String: any TaskRunner] {
-        ["probe": ProbeRunner(), "surface": SurfaceRunner(), "hessian": HessianRunner()]
+        ["probe": ProbeRunner(), "surface": SurfaceRunner(), "hessian": HessianRunner(), "train": TrainRunner(), "directions": DirectionsRunner()]
     }
 }
 

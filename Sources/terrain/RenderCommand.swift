@@ -39,7 +39,7 @@ struct RenderCommand: ParsableCommand {
             }
             let samples = spec.curvature?.samples.map { "\($0) training samples" } ?? "full training set"
             let svg = SVGRenderer.density(grid: grid, density: values,
-                                          title: "Hessian eigenvalue density at \((spec.checkpoint as NSString).lastPathComponent)",
+                                          title: "Hessian eigenvalue density at \(SurfaceResults.centreName(spec))",
                                           subtitle: "stochastic Lanczos quadrature, \(summary.lanczosRuns ?? 0) runs × \(spec.curvature?.lanczosSteps ?? 0) steps, σ = \(String(format: "%.3g", summary.sigma ?? 0)) · \(samples)",
                                           xLabel: "eigenvalue", yLabel: "density", logY: true)
             let out = output ?? ((dataset as NSString).deletingPathExtension + "-density.svg")
@@ -52,7 +52,7 @@ struct RenderCommand: ParsableCommand {
         let subtitle = SurfaceResults.describe(spec)
         let title: String
         let svg: String
-        let name = (spec.checkpoint as NSString).lastPathComponent
+        let name = SurfaceResults.centreName(spec)
         if let y = table.y {
             guard let values = table.values(of: metric) else {
                 throw ValidationError("no metric '\(metric)'; the dataset has \(table.metricNames.joined(separator: ", "))")

@@ -24,7 +24,7 @@ enum SurfaceResults {
         var attributes: [String: String] = [
             "spec_hash": sweep.hash,
             "model": "\(s.model.kind.rawValue) hidden=\(s.model.hidden) channels=\(s.model.channels)",
-            "checkpoint": s.checkpoint,
+            "checkpoint": s.checkpoint ?? "trained in the sweep (task 1)",
             "directions": s.directionKind.rawValue,
             "normalization": s.normalization.rawValue,
             "one_dimensional": s.oneDimensional.rawValue,
@@ -47,7 +47,13 @@ enum SurfaceResults {
     /// PyTorch parameter names, so that they can be used outside Terrain.
     static func writeDirections(dataset: String, spec: SurfaceSpec, to path: String) throws {
         let ds = try SweepDataset(path: dataset, readOnly: true)
-        let inputs = try ds.staticInputs(of: 1)
+        var inputs = try ds.staticInputs(of: 1)
+        if spec.training != nil {
+            // The directions are the outputs of task 2 (the directions task).
+            inputs = [:]
+            for o in try ds.outputs(of: 2) { inputs[o.name] = try ds.artifact(o.hash) }
+            guard inputs["d1"] != nil else { throw CLI.Failure(message: "\(dataset): the directions task has not finished yet") }
+        }
         let (train, _) = try DataLoader.load(spec.data, baseDirectory: "/", seed: spec.dataSeed, as: Float.self)
         let model: Model<Float> = try ModelBuilder.build(spec.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
         let layout = ParameterSpace(model).layout
@@ -64,6 +70,11 @@ enum SurfaceResults {
         }
         try SafeTensors.write(tensors, metadata: ["terrain.spec_hash": (try ds.specHash()) ?? ""], to: path)
         print("wrote \(path) (\(tensors.count) direction tensors)")
+    }
+
+    /// The centre's name for titles: the checkpoint file, or "θ* trained in the sweep".
+    static func centreName(_ s: SurfaceSpec) -> String {
+        s.checkpoint.map { ($0 as NSString).lastPathComponent } ?? "θ* trained in the sweep"
     }
 
     /// A one-line description of what was computed, for figure subtitles.

@@ -186,3 +186,37 @@ extension SurfaceSweepTests {
         }
     }
 }
+
+extension SurfaceSweepTests {
+    /// θ* trained by the sweep's own first task: the grid's centre equals the loss of the same
+    /// training run done here, bit for bit.
+    func testCentreTrainedInTheSweepMatchesTheSameTrainingRunLocally() throws {
+        let h = try ProcessHarness(name: "trained")
+        harnesses.append(h)
+        let spec = try h.write("trained.yaml", """
+        kind: surface
+        model: {kind: mlp, hidden: [16]}
+        data: {path: \(Self.repo.appendingPathComponent("data/mnist1d.npz").path), train_subset: 400, test_subset: 200}
+        surface:
+          train: {optimizer: {name: adam, lr: 0.01}, schedule: {kind: cosine}, batch_size: 50, epochs: 2, seed: 6}
+          x: "-1:1:3"
+          y: "-1:1:3"
+          tile: 4
+        runtime: {heartbeat_ms: 100}
+        """)
+        let c = try h.coordinator(spec)
+        let workers = try (0..<2).map { try h.worker("w\($0)") }
+        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
+        for w in workers { _ = h.waitForExit(w) }
+        let sweep = try SweepSpec.load(path: spec)
+        let s = sweep.surface!
+        let (train, _) = try DataLoader.load(s.data, baseDirectory: "/", seed: s.dataSeed, as: Float.self)
+        let model: Model<Float> = try ModelBuilder.build(s.model, dataShape: [40], outputs: 10, seed: TerrainRNG.derive(6, "init"))
+        try Trainer(model: model, train: train, config: TrainingConfig(batchSize: 50, epochs: 2, seed: TerrainRNG.derive(6, "data"),
+                                                                       optimizer: OptimizerSpec(name: .adam, lr: 0.01),
+                                                                       schedule: LearningRateSchedule(kind: .cosine))).run()
+        let grid = try SurfaceSpec.assemble(points: 9, metrics: 4, outputs: try h.open().completedOutputs().map { ($0.params, $0.output) })
+        XCTAssertEqual(grid[0][4].bitPattern, Evaluator.evaluate(model, on: train, loss: .crossEntropy).loss.bitPattern)
+        XCTAssertFalse(grid[0].contains { $0.isNaN })
+    }
+}
