@@ -26,7 +26,7 @@ final class SurfaceSweepTests: XCTestCase {
         return (path, model, train)
     }
 
-    private func spec(_ h: ProcessHarness, checkpoint: String, tile: Int, axes: String = "x: \"-1:1:7\"\n  y: \"-0.5:0.5:5\"") throws -> String {
+    private func spec(_ h: ProcessHarness, checkpoint: String, tile: Int, axes: String = "x: \"-1:1:9\"\n  y: \"-0.5:0.5:9\"") throws -> String {
         try h.write("surface-\(tile).yaml", """
         name: s
         kind: surface
@@ -41,10 +41,10 @@ final class SurfaceSweepTests: XCTestCase {
         """)
     }
 
-    private func grid(_ h: ProcessHarness, metrics: Int = 4) throws -> [[Double]] {
+    private func grid(_ h: ProcessHarness, points: Int = 81, metrics: Int = 4) throws -> [[Double]] {
         let ds = try h.open()
-        let points = try ds.completedOutputs().map { (params: $0.params, output: $0.output) }
-        return try SurfaceSpec.assemble(points: 35, metrics: metrics, outputs: points)
+        let outputs = try ds.completedOutputs().map { (params: $0.params, output: $0.output) }
+        return try SurfaceSpec.assemble(points: points, metrics: metrics, outputs: outputs)
     }
 
     func testValueAtTheOriginEqualsTheCentreCheckpointsLoss() throws {
@@ -56,7 +56,7 @@ final class SurfaceSweepTests: XCTestCase {
         let w = try h.worker("w")
         XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
         _ = h.waitForExit(w)
-        let g = try grid(h)
+        let g = try grid(h, points: 35)
         // The origin is x index 3, y index 2 → flat index 2·7 + 3 = 17.
         // Reference: the evaluation `terrain train`/`terrain evaluate` use, on the loaded checkpoint.
         let sweep = try SweepSpec.load(path: s)
@@ -74,7 +74,7 @@ final class SurfaceSweepTests: XCTestCase {
 
     func testTileSizeWorkerCountAndAKilledWorkerDoNotChangeAnyValue() throws {
         let ha = try ProcessHarness(name: "tile1")
-        let hb = try ProcessHarness(name: "tile7")
+        let hb = try ProcessHarness(name: "tile64")
         harnesses += [ha, hb]
         let (path, _, _) = try centre(in: ha.dir)
         // A: tile 1, one worker.
@@ -82,10 +82,10 @@ final class SurfaceSweepTests: XCTestCase {
         let wa = try ha.worker("w")
         XCTAssertEqual(ha.waitForExit(ca), 0, ha.output("coordinator"))
         _ = ha.waitForExit(wa)
-        // B: tile 7, three workers, one killed mid-sweep.
-        let cb = try hb.coordinator(try spec(hb, checkpoint: path, tile: 7))
+        // B: tile 64 (81 points: two tasks), three workers, one killed mid-sweep.
+        let cb = try hb.coordinator(try spec(hb, checkpoint: path, tile: 64))
         let workers = try (0..<3).map { try hb.worker("w\($0)") }
-        hb.waitFor("first results") { hb.resultCount() >= 1 }
+        hb.waitFor("workers busy") { (try? hb.open().readProgress().running) ?? 0 >= 1 }
         kill(workers[0].processIdentifier, SIGKILL)
         XCTAssertEqual(hb.waitForExit(cb), 0, hb.output("coordinator"))
         for w in workers.dropFirst() { _ = hb.waitForExit(w) }
