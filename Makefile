@@ -48,7 +48,7 @@ pydeps:
 # The whole test suite, optimized build (the training tests need it to be quick).
 test: deps pydeps
 	$(SWIFT) build -c $(CONFIG) --build-tests
-	$(SWIFT) test -c $(CONFIG) --skip-build
+	$(SWIFT) test -c $(CONFIG) --skip-build --disable-swift-testing
 
 bench: build
 	.build/$(CONFIG)/terrain-bench

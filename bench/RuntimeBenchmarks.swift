@@ -25,9 +25,8 @@ final class BackgroundCoordinator: @unchecked Sendable {
         let thread = Thread { [self] in
             do {
                 let c = try Coordinator(spec: spec, options: CoordinatorOptions(endpoints: [endpoint], datasetPath: dataset))
-                let start = DispatchTime.now().uptimeNanoseconds
                 self.summary = try c.run()
-                self.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+                self.seconds = self.summary!.seconds
             } catch {
                 print("coordinator failed: \(error)")
             }
@@ -171,12 +170,10 @@ func surfaceThroughput(workers: Int, checkpoint: String, grid: Int) throws -> Do
         try p.run()
         processes.append(p)
     }
-    let start = DispatchTime.now().uptimeNanoseconds
     let summary = try coordinator.run()
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     for p in processes { p.waitUntilExit() }
     guard summary.done == summary.total else { throw BenchError.incomplete("\(summary)") }
-    return Double(grid * grid) / seconds
+    return Double(grid * grid) / summary.seconds
 }
 
 func surfaceBenchmarks() throws {
@@ -188,9 +185,24 @@ func surfaceBenchmarks() throws {
     try Trainer(model: model, train: train, config: TrainingConfig(batchSize: 128, epochs: 3, seed: 0, optimizer: OptimizerSpec(name: .sgd, lr: 0.1, momentum: 0.9))).run()
     let checkpoint = dir + "/centre.safetensors"
     try Checkpoint.save(model: model, step: 0, to: checkpoint)
+    // The task runner alone, in this process: one 64-point tile.
+    let spec = try SweepSpec.parse("""
+    kind: surface
+    model: {kind: mlp, hidden: [256, 256]}
+    data: {path: \(root.appendingPathComponent("data/mnist1d.npz").path)}
+    surface: {checkpoint: \(checkpoint), x: "-1:1:8", y: "-1:1:8", sets: [train], tile: 64}
+    """, source: "bench", baseDirectory: dir)
+    let task = try spec.expand()[0]
+    let runner = SurfaceRunner()
+    let inputs = task.inputs.map { TaskInput(task: 0, name: $0.name, data: $0.data) }
+    _ = try runner.run(task: 1, attempt: 1, params: task.params, inputs: inputs)
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    _ = try runner.run(task: 1, attempt: 1, params: task.params, inputs: inputs)
+    let inProcess = 64 / (Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
     let one = try surfaceThroughput(workers: 1, checkpoint: checkpoint, grid: 31)
     let two = try surfaceThroughput(workers: 2, checkpoint: checkpoint, grid: 31)
     print("surface grid (example MLP, 4000 training samples per point, 31×31 grid, coordinator on the same 2 cores):")
+    print(String(format: "  task runner in-process: %6.1f points/s", inProcess))
     print(String(format: "  1 worker:  %6.1f points/s   (PyTorch 1 thread ≈72 points/s; target ≥ 115 per worker)", one))
     print(String(format: "  2 workers: %6.1f points/s   = %.2f× one worker (target ≥ 1.8×)", two, two / one))
 }

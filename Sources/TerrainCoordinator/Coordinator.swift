@@ -41,6 +41,9 @@ public struct CoordinatorSummary: Sendable, Equatable {
     public var finished: Bool
     /// Messages dropped as malformed.
     public var malformedMessages: Int
+    /// Seconds from the start of `run()` until the last result was committed (or the stop),
+    /// excluding the farewell window.
+    public var seconds: Double
 }
 
 /// The coordinator: a thin shell around ``Scheduler`` that does the I/O. It owns one ROUTER
@@ -133,6 +136,7 @@ public final class Coordinator {
     /// Runs until the sweep finishes or a stop is requested. Returns a summary; the dataset
     /// is consistent either way.
     public func run() throws -> CoordinatorSummary {
+        let runStart = now
         let context = try ZMQContext()
         var zap: ZAPAuthenticator? = nil
         if let curve = options.curve {
@@ -211,10 +215,11 @@ public final class Coordinator {
         // farewell window (started just before the end, or against a finished dataset). A
         // stopped coordinator says nothing: its workers keep reconnecting, so a restarted
         // coordinator finds them again.
+        let sweepSeconds = now - runStart
         if finished {
             let done = WireCodec.encode(.done(reason: "the sweep is finished"))
             for peer in connectedPeers { _ = try? router.send([peer] + done, dontWait: true) }
-            let until = now + max(0.5, 2 * Double(spec.runtime.heartbeatMs) / 1000)
+            let until = now + min(1, max(0.3, Double(spec.runtime.heartbeatMs) / 1000))
             while now < until {
                 guard try ZMQPoller.poll([router], timeoutMilliseconds: 50)[0] else { continue }
                 while let frames = try router.receive(dontWait: true) {
@@ -237,7 +242,7 @@ public final class Coordinator {
         usleep(50_000)
         let counts = scheduler.statusCounts
         return CoordinatorSummary(done: counts[.done] ?? 0, failed: counts[.failed] ?? 0, total: taskInfo.count,
-                                  finished: finished, malformedMessages: malformed)
+                                  finished: finished, malformedMessages: malformed, seconds: sweepSeconds)
     }
 
     private var connectedPeers = Set<PeerID>()
