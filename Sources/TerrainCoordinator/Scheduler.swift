@@ -162,15 +162,9 @@ public struct Scheduler: Sendable {
             dispatchAll(now: now, into: &out)
 
         case let .result(peer, id, attempt, digest, credit, now):
-            if workers[peer] != nil {
-                workers[peer]!.lastHeard = now
-                workers[peer]!.credit += credit
-                workers[peer]!.running.remove(id)
-            } else {
-                // A late result from a peer we dropped (e.g. it stalled): still accepted below,
-                // and the peer is told to introduce itself again.
-                out.append(unknownPeer(peer))
-            }
+            // A late result from a peer we dropped (e.g. it stalled) is still considered
+            // below; the peer is told to introduce itself again.
+            taskReturned(id, from: peer, credit: credit, now: now, into: &out)
             guard var t = tasks[id] else {
                 out.append(.log(kind: "bad-result", task: id, worker: workerName(peer), detail: "result for unknown task"))
                 break
@@ -219,13 +213,7 @@ public struct Scheduler: Sendable {
             if workers[peer] != nil { dispatch(to: peer, now: now, into: &out) }
 
         case let .failure(peer, id, attempt, error, retryable, credit, now):
-            if workers[peer] != nil {
-                workers[peer]!.lastHeard = now
-                workers[peer]!.credit += credit
-                workers[peer]!.running.remove(id)
-            } else {
-                out.append(unknownPeer(peer))
-            }
+            taskReturned(id, from: peer, credit: credit, now: now, into: &out)
             if let t = tasks[id], t.status == .running, t.worker == peer, t.committing == nil {
                 out.append(.log(kind: "task-failed", task: id, worker: workerName(peer), detail: "attempt \(attempt): \(error)"))
                 retryOrQuarantine(id, error: error, retryable: retryable, now: now, into: &out)
@@ -301,6 +289,18 @@ public struct Scheduler: Sendable {
     }
 
     // MARK: Internals
+
+    /// Bookkeeping shared by results and failures: the worker is alive, gets its credit back
+    /// and no longer holds the task; an unknown peer is asked to say hello.
+    private mutating func taskReturned(_ id: UInt64, from peer: PeerID, credit: UInt64, now: Double, into out: inout [SchedulerDirective]) {
+        guard workers[peer] != nil else {
+            out.append(unknownPeer(peer))
+            return
+        }
+        workers[peer]!.lastHeard = now
+        workers[peer]!.credit += credit
+        workers[peer]!.running.remove(id)
+    }
 
     private func unknownPeer(_ peer: PeerID) -> SchedulerDirective {
         .send(peer: peer, message: .reject(code: .unknownPeer, reason: "unknown peer: say hello first"))

@@ -115,23 +115,7 @@ public enum SurfaceExporter {
     /// `{"normalization":"filter","spec_hash":"ab12"}`; `{}` when empty. Non-ASCII
     /// characters are kept as UTF-8; `"`, `\` and control characters are escaped.
     public static func attributesJSON(_ attributes: [String: String]) -> String {
-        func quote(_ s: String) -> String {
-            var r = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": r += "\\\""
-                case "\\": r += "\\\\"
-                case "\n": r += "\\n"
-                case "\r": r += "\\r"
-                case "\t": r += "\\t"
-                case _ where u.value < 0x20 || u.value == 0x7F:
-                    let hex = String(u.value, radix: 16)
-                    r += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                default: r.unicodeScalars.append(u)
-                }
-            }
-            return r + "\""
-        }
+        let quote = SafeTensors.jsonString
         let body = attributes.keys.sorted().map { "\(quote($0)):\(quote(attributes[$0]!))" }
         return "{" + body.joined(separator: ",") + "}"
     }

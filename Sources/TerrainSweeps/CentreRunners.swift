@@ -47,6 +47,8 @@ public struct DirectionsRunner: TaskRunner {
         guard let centre = inputs.first(where: { $0.name == "centre" }) else {
             throw TaskError("directions task \(task): missing input centre", retryable: false)
         }
+        // Only the sample shape and class count are needed here; no hash check (the tasks that
+        // evaluate the data check it).
         let (train, _) = try DataLoader.load(p.data, baseDirectory: "/", seed: p.dataSeed, as: Float.self)
         let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
         try Checkpoint.apply(try SafeTensors.decode(centre.data, source: "centre").tensors, source: "centre", to: model)

@@ -175,11 +175,7 @@ public final class HessianRunner: TaskRunner, @unchecked Sendable {
         guard let centre = inputs.first(where: { $0.name == "centre" }) else {
             throw TaskError("hessian task \(task): missing input centre", retryable: false)
         }
-        guard let path = p.data.path ?? p.data.trainImages, let bytes = FileManager.default.contents(atPath: path),
-              SHA256.hex(SHA256.hash([UInt8](bytes))) == p.dataSHA256 else {
-            throw TaskError("hessian task \(task): the data file on this worker is missing or differs from the coordinator's", retryable: false)
-        }
-        var (train, _) = try DataLoader.load(p.data, baseDirectory: "/", seed: p.dataSeed, as: Float.self)
+        var (train, _) = try SurfaceRunner.loadData(p.data, sha256: p.dataSHA256, seed: p.dataSeed)
         if let n = p.samples { train = train.subset(n, seed: TerrainRNG.derive(p.seed, "curvature-samples")) }
         let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
         try Checkpoint.apply(try SafeTensors.decode(centre.data, source: "centre checkpoint").tensors, source: "centre checkpoint", to: model)

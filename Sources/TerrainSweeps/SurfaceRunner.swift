@@ -44,14 +44,7 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
                 cached = c
                 return c
             }
-            guard let path = p.data.path ?? p.data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
-                throw TaskError("cannot read the data file \(p.data.path ?? "?") on this worker", retryable: false)
-            }
-            let sha = SHA256.hex(SHA256.hash([UInt8](bytes)))
-            guard sha == p.dataSHA256 else {
-                throw TaskError("the data file \(path) on this worker differs from the coordinator's (sha256 \(sha.prefix(12))… vs \(p.dataSHA256.prefix(12))…)", retryable: false)
-            }
-            let (train, test) = try DataLoader.load(p.data, baseDirectory: "/", seed: p.dataSeed, as: Float.self)
+            let (train, test) = try Self.loadData(p.data, sha256: p.dataSHA256, seed: p.dataSeed)
             let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
             var c = Loaded(key: key, model: model, train: train, test: test, centreHash: [], centre: [])
             try self.loadCentre(&c, centreBytes, centreHash)
