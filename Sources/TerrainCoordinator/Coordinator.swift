@@ -291,6 +291,8 @@ public final class Coordinator {
                 let data = (try? dataset.artifact(h)) ?? pendingArtifact(h)
                 if let data {
                     send(peer, .artifact(hash: h, data: data), router)
+                    pendingEvents.append(.init(time: wallClock, kind: "artifact-sent", task: nil, worker: peerName(peer),
+                                               detail: "\(SHA256.hex(h).prefix(16)) (\(data.count) bytes)"))
                 } else {
                     logger.warning("peer \(peerName(peer)) asked for unknown artifact \(SHA256.hex(h).prefix(12))")
                 }

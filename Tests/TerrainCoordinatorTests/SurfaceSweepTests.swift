@@ -220,3 +220,19 @@ extension SurfaceSweepTests {
         XCTAssertFalse(grid[0].contains { $0.isNaN })
     }
 }
+
+extension SurfaceSweepTests {
+    /// Directions and the centre reach each worker once, however many tiles it computes.
+    func testArtifactsAreSentToAWorkerOnlyOnce() throws {
+        let h = try ProcessHarness(name: "artifacts")
+        harnesses.append(h)
+        let (path, _, _) = try centre(in: h.dir)
+        let c = try h.coordinator(try spec(h, checkpoint: path, tile: 3))   // 81 points: 27 tasks
+        let w = try h.worker("w")
+        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
+        _ = h.waitForExit(w)
+        let sent = try h.open().events(kind: "artifact-sent")
+        XCTAssertEqual(sent.count, 3, "centre, d1 and d2, once each: \(sent.map(\.detail))")
+        XCTAssertEqual(try h.open().resultRows().count, 27)
+    }
+}
