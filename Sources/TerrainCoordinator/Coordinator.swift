@@ -255,19 +255,17 @@ public final class Coordinator {
         let message: WireMessage
         do {
             message = try WireCodec.decode(body)
-        } catch let e as WireError {
+        } catch {
+            // `decode` throws only WireError (typed throws).
             malformed += 1
-            if case .unsupportedVersion(let v) = e {
+            if case .unsupportedVersion(let v) = error {
                 let reason = "protocol version mismatch: the worker speaks version \(v), this coordinator speaks version \(WireCodec.version)"
                 _ = try? router.send([peer] + WireCodec.encode(.reject(code: .versionMismatch, reason: reason)), dontWait: true)
                 pendingEvents.append(.init(time: wallClock, kind: "reject", task: nil, worker: peerName(peer), detail: reason))
             } else if malformed <= 100 || malformed % 1000 == 0 {
-                logger.warning("dropped a message from peer \(peerName(peer)): \(e) (\(malformed) so far)")
-                pendingEvents.append(.init(time: wallClock, kind: "malformed", task: nil, worker: peerName(peer), detail: e.description))
+                logger.warning("dropped a message from peer \(peerName(peer)): \(error) (\(malformed) so far)")
+                pendingEvents.append(.init(time: wallClock, kind: "malformed", task: nil, worker: peerName(peer), detail: error.description))
             }
-            return
-        } catch {
-            malformed += 1
             return
         }
         let t = now
