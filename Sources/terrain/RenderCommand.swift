@@ -25,6 +25,9 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "2-D: number of contour levels.")
     var contours: Int = 12
 
+    @Option(help: "2-D: grids larger than this many points per axis are drawn from block means (exports keep every point).")
+    var maxCells: Int = 251
+
     @Flag(help: "Draw the Hessian eigenvalue density (stochastic Lanczos quadrature) of the sweep's curvature section instead.")
     var density = false
 
@@ -58,7 +61,11 @@ struct RenderCommand: ParsableCommand {
                 throw ValidationError("no metric '\(metric)'; the dataset has \(table.metricNames.joined(separator: ", "))")
             }
             title = "\(metric) around \(name) (\(sweep.name))"
-            svg = SVGRenderer.heatmap(x: table.x, y: y, values: values, title: title, subtitle: subtitle, xLabel: "α (direction 1)",
+            // Very large grids are drawn from block means (at most maxCells per axis) so that
+            // the SVG stays light enough for a browser; exports keep every point.
+            let (dx, dy, dv, factor) = GridDownsampling.blockMeans(x: table.x, y: y, values: values, maxCells: maxCells)
+            let drawn = factor > 1 ? subtitle + " · \(factor)×\(factor) block means" : subtitle
+            svg = SVGRenderer.heatmap(x: dx, y: dy, values: dv, title: title, subtitle: drawn, xLabel: "α (direction 1)",
                                       yLabel: "β (direction 2)", valueLabel: log ? "log10 \(metric)" : metric, logScale: log,
                                       contourLevels: contours, marker: (0, 0))
         } else {

@@ -82,7 +82,7 @@ enum SurfaceResults {
         let dirs: String
         switch s.directionKind {
         case .random:
-            dirs = "\(s.normalization.rawValue)-normalized random directions, seed \(s.seed), biases/norms \(s.oneDimensional == .ignore ? "fixed" : "copied")"
+            dirs = "\(s.normalization.rawValue)-normalized random directions, seed \(s.seed)\(s.oneDimensional == .ignore ? "" : ", 1-D params copied")"
         case .interpolation:
             dirs = "θ(t) = θ_A + t·(θ_B − θ_A)"
         case .plane:
@@ -90,7 +90,7 @@ enum SurfaceResults {
         case .pca:
             dirs = "PCA directions of \(s.trajectory.count) trajectory checkpoints"
         }
-        let subset = s.data.trainSubset.map { "train subset of \($0)" } ?? "full train set"
+        let subset = s.data.trainSubset.map { "\($0) training samples" } ?? "full train set"
         return "\(dirs) · \(subset)"
     }
 }
