@@ -67,6 +67,7 @@ public final class Coordinator {
     let spec: SweepSpec
     let options: CoordinatorOptions
     let dataset: SweepDataset
+    private let lock: DatasetLock
     var scheduler: Scheduler
     /// Kind, parameters, dependencies and fixed inputs of each task, indexed by id − 1 (ids are dense).
     var taskInfo: [(kind: String, params: [UInt8], dependencies: [UInt64], inputs: [(name: String, hash: [UInt8])])] = []
@@ -88,34 +89,33 @@ public final class Coordinator {
         self.spec = spec
         self.options = options
         self.logger = logger
-        dataset = try SweepDataset(path: options.datasetPath)
+        // One coordinator per dataset: an exclusive lock on `<dataset>.lock`, released by the
+        // kernel whatever way this process ends.
+        lock = try DatasetLock(path: options.datasetPath + ".lock")
         let tasks: [(descriptor: TaskDescriptor, params: [UInt8])]
         var staticInputs: [UInt64: [(name: String, hash: [UInt8])]]
-        if let existing = try dataset.specHash() {
-            guard existing == spec.hash else {
-                throw DatasetError.specMismatch("\(options.datasetPath) holds another sweep (spec hash \(existing.prefix(12))…, this spec \(spec.hash.prefix(12))…); use a new --dataset file or the original spec")
+        if FileManager.default.fileExists(atPath: options.datasetPath) {
+            dataset = try SweepDataset(path: options.datasetPath)
+            if let existing = try dataset.specHash() {
+                guard existing == spec.hash else {
+                    throw DatasetError.specMismatch("\(options.datasetPath) holds another sweep (spec hash \(existing.prefix(12))…, this spec \(spec.hash.prefix(12))…); use a new --dataset file or the original spec")
+                }
+                if let stored = try dataset.meta("inputs_sha256"), let now = try spec.inputsFingerprint(), stored != now {
+                    throw DatasetError.specMismatch("\(options.datasetPath): the files this sweep was created from (checkpoint or data) have changed since; use a new --dataset file")
+                }
+                tasks = try dataset.loadTasks()
+                staticInputs = try dataset.loadStaticInputs()
+                // Tasks that were running when the last coordinator stopped go back to the queue, on
+                // disk too, so that `terrain status` does not show phantom running tasks.
+                try dataset.requeueRunning()
+            } else {
+                (tasks, staticInputs) = try Self.create(spec, in: dataset)
             }
-            if let stored = try dataset.meta("inputs_sha256"), let now = try spec.inputsFingerprint(), stored != now {
-                throw DatasetError.specMismatch("\(options.datasetPath): the files this sweep was created from (checkpoint or data) have changed since; use a new --dataset file")
-            }
-            tasks = try dataset.loadTasks()
-            staticInputs = try dataset.loadStaticInputs()
-            // Tasks that were running when the last coordinator stopped go back to the queue, on
-            // disk too, so that `terrain status` does not show phantom running tasks.
-            try dataset.requeueRunning()
         } else {
+            // Expand first: a spec that cannot be expanded leaves no file behind.
             let expanded = try spec.expand()
-            tasks = expanded.map { (TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies,
-                                                   status: $0.dependencies.isEmpty ? .queued : .waiting), $0.params) }
-            staticInputs = [:]
-            var artifacts = [[UInt8]: [UInt8]]()
-            for t in expanded where !t.inputs.isEmpty {
-                staticInputs[t.id] = t.inputs.map { ($0.name, $0.hash) }
-                for i in t.inputs where artifacts[i.hash] == nil { artifacts[i.hash] = i.data }
-            }
-            try dataset.create(spec: spec.text, specHash: spec.hash, kind: spec.kind, tasks: tasks, inputs: staticInputs, artifacts: artifacts)
-            if let fingerprint = try spec.inputsFingerprint() { try dataset.setMeta("inputs_sha256", fingerprint) }
-            try dataset.setMeta("base_directory", spec.baseDirectory)
+            dataset = try SweepDataset(path: options.datasetPath)
+            (tasks, staticInputs) = try Self.create(spec, expanded: expanded, in: dataset)
         }
         taskInfo = tasks.sorted { $0.descriptor.id < $1.descriptor.id }.map {
             ($0.descriptor.kind, $0.params, $0.descriptor.dependencies, staticInputs[$0.descriptor.id] ?? [])
@@ -128,6 +128,25 @@ public final class Coordinator {
                                   config: SchedulerConfig(maxAttempts: r.maxAttempts, heartbeatInterval: Double(r.heartbeatMs) / 1000,
                                                           liveness: r.liveness, taskTimeout: r.taskTimeout),
                                   sweepID: spec.hash)
+    }
+
+    /// Writes a new sweep into an empty dataset.
+    private static func create(_ spec: SweepSpec, expanded: [ExpandedTask]? = nil, in dataset: SweepDataset) throws
+        -> ([(descriptor: TaskDescriptor, params: [UInt8])], [UInt64: [(name: String, hash: [UInt8])]])
+    {
+        let expanded = try expanded ?? spec.expand()
+        let tasks = expanded.map { (TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies,
+                                                   status: $0.dependencies.isEmpty ? .queued : .waiting), $0.params) }
+        var staticInputs = [UInt64: [(name: String, hash: [UInt8])]]()
+        var artifacts = [[UInt8]: [UInt8]]()
+        for t in expanded where !t.inputs.isEmpty {
+            staticInputs[t.id] = t.inputs.map { ($0.name, $0.hash) }
+            for i in t.inputs where artifacts[i.hash] == nil { artifacts[i.hash] = i.data }
+        }
+        try dataset.create(spec: spec.text, specHash: spec.hash, kind: spec.kind, tasks: tasks, inputs: staticInputs, artifacts: artifacts)
+        if let fingerprint = try spec.inputsFingerprint() { try dataset.setMeta("inputs_sha256", fingerprint) }
+        try dataset.setMeta("base_directory", spec.baseDirectory)
+        return (tasks, staticInputs)
     }
 
     private var now: Double { Double(DispatchTime.now().uptimeNanoseconds - clockStart) * 1e-9 }

@@ -25,7 +25,7 @@ public enum ZMQError: Error, Equatable, CustomStringConvertible {
     /// A bind, connect, unbind or disconnect failed for this endpoint (bad syntax, unknown
     /// transport, address in use, nothing bound there, …). The associated value is the endpoint
     /// exactly as passed in.
-    case invalidEndpoint(String)
+    case invalidEndpoint(String, reason: String)
     /// Any other errno, with libzmq's text for it (`zmq_strerror`).
     case other(code: Int32, message: String)
 
@@ -42,7 +42,13 @@ public enum ZMQError: Error, Equatable, CustomStringConvertible {
     /// Maps the errno of a failed bind/connect/unbind/disconnect: `ETERM` stays `.terminated`,
     /// everything else becomes `.invalidEndpoint(endpoint)`.
     init(code: Int32, endpoint: String) {
-        self = code == ETERM ? .terminated : .invalidEndpoint(endpoint)
+        guard code != ETERM else {
+            self = .terminated
+            return
+        }
+        var reason = String(cString: zmq_strerror(code))
+        if !endpoint.contains("://") { reason += "; write tcp://host:port or ipc:///path" }
+        self = .invalidEndpoint(endpoint, reason: reason)
     }
 
     /// The error for the calling thread's current libzmq errno (`zmq_errno()`).
@@ -65,7 +71,7 @@ public enum ZMQError: Error, Equatable, CustomStringConvertible {
         case .wouldBlock: return "ZeroMQ operation would block (EAGAIN)"
         case .hostUnreachable: return "ZeroMQ peer unreachable: no connected peer with that routing id (EHOSTUNREACH)"
         case .terminated: return "ZeroMQ context terminated (ETERM)"
-        case .invalidEndpoint(let endpoint): return "ZeroMQ endpoint failed: \(endpoint)"
+        case .invalidEndpoint(let endpoint, let reason): return "ZeroMQ endpoint \(endpoint) failed: \(reason)"
         case .other(let code, let message): return "ZeroMQ error \(code): \(message)"
         }
     }

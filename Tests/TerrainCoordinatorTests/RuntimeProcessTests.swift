@@ -209,3 +209,31 @@ final class RuntimeProcessTests: XCTestCase {
         XCTAssertEqual(try harness.open().resultRows().count, 2, "the dataset is untouched")
     }
 }
+
+extension RuntimeProcessTests {
+    func testASecondCoordinatorOnTheSameDatasetIsRefused() throws {
+        let spec = try probeSpec(tasks: 5, sleepMs: 1)
+        let c1 = try harness.coordinator(spec, label: "c1")
+        harness.waitFor("the first coordinator's dataset") { FileManager.default.fileExists(atPath: harness.dataset) }
+        let c2 = try harness.start(["coordinator", spec, "--bind", harness.endpoint + "2", "--dataset", harness.dataset, "--quiet"], label: "c2")
+        XCTAssertEqual(harness.waitForExit(c2), 1)
+        XCTAssertTrue(harness.output("c2").contains("in use by another coordinator (pid \(c1.processIdentifier))"), harness.output("c2"))
+        let w = try harness.worker("w")
+        XCTAssertEqual(harness.waitForExit(c1), 0)
+        _ = harness.waitForExit(w)
+        XCTAssertEqual(try harness.open().events(kind: "coordinator-started").count, 1)
+    }
+
+    func testASpecThatCannotBeExpandedLeavesNoDatasetBehind() throws {
+        let spec = try harness.write("bad.yaml", """
+        kind: surface
+        model: {kind: mlp, hidden: [4]}
+        data: {path: /nonexistent/data.npz}
+        surface: {checkpoint: /nonexistent/c.safetensors, x: "-1:1:3"}
+        """)
+        let c = try harness.coordinator(spec)
+        XCTAssertEqual(harness.waitForExit(c), 1)
+        XCTAssertTrue(harness.output("coordinator").contains("/nonexistent"), harness.output("coordinator"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: harness.dataset))
+    }
+}

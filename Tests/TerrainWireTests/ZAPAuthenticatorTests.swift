@@ -185,7 +185,7 @@ final class ZAPAuthenticatorTests: XCTestCase {
         let context = try ZMQContext()
         let first = try ZAPAuthenticator(context: context, allowedClientKeys: [])
         XCTAssertThrowsError(try ZAPAuthenticator(context: context, allowedClientKeys: [])) { error in
-            XCTAssertEqual(error as? ZMQError, .invalidEndpoint(ZAPAuthenticator.endpoint))
+            guard case .invalidEndpoint(let failed, _)? = error as? ZMQError else { return XCTFail("\(error)") }; XCTAssertEqual(failed, ZAPAuthenticator.endpoint)
         }
         first.start()
         first.start()

@@ -216,17 +216,17 @@ final class ZMQSocketTests: XCTestCase {
         let socket = try ZMQSocket(context, .router)
         for endpoint in ["nonsense", "bogus://x", "tcp://127.0.0.1:notaport"] {
             XCTAssertThrowsError(try socket.bind(endpoint)) { error in
-                XCTAssertEqual(error as? ZMQError, .invalidEndpoint(endpoint))
+                guard case .invalidEndpoint(let failed, _)? = error as? ZMQError else { return XCTFail("\(error)") }; XCTAssertEqual(failed, endpoint)
                 XCTAssertTrue("\(error)".contains(endpoint))
             }
         }
         XCTAssertThrowsError(try socket.connect("nonsense")) { error in
-            XCTAssertEqual(error as? ZMQError, .invalidEndpoint("nonsense"))
+            guard case .invalidEndpoint(let failed, _)? = error as? ZMQError else { return XCTFail("\(error)") }; XCTAssertEqual(failed, "nonsense")
         }
         let bound = try socket.bind("tcp://127.0.0.1:*")
         let other = try ZMQSocket(context, .router)
         XCTAssertThrowsError(try other.bind(bound)) { error in
-            XCTAssertEqual(error as? ZMQError, .invalidEndpoint(bound))
+            guard case .invalidEndpoint(let failed, _)? = error as? ZMQError else { return XCTFail("\(error)") }; XCTAssertEqual(failed, bound)
         }
         try socket.unbind(bound)
         XCTAssertThrowsError(try socket.unbind(bound))
