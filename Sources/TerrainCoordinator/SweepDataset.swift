@@ -32,9 +32,16 @@ public final class SweepDataset: @unchecked Sendable {
                 throw DatasetError.io("\(path): no such dataset")
             }
             db = try DatabaseQueue(path: path, configuration: config)
-            if !readOnly { try migrate() }
+            if readOnly {
+                let isSweep = try db.read { try Bool.fetchOne($0, sql: "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'") } ?? false
+                guard isSweep else { throw DatasetError.io("\(path): not a Terrain sweep dataset (no meta table)") }
+            } else {
+                try migrate()
+            }
         } catch let e as DatasetError {
             throw e
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_NOTADB {
+            throw DatasetError.io("\(path): not a Terrain sweep dataset (not an SQLite file)")
         } catch {
             throw DatasetError.io("\(path): cannot open the dataset: \(error)")
         }

@@ -322,9 +322,14 @@ public struct SurfaceSpec: Sendable {
     public func materialize(source: String) throws -> Materialized {
         do {
             guard let checkpoint else { throw TerrainError.invalidArgument("θ* is trained by the sweep; no checkpoint to read") }
-            let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
+            let (train, _): (Dataset<Float>, Dataset<Float>?)
+            do { (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self) } catch let e as TerrainError {
+                throw TerrainError.invalidData("data: \(e.description)")
+            }
             let m: Model<Float> = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
-            try Checkpoint.load(checkpoint, into: m)
+            do { try Checkpoint.load(checkpoint, into: m) } catch let e as TerrainError {
+                throw TerrainError.invalidCheckpoint("surface.checkpoint: \(e.description)")
+            }
             let space = ParameterSpace(m)
             let centre = space.values()
             let d = try Self.directions(directionsParams, centre: centre, layout: space.layout, dataShape: train.sampleShape, outputs: train.outputs)

@@ -130,6 +130,9 @@ public struct SweepSpec: Sendable {
     /// Parses and checks spec text.
     public static func parse(_ text: String, source: String = "<string>", baseDirectory: String = ".") throws -> SweepSpec {
         let root = try SpecYAML.mapping(text, source: source)
+        if root["kind"] == nil && (root["training"] != nil || root["optimizer"] != nil) {
+            throw SpecError(file: source, message: "this is a training spec (it has no kind:); run it with `terrain train`")
+        }
         try SpecYAML.checkKeys(root, allowed: topKeys, section: nil, source: source)
         guard let kind = root["kind"]?.string else {
             throw SpecError(file: source, message: "kind: required (one of: \(TaskKinds.sweepKinds.joined(separator: ", ")))")

@@ -71,6 +71,9 @@ public struct TrainSpec: Sendable, Equatable {
     /// Parses and checks spec text.
     public static func parse(_ text: String, source: String = "<string>", baseDirectory: String = ".") throws -> TrainSpec {
         let root = try SpecYAML.mapping(text, source: source)
+        if let kind = root["kind"]?.string {
+            throw SpecError(file: source, message: "this is a sweep spec (kind: \(kind)); run it with `terrain run` or `terrain coordinator` (`terrain validate` checks both kinds)")
+        }
         try SpecYAML.checkKeys(root, allowed: topKeys, section: nil, source: source)
         for (key, allowed) in [("model", ModelSpec.allowedKeys), ("data", DataSpec.allowedKeys),
                                ("optimizer", OptimizerSpec.allowedKeys), ("schedule", LearningRateSchedule.allowedKeys),

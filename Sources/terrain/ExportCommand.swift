@@ -18,13 +18,13 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file (default: the dataset's name with the format's extension).")
     var output: String?
 
-    @Option(help: "VTK: the metric used as height (default: train_loss).")
+    @Option(help: "VTK: the metric used as height.")
     var metric: String = "train_loss"
 
     @Flag(help: "VTK: use log10 of the height metric.")
     var log = false
 
-    @Option(help: "Also write the directions as safetensors: d1.<parameter> and d2.<parameter>, shaped like the parameters (F32).")
+    @Option(help: "Also write the directions as safetensors: d1.<parameter> and d2.<parameter>, shaped like the parameters (F32). The grid is exported as well.")
     var directions: String?
 
     func run() throws {

@@ -13,7 +13,7 @@ struct RenderCommand: ParsableCommand {
     @Argument(help: "The sweep's SQLite dataset.")
     var dataset: String
 
-    @Option(name: .shortAndLong, help: "Output SVG (default: <dataset>-<metric>.svg).")
+    @Option(name: .shortAndLong, help: "Output SVG (default: <dataset>-<metric>.svg for 2-D, <dataset>-curves.svg for 1-D, <dataset>-density.svg with --density).")
     var output: String?
 
     @Option(help: "2-D: the metric to draw (train_loss, train_acc, test_loss, test_acc).")
@@ -52,7 +52,7 @@ struct RenderCommand: ParsableCommand {
             print("wrote \(out)")
             return
         }
-        let subtitle = SurfaceResults.describe(spec)
+        let subtitle = SurfaceResults.describe(spec, metric: metric)
         let title: String
         let svg: String
         let name = SurfaceResults.centreName(spec)
@@ -66,7 +66,7 @@ struct RenderCommand: ParsableCommand {
             let (dx, dy, dv, factor) = GridDownsampling.blockMeans(x: table.x, y: y, values: values, maxCells: maxCells)
             let drawn = factor > 1 ? subtitle + " · \(factor)×\(factor) block means" : subtitle
             svg = SVGRenderer.heatmap(x: dx, y: dy, values: dv, title: title, subtitle: drawn, xLabel: "α (direction 1)",
-                                      yLabel: "β (direction 2)", valueLabel: log ? "log10 \(metric)" : metric, logScale: log,
+                                      yLabel: "β (direction 2)", valueLabel: log ? "\(metric) (log scale)" : metric, logScale: log,
                                       contourLevels: contours, marker: (0, 0))
         } else {
             title = spec.directionKind == .interpolation ? "\(name) → \(((spec.target ?? "") as NSString).lastPathComponent)"

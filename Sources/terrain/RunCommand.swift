@@ -12,7 +12,7 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "The sweep spec (YAML).")
     var spec: String
 
-    @Option(name: .shortAndLong, help: "Worker processes to start (default: the number of cores).")
+    @Option(name: .shortAndLong, help: "Worker processes to start (the default is the number of cores).")
     var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "The dataset file (default: <spec name>.sqlite).")

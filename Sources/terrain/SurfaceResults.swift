@@ -17,7 +17,7 @@ enum SurfaceResults {
             throw CLI.Failure(message: e.description)
         }
         guard let s = sweep.surface else {
-            throw CLI.Failure(message: "\(path): a \(sweep.kind) sweep has no surface to export (export and render take surface sweeps)")
+            throw CLI.Failure(message: "\(path): a \(sweep.kind) sweep has no surface grid (export and render take surface sweeps)")
         }
         let outputs = try ds.completedOutputs().map { (params: $0.params, output: $0.output) }
         let grid = try SurfaceSpec.assemble(points: s.points, metrics: s.metricNames.count, outputs: outputs)
@@ -78,7 +78,7 @@ enum SurfaceResults {
     }
 
     /// A one-line description of what was computed, for figure subtitles.
-    static func describe(_ s: SurfaceSpec) -> String {
+    static func describe(_ s: SurfaceSpec, metric: String = "train_loss") -> String {
         let dirs: String
         switch s.directionKind {
         case .random:
@@ -90,7 +90,12 @@ enum SurfaceResults {
         case .pca:
             dirs = "PCA directions of \(s.trajectory.count) trajectory checkpoints"
         }
-        let subset = s.data.trainSubset.map { "\($0) training samples" } ?? "full train set"
+        let subset: String
+        if metric.hasPrefix("test") {
+            subset = s.data.testSubset.map { "\($0) test samples" } ?? "full test set"
+        } else {
+            subset = s.data.trainSubset.map { "\($0) training samples" } ?? "full train set"
+        }
         return "\(dirs) · \(subset)"
     }
 }
