@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWorker", "TerrainExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -1,3 +1,4 @@
+import TerrainCore
 import Yams
 
 /// YAML helpers shared by the spec types: parsing to a mapping, unknown-key checks and
@@ -44,9 +45,30 @@ public enum SpecYAML {
         } catch let DecodingError.valueNotFound(type, ctx) {
             throw SpecError(file: source, message: "\(path(section, ctx)): expected \(describe(type))")
         } catch let DecodingError.dataCorrupted(ctx) {
-            throw SpecError(file: source, message: "\(path(section, ctx)): \(ctx.debugDescription)")
+            let field = path(section, ctx)
+            if let allowed = allowedValues[field] {
+                throw SpecError(file: source, message: "\(field): expected one of \(allowed.joined(separator: ", "))")
+            }
+            throw SpecError(file: source, message: "\(field): \(ctx.debugDescription)")
         }
     }
+
+    /// The values of the spec fields that are enumerations, for error messages.
+    static let allowedValues: [String: [String]] = {
+        var m = [String: [String]]()
+        for prefix in ["model", "surface.model"] {
+            m["\(prefix).kind"] = ModelSpec.Kind.allCases.map(\.rawValue)
+            m["\(prefix).activation"] = ModelSpec.Activation.allCases.map(\.rawValue)
+            m["\(prefix).init"] = Initializer.allCases.map(\.rawValue)
+        }
+        for prefix in ["optimizer", "surface.train.optimizer"] { m["\(prefix).name"] = OptimizerSpec.Name.allCases.map(\.rawValue) }
+        for prefix in ["schedule", "surface.train.schedule"] {
+            m["\(prefix).kind"] = LearningRateSchedule.Kind.allCases.map(\.rawValue)
+            m["\(prefix).scaling"] = LearningRateSchedule.Scaling.allCases.map(\.rawValue)
+        }
+        m["data.format"] = DataSpec.Format.allCases.map(\.rawValue)
+        return m
+    }()
 
     private static func path(_ section: String, _ ctx: DecodingError.Context) -> String {
         ([section] + ctx.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }).joined(separator: ".")

@@ -15,7 +15,7 @@ struct Train: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the checkpoint (default: the spec's output, or <name>.safetensors).")
     var output: String?
 
-    @Option(help: "Also write a checkpoint every N epochs to <output>.epoch<N>.safetensors (0 = never).")
+    @Option(help: "Also write a checkpoint every N epochs to <output without .safetensors>.epoch<N>.safetensors (0 = never).")
     var checkpointEvery: Int = 0
 
     @Option(help: "Resume from this checkpoint (model, optimizer state and step).")
@@ -52,7 +52,8 @@ struct Train: ParsableCommand {
                 }
                 if checkpointEvery > 0 && r.epoch % checkpointEvery == 0 {
                     try? Checkpoint.save(model: model, optimizer: trainer.optimizer, step: r.step,
-                                         metadata: ["terrain.spec": spec.source], to: "\(out).epoch\(r.epoch).safetensors")
+                                         metadata: ["terrain.spec": spec.source],
+                                         to: "\(out.hasSuffix(".safetensors") ? String(out.dropLast(12)) : out).epoch\(r.epoch).safetensors")
                 }
             }
         } catch let e as TrainingError {
