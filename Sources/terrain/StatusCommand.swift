@@ -42,7 +42,7 @@ struct StatusCommand: ParsableCommand {
             if failures.count > 20 { print("  … and \(failures.count - 20) more") }
         }
         for (key, value) in try ds.summaries().sorted(by: { $0.key < $1.key }) {
-            print("\(key): \(StatusCommand.brief(value))")
+            print("\(key):\(StatusCommand.brief(value))")
         }
         let violations = try ds.events(kind: "determinism-violation")
         if !violations.isEmpty { print("determinism violations: \(violations.count) (see the events table)") }
@@ -51,9 +51,23 @@ struct StatusCommand: ParsableCommand {
     /// A summary's JSON without the long arrays (density grids), for the terminal.
     static func brief(_ json: String) -> String {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return json }
-        return object.keys.sorted().compactMap { k -> String? in
-            if let a = object[k] as? [Any], a.count > 8 { return nil }
-            return "\(k)=\(object[k]!)"
-        }.joined(separator: "  ")
+        func number(_ v: Any) -> String {
+            if let d = v as? Double { return String(format: "%.6g", d) }
+            return "\(v)"
+        }
+        // Pair estimates with their standard errors and drop long arrays (densities).
+        var parts = [String]()
+        for k in object.keys.sorted() where !k.hasSuffix("StandardError") {
+            let v = object[k]!
+            if let a = v as? [Any] {
+                if a.count > 8 { continue }
+                parts.append("\(k) [\(a.map(number).joined(separator: ", "))]")
+            } else if let se = object[k + "StandardError"] {
+                parts.append("\(k) \(number(v)) ± \(number(se))")
+            } else {
+                parts.append("\(k) \(number(v))\(k == "sharpness" ? "%" : "")")
+            }
+        }
+        return "\n    " + parts.joined(separator: "\n    ")
     }
 }
