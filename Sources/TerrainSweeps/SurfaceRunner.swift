@@ -58,6 +58,14 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
         let nx = p.x.count
         var out = [Double]()
         out.reserveCapacity((p.end - p.start) * 2 * p.sets.count)
+        // Reuse the first layer's products across the tile's points when the model allows it.
+        var planes = [String: PlaneEvaluator]()
+        for set in p.sets {
+            if let data = set == "test" ? loaded.test : loaded.train,
+               let plane = PlaneEvaluator(model: loaded.model, data: data, loss: p.loss, centre: loaded.centre, d1: d1, d2: d2) {
+                planes[set] = plane
+            }
+        }
         for index in p.start..<p.end {
             let alpha = p.x[index % nx]
             let beta = p.y.map { $0[index / nx] } ?? 0
@@ -68,7 +76,7 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
             for set in p.sets {
                 let data = set == "test" ? loaded.test : loaded.train
                 guard let data else { throw TaskError("surface task \(task): the data has no test set", retryable: false) }
-                let m = Evaluator.evaluate(loaded.model, on: data, loss: p.loss)
+                let m = planes[set]?.evaluate(alpha: alpha, beta: beta) ?? Evaluator.evaluate(loaded.model, on: data, loss: p.loss)
                 out.append(m.loss)
                 out.append(m.accuracy ?? .nan)
             }

@@ -148,3 +148,32 @@ extension GeometryTests {
         XCTAssertFalse(Evaluator.recomputeBatchNormStatistics(plain, on: data))
     }
 }
+
+extension GeometryTests {
+    /// Reusing the first layer's products gives the direct evaluation's values (bit for bit at
+    /// the origin, to Float rounding elsewhere), and declines models it cannot speed up.
+    func testPlaneEvaluatorMatchesDirectEvaluation() throws {
+        let (train, _) = try TestSupport.mnist1d()
+        let data = train.prefix(1100)   // three chunks, the last partial
+        let model: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [32, 16], batchNorm: true), dataShape: [40], outputs: 10, seed: 2)
+        let space = ParameterSpace(model)
+        let centre = space.values()
+        let d1 = Directions.random(layout: space.layout, center: centre, seed: 1, normalization: .filter, oneDimensional: .copy)
+        let d2 = Directions.random(layout: space.layout, center: centre, seed: 2, normalization: .filter, oneDimensional: .copy)
+        let plane = try XCTUnwrap(PlaneEvaluator(model: model, data: data, loss: .crossEntropy, centre: centre, d1: d1, d2: d2))
+        for (a, b) in [(0.0, 0.0), (0.5, -0.25), (-1.0, 1.0), (0.1, 0.9)] {
+            space.setValues(Directions.point(center: centre, d1, a, d2, b))
+            let direct = Evaluator.evaluate(model, on: data, loss: .crossEntropy)
+            let reused = plane.evaluate(alpha: a, beta: b)
+            if a == 0 && b == 0 {
+                XCTAssertEqual(reused.loss.bitPattern, direct.loss.bitPattern)
+            } else {
+                XCTAssertEqual(reused.loss, direct.loss, accuracy: 1e-5 * direct.loss, "(\(a), \(b))")
+            }
+            XCTAssertEqual(reused.accuracy!, direct.accuracy!, accuracy: 2.0 / 1100)
+        }
+        let cnn: Model<Float> = try ModelBuilder.build(.exampleCNN, dataShape: [40], outputs: 10, seed: 0)
+        let c = ParameterSpace(cnn).values()
+        XCTAssertNil(PlaneEvaluator(model: cnn, data: data, loss: .crossEntropy, centre: c, d1: c, d2: nil))
+    }
+}
