@@ -1,8 +1,9 @@
 import CZeroMQ
 
-/// The transport layer: typed ZeroMQ sockets and the wire protocol's messages and codec.
-/// Its content arrives with the runtime issue ("The ZeroMQ runtime…"); for now it only
-/// reports the linked libzmq version, which `terrain --version` prints.
+/// The transport layer: typed ZeroMQ sockets (``ZMQSocket``, ``ZMQPoller``), CurveZMQ keys and
+/// the ZAP handler, and the wire protocol's messages and codec (``WireMessage``,
+/// ``WireCodec``; docs/protocol.md). This namespace reports the linked libzmq version, which
+/// `terrain --version` prints.
 public enum TerrainWire {
     /// The libzmq version this binary is linked against, as "major.minor.patch".
     public static var zmqVersion: String {
