@@ -251,7 +251,7 @@ public final class Coordinator {
         try commit(router)
         if finished {
             do {
-                let summaries = try SweepSummaries.compute(spec, outputs: try dataset.completedOutputsWithKinds())
+                let summaries = try SweepSummaries.compute(spec, outputs: try dataset.completedOutputs().map { ($0.kind, $0.params, $0.output) })
                 if !summaries.isEmpty { try dataset.writeSummaries(summaries) }
             } catch {
                 logger.error("could not compute the sweep's summaries: \(error)")

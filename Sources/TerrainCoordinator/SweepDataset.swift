@@ -224,16 +224,6 @@ public final class SweepDataset: @unchecked Sendable {
         }
     }
 
-    /// Stores an artifact (idempotent) and returns its SHA-256.
-    @discardableResult
-    public func putArtifact(_ data: [UInt8]) throws -> [UInt8] {
-        let hash = SHA256.hash(data)
-        try db.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO artifacts(hash, size, data) VALUES (?, ?, ?)", arguments: [Data(hash), data.count, Data(data)])
-        }
-        return hash
-    }
-
     /// An artifact's bytes.
     public func artifact(_ hash: [UInt8]) throws -> [UInt8]? {
         try db.read { db in
@@ -312,13 +302,6 @@ public final class SweepDataset: @unchecked Sendable {
         }
     }
 
-    /// A result's output bytes.
-    public func output(of task: UInt64) throws -> [UInt8]? {
-        try db.read { db in
-            try Data.fetchOne(db, sql: "SELECT output FROM results WHERE task = ?", arguments: [Int64(task)]).map { [UInt8]($0) }
-        }
-    }
-
     /// Event-log entries of one kind: (task, worker, detail).
     public func events(kind: String) throws -> [(task: UInt64?, worker: String?, detail: String)] {
         try db.read { db in
@@ -354,19 +337,11 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
 }
 
 extension SweepDataset {
-    /// The tasks a task depends on.
-    public func loadDependencies(of task: UInt64) throws -> [UInt64] {
+    /// Kind, parameters and output of every task with a result, in task order.
+    public func completedOutputs() throws -> [(task: UInt64, kind: String, params: [UInt8], output: [UInt8])] {
         try db.read { db in
-            try Int64.fetchAll(db, sql: "SELECT dependency FROM dependencies WHERE task = ? ORDER BY dependency", arguments: [Int64(task)])
-                .map { UInt64($0) }
-        }
-    }
-
-    /// Parameters and output of every task with a result, in task order.
-    public func completedOutputs() throws -> [(task: UInt64, params: [UInt8], output: [UInt8])] {
-        try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT t.id, t.params, r.output FROM tasks t JOIN results r ON r.task = t.id ORDER BY t.id").map {
-                (UInt64($0[0] as Int64), [UInt8]($0[1] as Data), [UInt8]($0[2] as Data))
+            try Row.fetchAll(db, sql: "SELECT t.id, t.kind, t.params, r.output FROM tasks t JOIN results r ON r.task = t.id ORDER BY t.id").map {
+                (UInt64($0[0] as Int64), $0[1], [UInt8]($0[2] as Data), [UInt8]($0[3] as Data))
             }
         }
     }
@@ -376,15 +351,6 @@ extension SweepDataset {
         var out = [String: [UInt8]]()
         for (name, hash) in try loadStaticInputs()[task] ?? [] { out[name] = try artifact(hash) }
         return out
-    }
-
-    /// Kind, parameters and output of every task with a result.
-    public func completedOutputsWithKinds() throws -> [(kind: String, params: [UInt8], output: [UInt8])] {
-        try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT t.kind, t.params, r.output FROM tasks t JOIN results r ON r.task = t.id ORDER BY t.id").map {
-                ($0[0], [UInt8]($0[1] as Data), [UInt8]($0[2] as Data))
-            }
-        }
     }
 
     /// Stores derived results (JSON values) under their keys.
@@ -403,8 +369,4 @@ extension SweepDataset {
         }
     }
 
-    /// A task's kind.
-    public func kind(of task: UInt64) throws -> String? {
-        try db.read { try String.fetchOne($0, sql: "SELECT kind FROM tasks WHERE id = ?", arguments: [Int64(task)]) }
-    }
 }

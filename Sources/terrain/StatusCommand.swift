@@ -25,7 +25,7 @@ struct StatusCommand: ParsableCommand {
         if try ds.meta("kind") == "surface" {
             // Grid points rather than tasks: a tile task holds many points.
             var done = 0
-            for o in try ds.completedOutputsWithKinds() where o.kind == "surface" {
+            for o in try ds.completedOutputs() where o.kind == "surface" {
                 if let params = try? JSONDecoder().decode(SurfaceSpec.Params.self, from: Data(o.params)) { done += params.end - params.start }
             }
             var total = 0

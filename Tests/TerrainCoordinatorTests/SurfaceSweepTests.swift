@@ -129,8 +129,7 @@ extension SurfaceSweepTests {
         let lossA = Evaluator.evaluate(modelA, on: trainSet, loss: .crossEntropy).loss
         let lossB = Evaluator.evaluate(modelB, on: trainSet, loss: .crossEntropy).loss
         let ds = try h.open()
-        let outputs = try ds.completedOutputs().map { (params: $0.params, output: $0.output) }
-        let grid = try SurfaceSpec.assemble(points: 9, metrics: 4, outputs: outputs)
+        let grid = try self.grid(h, points: 9)
         // x = -0.5, -0.25, 0, …: t = 0 is index 2, t = 1 is index 6.
         XCTAssertEqual(grid[0][2], lossA, accuracy: 1e-12)
         XCTAssertEqual(grid[0][6], lossB, accuracy: 1e-6 * lossB, "θ_A + 1·(θ_B − θ_A) rounds to θ_B within an ulp")
@@ -179,7 +178,7 @@ extension SurfaceSweepTests {
         _ = h.waitForExit(w)
         let sweep = try SweepSpec.load(path: spec)
         let (trainSet, _) = try DataLoader.load(sweep.surface!.data, baseDirectory: "/", seed: sweep.surface!.dataSeed, as: Float.self)
-        let grid = try SurfaceSpec.assemble(points: 4, metrics: 2, outputs: try h.open().completedOutputs().map { ($0.params, $0.output) })
+        let grid = try self.grid(h, points: 4, metrics: 2)
         for (index, model) in [(0, modelA), (1, others[0].1), (2, others[1].1)] {
             let expected = Evaluator.evaluate(model, on: trainSet, loss: .crossEntropy).loss
             XCTAssertEqual(grid[0][index], expected, accuracy: 1e-6 * expected, "corner \(index)")
@@ -215,7 +214,7 @@ extension SurfaceSweepTests {
         try Trainer(model: model, train: train, config: TrainingConfig(batchSize: 50, epochs: 2, seed: TerrainRNG.derive(6, "data"),
                                                                        optimizer: OptimizerSpec(name: .adam, lr: 0.01),
                                                                        schedule: LearningRateSchedule(kind: .cosine))).run()
-        let grid = try SurfaceSpec.assemble(points: 9, metrics: 4, outputs: try h.open().completedOutputs().map { ($0.params, $0.output) })
+        let grid = try self.grid(h, points: 9)
         XCTAssertEqual(grid[0][4].bitPattern, Evaluator.evaluate(model, on: train, loss: .crossEntropy).loss.bitPattern)
         XCTAssertFalse(grid[0].contains { $0.isNaN })
     }
