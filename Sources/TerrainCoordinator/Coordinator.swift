@@ -76,6 +76,7 @@ public final class Coordinator {
     private var pendingResults: [SweepDataset.PendingResult] = []
     private var pendingStatuses: [SweepDataset.StatusUpdate] = []
     private var pendingEvents: [SweepDataset.EventRecord] = []
+    private var pendingCheckpoints: [SweepDataset.PendingCheckpoint] = []
     private var firstPending: Double?
     private var malformed = 0
     private var finished = false
@@ -266,6 +267,7 @@ public final class Coordinator {
 
     private var connectedPeers = Set<PeerID>()
     private var currentResult: TaskResult?
+    private var currentCheckpoint: TaskCheckpoint?
 
     private func handle(_ frames: [[UInt8]], _ router: ZMQSocket) {
         guard frames.count >= 2 else { malformed += 1; return }
@@ -300,6 +302,9 @@ public final class Coordinator {
             event = .result(peer: peer, task: r.task, attempt: r.attempt, digest: Self.digest(r), credit: r.credit, now: t)
         case .failure(let f):
             event = .failure(peer: peer, task: f.task, attempt: f.attempt, error: f.error, retryable: f.retryable, credit: f.credit, now: t)
+        case .checkpoint(let c):
+            currentCheckpoint = c
+            event = .checkpoint(peer: peer, task: c.task, attempt: c.attempt, step: c.step, now: t)
         case .goodbye(let reason):
             connectedPeers.remove(peer)
             event = .goodbye(peer: peer, reason: reason, now: t)
@@ -323,11 +328,19 @@ public final class Coordinator {
         }
         execute(scheduler.handle(event), router)
         currentResult = nil
+        currentCheckpoint = nil
     }
 
     private func pendingArtifact(_ hash: [UInt8]) -> [UInt8]? {
         for r in pendingResults { for b in r.blobs where b.hash == hash { return b.data } }
+        for c in pendingCheckpoints where c.hash == hash { return c.data }
         return nil
+    }
+
+    /// The latest checkpoint of a task, committed or about to be.
+    private func latestCheckpoint(_ task: UInt64) -> (attempt: UInt64, step: UInt64, hash: [UInt8])? {
+        if let c = pendingCheckpoints.last(where: { $0.task == task }) { return (c.attempt, c.step, c.hash) }
+        return try? dataset.checkpoint(of: task)
     }
 
     private func peerName(_ peer: PeerID) -> String {
@@ -379,14 +392,35 @@ public final class Coordinator {
                         inputs.append("\(dep) \(o.name) \(SHA256.hex(o.hash))")
                     }
                 }
+                // A retry resumes from the task's last checkpoint, an input of its own.
+                if attempt > 1, let c = latestCheckpoint(task) {
+                    artifacts.append(c.hash)
+                    inputs.append("\(task) \(TaskContext.checkpointInput) \(SHA256.hex(c.hash))")
+                    pendingEvents.append(.init(time: wallClock, kind: "resume", task: task, worker: peerName(peer),
+                                               detail: "attempt \(attempt) resumes from step \(c.step) (checkpoint of attempt \(c.attempt))"))
+                }
                 send(peer, .task(TaskAssignment(task: task, attempt: attempt, kind: info.kind, params: info.params,
                                                 artifacts: artifacts, inputs: inputs.joined(separator: "\n"))), router)
             case let .store(task, attempt, peer):
                 guard let r = currentResult, r.task == task else { continue }
                 if firstPending == nil { firstPending = now }
+                let kind = taskInfo[Int(task) - 1].kind
+                var record: RunRecord? = nil
+                if kind == "run" || kind == "lottery" {
+                    do { record = try RunRecord.decode(r.output) } catch {
+                        pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer),
+                                                   detail: "the \(kind) result is not a run record (\(error)); stored without runs/curve rows"))
+                    }
+                }
                 pendingResults.append(.init(task: task, attempt: attempt, worker: peerName(peer), output: r.output,
                                             digest: Self.digest(r), elapsed: r.elapsed, received: wallClock,
-                                            blobs: r.blobs.map { ($0.name, SHA256.hash($0.data), $0.data) }))
+                                            blobs: r.blobs.map { ($0.name, SHA256.hash($0.data), $0.data) },
+                                            startStep: r.startStep, record: record))
+            case let .keepCheckpoint(task, attempt, step):
+                guard let c = currentCheckpoint, c.task == task else { continue }
+                if firstPending == nil { firstPending = now }
+                pendingCheckpoints.append(.init(task: task, attempt: attempt, step: step, hash: SHA256.hash(c.data), data: c.data,
+                                                received: wallClock))
             case let .status(task, status, attempts, worker, error):
                 pendingStatuses.append(.init(task: task, status: status, attempts: attempts, worker: worker, error: error, time: wallClock))
                 if firstPending == nil { firstPending = now }
@@ -401,12 +435,13 @@ public final class Coordinator {
 
     private func commit(_ router: ZMQSocket) throws {
         firstPending = nil
-        if pendingResults.isEmpty && pendingStatuses.isEmpty && pendingEvents.isEmpty { return }
-        let results = pendingResults, statuses = pendingStatuses, events = pendingEvents
+        if pendingResults.isEmpty && pendingStatuses.isEmpty && pendingEvents.isEmpty && pendingCheckpoints.isEmpty { return }
+        let results = pendingResults, statuses = pendingStatuses, events = pendingEvents, checkpoints = pendingCheckpoints
         pendingResults = []
         pendingStatuses = []
         pendingEvents = []
-        try dataset.commit(results: results, statuses: statuses, events: events)
+        pendingCheckpoints = []
+        try dataset.commit(results: results, statuses: statuses, events: events, checkpoints: checkpoints)
         if !results.isEmpty {
             execute(scheduler.handle(.committed(tasks: results.map(\.task), now: now)), router)
         }

@@ -221,6 +221,18 @@ public struct Scheduler: Sendable {
             if workers[peer] != nil { dispatch(to: peer, now: now, into: &out) }
             dispatchAll(now: now, into: &out)
 
+        case let .checkpoint(peer, id, attempt, step, now):
+            guard workers[peer] != nil else { out.append(unknownPeer(peer)); break }
+            workers[peer]!.lastHeard = now
+            // Only the current lease's checkpoints count: a stalled earlier attempt must not
+            // overwrite the state the current attempt resumed from.
+            if let t = tasks[id], t.status == .running, t.worker == peer, UInt64(t.attempts) == attempt, t.committing == nil {
+                out.append(.keepCheckpoint(task: id, attempt: attempt, step: step))
+            } else {
+                out.append(.log(kind: "stale-checkpoint", task: id, worker: workerName(peer),
+                                detail: "attempt \(attempt) at step \(step): the task is not leased to this worker under that attempt; dropped"))
+            }
+
         case let .goodbye(peer, reason, now):
             if workers[peer] != nil {
                 loseWorker(peer, reason: "left: \(reason)", now: now, into: &out)

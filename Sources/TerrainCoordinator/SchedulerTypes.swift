@@ -83,6 +83,8 @@ public enum SchedulerEvent: Sendable {
     case result(peer: PeerID, task: UInt64, attempt: UInt64, digest: [UInt8], credit: UInt64, now: Double)
     /// A `failure` arrived.
     case failure(peer: PeerID, task: UInt64, attempt: UInt64, error: String, retryable: Bool, credit: UInt64, now: Double)
+    /// A `checkpoint` arrived: the peer saved task `task`'s state at `step`.
+    case checkpoint(peer: PeerID, task: UInt64, attempt: UInt64, step: UInt64, now: Double)
     /// A `goodbye` arrived.
     case goodbye(peer: PeerID, reason: String, now: Double)
     /// Any other well-formed message arrived (fetch, …): it proves the peer alive.
@@ -106,6 +108,9 @@ public enum SchedulerDirective: Sendable, Equatable {
     /// Keep the result the peer just sent for `task`, write it in the next commit, then report
     /// `.committed`.
     case store(task: UInt64, attempt: UInt64, peer: PeerID)
+    /// Keep the checkpoint the peer just sent for `task` (durably, in the next commit): the
+    /// task's next attempt, if any, resumes from it.
+    case keepCheckpoint(task: UInt64, attempt: UInt64, step: UInt64)
     /// Persist a task's new status.
     case status(task: UInt64, status: TaskStatus, attempts: Int, worker: String?, error: String?)
     /// Append to the dataset's event log.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import TerrainCore
+import TerrainSweeps
 
 /// The sweep's one SQLite file (docs/dataset.md): the spec and its hash, every task with its
 /// status, attempts, worker and timings, results, content-addressed artifacts, an event log
@@ -15,7 +16,7 @@ public final class SweepDataset: @unchecked Sendable {
     let db: DatabaseQueue
 
     /// The schema version this build writes.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// Opens (creating if needed) a dataset. Throws ``DatasetError`` naming the file.
     public init(path: String, readOnly: Bool = false) throws {
@@ -73,7 +74,24 @@ public final class SweepDataset: @unchecked Sendable {
                     id INTEGER PRIMARY KEY CHECK (id = 1), updated REAL, pid INTEGER, state TEXT,
                     done INTEGER, failed INTEGER, running INTEGER, queued INTEGER, waiting INTEGER,
                     workers INTEGER, rate REAL, started REAL);
+                CREATE TABLE IF NOT EXISTS checkpoints(
+                    task INTEGER PRIMARY KEY, attempt INTEGER NOT NULL, step INTEGER NOT NULL,
+                    hash BLOB NOT NULL, received REAL NOT NULL);
+                CREATE TABLE IF NOT EXISTS runs(
+                    task INTEGER PRIMARY KEY, kind TEXT NOT NULL, seed INTEGER NOT NULL, branch TEXT, level INTEGER,
+                    rewind_step INTEGER, batch_size INTEGER NOT NULL, lr REAL NOT NULL, effective_lr REAL NOT NULL,
+                    optimizer TEXT NOT NULL, momentum REAL NOT NULL, weight_decay REAL NOT NULL, status TEXT NOT NULL,
+                    diverged_step INTEGER, diverged_loss REAL, total_steps INTEGER NOT NULL, density REAL,
+                    train_loss REAL, train_acc REAL, test_loss REAL, test_acc REAL, generalization_gap REAL,
+                    accuracy_gap REAL, lambda_max REAL, steps_to_target INTEGER, early_stop_step INTEGER,
+                    early_stop_test_acc REAL);
+                CREATE TABLE IF NOT EXISTS curve_points(
+                    task INTEGER NOT NULL, step INTEGER NOT NULL, epoch REAL NOT NULL, train_loss REAL, train_acc REAL,
+                    test_loss REAL, test_acc REAL, lr REAL, lambda_max REAL, PRIMARY KEY(task, step));
                 """)
+            // Files written by schema 1 lack the start step of results.
+            let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(results)").map { $0["name"] as String }
+            if !columns.contains("start_step") { try db.execute(sql: "ALTER TABLE results ADD COLUMN start_step INTEGER") }
         }
     }
 
@@ -158,12 +176,26 @@ public final class SweepDataset: @unchecked Sendable {
         public var task: UInt64, attempt: UInt64, worker: String
         public var output: [UInt8], digest: [UInt8], elapsed: Double, received: Double
         public var blobs: [(name: String, hash: [UInt8], data: [UInt8])]
+        /// The step the attempt resumed from (training kinds).
+        public var startStep: UInt64?
+        /// The decoded record of a `run` or `lottery` result: written to `runs` and `curve_points`.
+        public var record: RunRecord?
 
         /// Creates a pending result.
         public init(task: UInt64, attempt: UInt64, worker: String, output: [UInt8], digest: [UInt8], elapsed: Double,
-                    received: Double, blobs: [(name: String, hash: [UInt8], data: [UInt8])]) {
+                    received: Double, blobs: [(name: String, hash: [UInt8], data: [UInt8])], startStep: UInt64? = nil,
+                    record: RunRecord? = nil) {
             self.task = task; self.attempt = attempt; self.worker = worker; self.output = output; self.digest = digest
-            self.elapsed = elapsed; self.received = received; self.blobs = blobs
+            self.elapsed = elapsed; self.received = received; self.blobs = blobs; self.startStep = startStep; self.record = record
+        }
+    }
+
+    /// A running task's checkpoint waiting for the next commit.
+    public struct PendingCheckpoint: Sendable {
+        public var task: UInt64, attempt: UInt64, step: UInt64, hash: [UInt8], data: [UInt8], received: Double
+        /// Creates a pending checkpoint.
+        public init(task: UInt64, attempt: UInt64, step: UInt64, hash: [UInt8], data: [UInt8], received: Double) {
+            self.task = task; self.attempt = attempt; self.step = step; self.hash = hash; self.data = data; self.received = received
         }
     }
 
@@ -187,9 +219,24 @@ public final class SweepDataset: @unchecked Sendable {
 
     /// Writes results (marking their tasks done), status changes and events in one
     /// transaction. When this returns, they are durable.
-    public func commit(results: [PendingResult], statuses: [StatusUpdate], events: [EventRecord]) throws {
-        if results.isEmpty && statuses.isEmpty && events.isEmpty { return }
+    public func commit(results: [PendingResult], statuses: [StatusUpdate], events: [EventRecord],
+                       checkpoints: [PendingCheckpoint] = []) throws {
+        if results.isEmpty && statuses.isEmpty && events.isEmpty && checkpoints.isEmpty { return }
         try db.write { db in
+            if !checkpoints.isEmpty {
+                let artifact = try db.cachedStatement(sql: "INSERT OR IGNORE INTO artifacts(hash, size, data) VALUES (?, ?, ?)")
+                let upsert = try db.cachedStatement(sql: """
+                    INSERT INTO checkpoints(task, attempt, step, hash, received) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(task) DO UPDATE SET attempt = excluded.attempt, step = excluded.step, hash = excluded.hash,
+                    received = excluded.received WHERE excluded.step >= checkpoints.step
+                    """)
+                for c in checkpoints {
+                    let old = try Data.fetchOne(db, sql: "SELECT hash FROM checkpoints WHERE task = ?", arguments: [Int64(c.task)])
+                    try artifact.execute(arguments: [Data(c.hash), c.data.count, Data(c.data)])
+                    try upsert.execute(arguments: [Int64(c.task), Int64(c.attempt), Int64(c.step), Data(c.hash), c.received])
+                    if let old { try Self.dropUnreferencedArtifact(old, db) }
+                }
+            }
             if !statuses.isEmpty {
                 let running = try db.cachedStatement(sql: "UPDATE tasks SET status = ?, attempts = ?, worker = ?, error = ?, started = ? WHERE id = ?")
                 let other = try db.cachedStatement(sql: "UPDATE tasks SET status = ?, attempts = ?, error = COALESCE(?, error), finished = CASE WHEN ? = 'failed' THEN ? ELSE finished END WHERE id = ?")
@@ -206,12 +253,20 @@ public final class SweepDataset: @unchecked Sendable {
                 let done = try db.cachedStatement(sql: "UPDATE tasks SET status = 'done', worker = ?, finished = ?, error = NULL WHERE id = ?")
                 let artifact = try db.cachedStatement(sql: "INSERT OR IGNORE INTO artifacts(hash, size, data) VALUES (?, ?, ?)")
                 let link = try db.cachedStatement(sql: "INSERT OR REPLACE INTO result_artifacts(task, name, hash) VALUES (?, ?, ?)")
+                let start = try db.cachedStatement(sql: "UPDATE results SET start_step = ? WHERE task = ? AND start_step IS NULL")
                 for r in results {
                     try insert.execute(arguments: [Int64(r.task), Int64(r.attempt), r.worker, Data(r.output), Data(r.digest), r.elapsed, r.received])
+                    if let s = r.startStep { try start.execute(arguments: [Int64(s), Int64(r.task)]) }
                     try done.execute(arguments: [r.worker, r.received, Int64(r.task)])
                     for b in r.blobs {
                         try artifact.execute(arguments: [Data(b.hash), b.data.count, Data(b.data)])
                         try link.execute(arguments: [Int64(r.task), b.name, Data(b.hash)])
+                    }
+                    if let record = r.record { try Self.insertRun(task: r.task, record, db) }
+                    // A finished task's checkpoint is of no further use.
+                    if let old = try Data.fetchOne(db, sql: "SELECT hash FROM checkpoints WHERE task = ?", arguments: [Int64(r.task)]) {
+                        try db.execute(sql: "DELETE FROM checkpoints WHERE task = ?", arguments: [Int64(r.task)])
+                        try Self.dropUnreferencedArtifact(old, db)
                     }
                 }
             }
@@ -221,6 +276,86 @@ public final class SweepDataset: @unchecked Sendable {
                     try insert.execute(arguments: [e.time, e.kind, e.task.map { Int64($0) }, e.worker, e.detail])
                 }
             }
+        }
+    }
+
+    /// Deletes an artifact no task input, result or checkpoint refers to any more.
+    private static func dropUnreferencedArtifact(_ hash: Data, _ db: Database) throws {
+        try db.execute(sql: """
+            DELETE FROM artifacts WHERE hash = ?1
+              AND NOT EXISTS (SELECT 1 FROM checkpoints WHERE hash = ?1)
+              AND NOT EXISTS (SELECT 1 FROM result_artifacts WHERE hash = ?1)
+              AND NOT EXISTS (SELECT 1 FROM task_inputs WHERE hash = ?1)
+            """, arguments: [hash])
+    }
+
+    /// Writes one `runs` row and the run's `curve_points` (replacing any earlier ones).
+    private static func insertRun(task: UInt64, _ r: RunRecord, _ db: Database) throws {
+        func finite(_ v: Double?) -> Double? { v.flatMap { $0.isNaN ? nil : $0 } }
+        let id = Int64(task)
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO runs(task, kind, seed, branch, level, rewind_step, batch_size, lr, effective_lr, optimizer,
+                momentum, weight_decay, status, diverged_step, diverged_loss, total_steps, density, train_loss, train_acc, test_loss,
+                test_acc, generalization_gap, accuracy_gap, lambda_max, steps_to_target, early_stop_step, early_stop_test_acc)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, r.kind, Int64(bitPattern: r.seed), r.branch, r.level, r.rewindStep, r.batchSize, r.learningRate,
+                             r.effectiveLearningRate, r.optimizer, r.momentum, r.weightDecay, r.status, r.divergedStep,
+                             finite(r.divergedLoss), r.totalSteps, r.density, finite(r.trainLoss), finite(r.trainAccuracy),
+                             finite(r.testLoss), finite(r.testAccuracy), finite(r.generalizationGap), finite(r.accuracyGap),
+                             finite(r.lambdaMax), r.stepsToTarget, r.earlyStopStep, finite(r.earlyStopTestAccuracy)])
+        try db.execute(sql: "DELETE FROM curve_points WHERE task = ?", arguments: [id])
+        let point = try db.cachedStatement(sql: """
+            INSERT INTO curve_points(task, step, epoch, train_loss, train_acc, test_loss, test_acc, lr, lambda_max)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for c in r.curve {
+            try point.execute(arguments: [id, c.step, c.epoch, finite(c.trainLoss), finite(c.trainAccuracy), finite(c.testLoss),
+                                          finite(c.testAccuracy), c.learningRate, finite(c.lambdaMax)])
+        }
+    }
+
+    /// The latest checkpoint of a task: the attempt that sent it, its step and artifact hash.
+    public func checkpoint(of task: UInt64) throws -> (attempt: UInt64, step: UInt64, hash: [UInt8])? {
+        try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT attempt, step, hash FROM checkpoints WHERE task = ?", arguments: [Int64(task)]).map {
+                (UInt64($0[0] as Int64), UInt64($0[1] as Int64), [UInt8]($0[2] as Data))
+            }
+        }
+    }
+
+    /// The step each result's attempt started from (training kinds), by task.
+    public func startSteps() throws -> [UInt64: UInt64] {
+        try db.read { db in
+            var out = [UInt64: UInt64]()
+            for row in try Row.fetchAll(db, sql: "SELECT task, start_step FROM results WHERE start_step IS NOT NULL") {
+                out[UInt64(row[0] as Int64)] = UInt64(row[1] as Int64)
+            }
+            return out
+        }
+    }
+
+    /// One value of a table row, as SQLite stores it.
+    public enum Cell: Sendable, Equatable {
+        case null, integer(Int64), real(Double), text(String), blob([UInt8])
+    }
+
+    /// The rows of a query as column names and cells, for exports (`SELECT * FROM runs`).
+    public func table(_ sql: String) throws -> (columns: [String], rows: [[Cell]]) {
+        try db.read { db in
+            let statement = try db.makeStatement(sql: sql)
+            let columns = statement.columnNames
+            let rows = try Row.fetchAll(statement).map { row in
+                columns.indices.map { i -> Cell in
+                    switch (row[i] as DatabaseValue).storage {
+                    case .null: return .null
+                    case .int64(let v): return .integer(v)
+                    case .double(let v): return .real(v)
+                    case .string(let v): return .text(v)
+                    case .blob(let v): return .blob([UInt8](v))
+                    }
+                }
+            }
+            return (columns, rows)
         }
     }
 

@@ -108,6 +108,10 @@ public struct SweepSpec: Sendable {
     public var probe: ProbeSpec?
     /// The surface description, for `kind: surface`.
     public var surface: SurfaceSpec?
+    /// The lottery-ticket rounds, for `kind: lottery`.
+    public var lottery: LotterySpec? = nil
+    /// The grid of training runs, for `kind: training`.
+    public var trainingGrid: TrainingGridSpec? = nil
     /// The spec text as given.
     public var text: String
     /// SHA-256 (hex) of the spec's canonical JSON form: formatting and comments do not change it.
@@ -117,7 +121,14 @@ public struct SweepSpec: Sendable {
     /// The spec file's directory.
     public var baseDirectory: String
 
-    static let topKeys = ["name", "kind", "runtime", "probe", "seed", "model", "data", "loss", "surface", "curvature"]
+    static let topKeys = ["name", "kind", "runtime", "probe", "seed", "model", "data", "loss", "surface", "curvature", "training", "grid", "lottery"]
+
+    /// Which kinds each kind-specific top-level section belongs to.
+    static let sectionOwners: [String: [String]] = [
+        "model": ["surface", "lottery", "training"], "data": ["surface", "lottery", "training"], "loss": ["surface", "lottery", "training"],
+        "curvature": ["surface", "lottery", "training"], "surface": ["surface"], "training": ["lottery", "training"],
+        "grid": ["training"], "lottery": ["lottery"], "probe": ["probe"],
+    ]
 
     /// Reads and checks a spec file; throws ``SpecError``.
     public static func load(path: String) throws -> SweepSpec {
@@ -148,11 +159,19 @@ public struct SweepSpec: Sendable {
         try runtime.validate(source)
         var probe: ProbeSpec? = nil
         var surface: SurfaceSpec? = nil
-        for key in ["model", "data", "loss", "surface", "curvature"] where kind != "surface" && root[key] != nil {
-            throw SpecError(file: source, message: "'\(key):' belongs to kind: surface, not kind: \(kind)")
+        for (key, owners) in sectionOwners.sorted(by: { $0.key < $1.key }) where root[key] != nil && !owners.contains(kind) {
+            throw SpecError(file: source, message: "'\(key):' belongs to kind: \(owners.joined(separator: " or ")), not kind: \(kind)")
         }
+        var lottery: LotterySpec? = nil
+        var grid: TrainingGridSpec? = nil
         if kind == "surface" {
             surface = try SurfaceSpec.parse(root, source: source, baseDirectory: baseDirectory)
+        }
+        if kind == "lottery" {
+            lottery = try LotterySpec.parse(root, source: source, baseDirectory: baseDirectory)
+        }
+        if kind == "training" {
+            grid = try TrainingGridSpec.parse(root, source: source, baseDirectory: baseDirectory)
         }
         if kind == "probe" {
             guard let p = root["probe"] else { throw SpecError(file: source, message: "missing section 'probe:' for kind: probe") }
@@ -160,9 +179,12 @@ public struct SweepSpec: Sendable {
             probe = try SpecYAML.decode(p, section: "probe", source: source)
             try probe!.validate(source)
         }
-        return SweepSpec(name: root["name"]?.string ?? ((source as NSString).lastPathComponent as NSString).deletingPathExtension,
-                         kind: kind, runtime: runtime, probe: probe, surface: surface, text: text, hash: try canonicalHash(text, source: source),
-                         source: source, baseDirectory: baseDirectory)
+        var spec = SweepSpec(name: root["name"]?.string ?? ((source as NSString).lastPathComponent as NSString).deletingPathExtension,
+                             kind: kind, runtime: runtime, probe: probe, surface: surface, text: text,
+                             hash: try canonicalHash(text, source: source), source: source, baseDirectory: baseDirectory)
+        spec.lottery = lottery
+        spec.trainingGrid = grid
+        return spec
     }
 
     /// The tasks of this sweep, ids 1…n, with their dependencies and parameters.
@@ -170,6 +192,8 @@ public struct SweepSpec: Sendable {
         switch kind {
         case "probe": return probe!.expand()
         case "surface": return try surface!.expand(source: source)
+        case "lottery": return try lottery!.expand(source: source)
+        case "training": return try trainingGrid!.expand(source: source)
         default: throw SpecError(file: source, message: "kind \(kind) cannot be expanded")
         }
     }
@@ -177,10 +201,16 @@ public struct SweepSpec: Sendable {
     /// SHA-256 (hex) over the contents of the files the spec refers to (checkpoints, data), so
     /// that a resumed sweep can tell when they changed under it; `nil` for kinds without files.
     public func inputsFingerprint() throws -> String? {
-        guard let s = surface else { return nil }
+        let optional: [String?]
+        if let s = surface {
+            optional = [s.checkpoint, s.target, s.third] + s.trajectory.map { Optional($0) }
+                + [s.data.path, s.data.trainImages, s.data.trainLabels, s.data.testImages, s.data.testLabels]
+        } else if let d = lottery?.data ?? trainingGrid?.data {
+            optional = [d.path, d.trainImages, d.trainLabels, d.testImages, d.testLabels]
+        } else {
+            return nil
+        }
         var h = SHA256()
-        let optional: [String?] = [s.checkpoint, s.target, s.third] + s.trajectory.map { Optional($0) }
-            + [s.data.path, s.data.trainImages, s.data.trainLabels, s.data.testImages, s.data.testLabels]
         for path in optional.compactMap({ $0 }) {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw SpecError(file: source, message: "\(path): cannot read the file")
@@ -206,5 +236,62 @@ public struct SweepSpec: Sendable {
         }
         let data = try JSONSerialization.data(withJSONObject: canonical(object), options: [.sortedKeys, .fragmentsAllowed])
         return SHA256.hex(SHA256.hash([UInt8](data)))
+    }
+}
+
+extension SweepSpec {
+    /// Parses the `model`, `data`, `loss` and `seed` entries shared by the kinds that train
+    /// or evaluate a network; data paths become absolute (relative to the spec's directory).
+    /// Returns the seed of data subsets derived from `seed`.
+    static func parseModelAndData(_ root: Node, kind: String, source: String, baseDirectory: String) throws
+        -> (model: ModelSpec, data: DataSpec, loss: LossKind, dataSeed: UInt64)
+    {
+        func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
+        for k in ["model", "data"] where root[k] == nil { throw fail("missing section '\(k):' for kind: \(kind)") }
+        try SpecYAML.checkKeys(root["model"]!, allowed: ModelSpec.allowedKeys, section: "model", source: source)
+        try SpecYAML.checkKeys(root["data"]!, allowed: DataSpec.allowedKeys, section: "data", source: source)
+        let model: ModelSpec = try SpecYAML.decode(root["model"]!, section: "model", source: source)
+        var data: DataSpec = try SpecYAML.decode(root["data"]!, section: "data", source: source)
+        do { try model.validate(); try data.validate() } catch let e as TerrainError { throw fail(e.description) }
+        func absolute(_ p: String) -> String {
+            p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDirectory).appendingPathComponent(p).standardizedFileURL.path
+        }
+        data.path = data.path.map(absolute)
+        data.trainImages = data.trainImages.map(absolute)
+        data.trainLabels = data.trainLabels.map(absolute)
+        data.testImages = data.testImages.map(absolute)
+        data.testLabels = data.testLabels.map(absolute)
+        var loss = LossKind.crossEntropy
+        if let l = root["loss"] {
+            guard let v = l.string, let k = LossKind(rawValue: v) else {
+                throw fail("loss: expected one of \(LossKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            loss = k
+        }
+        if loss == .crossEntropy && data.targets == "values" {
+            throw fail("loss cross_entropy needs data.targets: classes (use loss: mse for real-valued targets)")
+        }
+        var seed: UInt64 = 0
+        if let v = root["seed"] {
+            guard let i = v.int, i >= 0 else { throw fail("seed: expected a non-negative integer") }
+            seed = UInt64(i)
+        }
+        return (model, data, loss, TerrainRNG.derive(seed, "data"))
+    }
+
+    /// Loads the data and builds the model once, so that a spec whose model does not fit its
+    /// data fails at `terrain run`/`validate` time, not on a worker. Returns the data file's
+    /// SHA-256 (hex), which tasks check on the worker.
+    static func checkModelAndData(model: ModelSpec, data: DataSpec, dataSeed: UInt64, source: String) throws -> String {
+        do {
+            guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
+                throw TerrainError.invalidData("data: \(data.path ?? data.trainImages ?? "?"): cannot read the data file")
+            }
+            let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
+            _ = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0, as: Float.self)
+            return SHA256.hex(SHA256.hash([UInt8](bytes)))
+        } catch let e as TerrainError {
+            throw SpecError(file: source, message: e.description)
+        }
     }
 }

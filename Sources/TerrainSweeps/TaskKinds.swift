@@ -24,15 +24,21 @@ public struct TaskOutput: Sendable, Equatable {
     public var output: [UInt8]
     /// Named artifacts.
     public var blobs: [(name: String, data: [UInt8])]
+    /// The step this attempt started from when it resumed from a checkpoint (0 for a fresh
+    /// start, `nil` for kinds without steps). Travels beside the result, not in its digest:
+    /// it says how a result was computed, not what it is.
+    public var startStep: Int?
 
     /// Creates an output.
-    public init(output: [UInt8], blobs: [(name: String, data: [UInt8])] = []) {
+    public init(output: [UInt8], blobs: [(name: String, data: [UInt8])] = [], startStep: Int? = nil) {
         self.output = output
         self.blobs = blobs
+        self.startStep = startStep
     }
 
     public static func == (a: TaskOutput, b: TaskOutput) -> Bool {
         a.output == b.output && a.blobs.map(\.name) == b.blobs.map(\.name) && a.blobs.map(\.data) == b.blobs.map(\.data)
+            && a.startStep == b.startStep
     }
 }
 
@@ -52,6 +58,27 @@ public struct TaskError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// What a running task may do besides computing: hand progress to the coordinator.
+public struct TaskContext: Sendable {
+    /// The name of the input under which a retried task receives its last checkpoint (the
+    /// input's `task` is the task itself).
+    public static let checkpointInput = "checkpoint"
+
+    /// Sends a checkpoint of the task's state, reached at `step`, to the coordinator, which
+    /// stores it durably and hands it to the next attempt as input ``checkpointInput`` if
+    /// this one is lost. Fire and forget: a checkpoint that does not arrive only means a
+    /// retry starts from an earlier one.
+    public var checkpoint: @Sendable (_ step: Int, _ data: [UInt8]) -> Void
+
+    /// Creates a context.
+    public init(checkpoint: @escaping @Sendable (_ step: Int, _ data: [UInt8]) -> Void) {
+        self.checkpoint = checkpoint
+    }
+
+    /// A context that drops checkpoints (in-process runs, tests).
+    public static let none = TaskContext { _, _ in }
+}
+
 /// Runs tasks of one kind inside a worker.
 public protocol TaskRunner: Sendable {
     /// The kind name matched against tasks.
@@ -59,16 +86,27 @@ public protocol TaskRunner: Sendable {
     /// Computes one task. Must be deterministic: the same params and inputs give the same
     /// output on any worker and any attempt.
     func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput]) throws -> TaskOutput
+    /// Computes one task with a context for checkpoints. Kinds that checkpoint implement
+    /// this; the default ignores the context. A result must not depend on whether the
+    /// attempt resumed from a checkpoint.
+    func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput], context: TaskContext) throws -> TaskOutput
+}
+
+extension TaskRunner {
+    public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput], context: TaskContext) throws -> TaskOutput {
+        try run(task: task, attempt: attempt, params: params, inputs: inputs)
+    }
 }
 
 /// The registry of task kinds a worker can run and sweep kinds a coordinator can expand.
 public enum TaskKinds {
     /// Sweep families a spec's `kind:` may name.
-    public static let sweepKinds = ["probe", "surface"]
+    public static let sweepKinds = ["probe", "surface", "lottery", "training"]
 
     /// Every runner built into this binary.
     public static func runners() -> [String: any TaskRunner] {
-        ["probe": ProbeRunner(), "surface": SurfaceRunner(), "hessian": HessianRunner(), "train": TrainRunner(), "directions": DirectionsRunner()]
+        ["probe": ProbeRunner(), "surface": SurfaceRunner(), "hessian": HessianRunner(), "train": TrainRunner(), "directions": DirectionsRunner(),
+         "lottery": LotteryRunner(), "run": RunRunner()]
     }
 }
 

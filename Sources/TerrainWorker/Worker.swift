@@ -192,7 +192,7 @@ public final class Worker {
             break
         case .done(let reason):
             return .done(reason)
-        case .hello, .ready, .result, .failure, .goodbye, .fetch:
+        case .hello, .ready, .result, .failure, .goodbye, .fetch, .checkpoint:
             logger.warning("the coordinator sent a worker-only message (type \(message.typeCode)); ignored")
         }
         return nil
@@ -225,8 +225,17 @@ public final class Worker {
     }
 
     private func finishCompute(_ frames: [[UInt8]], _ ioEnd: ZMQSocket) {
+        guard let message = try? WireCodec.decode(frames) else {
+            computing = nil
+            return
+        }
+        if case .checkpoint = message {
+            // Progress of the running task: forward as is; the task goes on.
+            _ = try? dealer?.send(frames, dontWait: true)
+            lastSent = now
+            return
+        }
         computing = nil
-        guard let message = try? WireCodec.decode(frames) else { return }
         let credit: UInt64 = Worker.stopRequested.load(ordering: .relaxed) ? 0 : 1
         switch message {
         case .result(var r):
@@ -271,9 +280,15 @@ public final class Worker {
                 let reply: WireMessage
                 if let runner = runners[t.kind] {
                     do {
-                        let out = try runner.run(task: t.task, attempt: t.attempt, params: t.params, inputs: inputs)
+                        // Checkpoints leave through the same pipe, on this thread, while the task runs.
+                        let context = TaskContext { step, data in
+                            let c = TaskCheckpoint(task: t.task, attempt: t.attempt, step: UInt64(max(step, 0)), data: data)
+                            _ = try? box.socket.send(WireCodec.encode(.checkpoint(c)))
+                        }
+                        let out = try runner.run(task: t.task, attempt: t.attempt, params: t.params, inputs: inputs, context: context)
                         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-                        reply = .result(TaskResult(task: t.task, attempt: t.attempt, output: out.output, elapsed: elapsed, blobs: out.blobs))
+                        reply = .result(TaskResult(task: t.task, attempt: t.attempt, output: out.output, elapsed: elapsed, blobs: out.blobs,
+                                                   startStep: out.startStep.map { UInt64(max($0, 0)) }))
                     } catch let e as TaskError {
                         reply = .failure(TaskFailure(task: t.task, attempt: t.attempt, error: e.message, retryable: e.retryable))
                     } catch {

@@ -75,12 +75,22 @@ public enum Pruning {
 
     /// The `random_prune` control: for each layer, a uniformly random mask with exactly the
     /// same number of surviving weights as `like`, drawn from `seed` and the parameter name.
-    public static func randomMasks<Scalar: TensorScalar>(like masks: [String: Tensor<Scalar>], seed: UInt64) -> [String: Tensor<Scalar>] {
+    /// With `within`, the survivors are drawn among the entries `within` keeps (so that an
+    /// iterated random-pruning chain nests its masks like the magnitude chain does); the
+    /// layer must keep at least as many there as `like` asks for, or it keeps all of them.
+    public static func randomMasks<Scalar: TensorScalar>(like masks: [String: Tensor<Scalar>], within: [String: Tensor<Scalar>]? = nil,
+                                                        seed: UInt64) -> [String: Tensor<Scalar>] {
         var out = [String: Tensor<Scalar>]()
         for (name, m) in masks {
             let keep = m.storage.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
             var rng = TerrainRNG(seed: TerrainRNG.derive(seed, "random-prune:" + name))
-            let chosen = rng.permutation(m.count).prefix(keep)
+            let candidates: [Int]
+            if let w = within?[name] {
+                candidates = (0..<w.count).filter { w.storage[$0] != 0 }
+            } else {
+                candidates = Array(0..<m.count)
+            }
+            let chosen = rng.permutation(candidates.count).prefix(keep).map { candidates[$0] }
             var r = Tensor<Scalar>(shape: m.shape)
             for i in chosen { r.storage[i] = 1 }
             out[name] = r

@@ -44,6 +44,7 @@ public enum WireCodec {
             w.bytes("output", r.output)
             w.f64("elapsed", r.elapsed)
             if r.credit > 0 { w.u64("credit", r.credit) }
+            if let s = r.startStep { w.u64("start_step", s) }
             if !r.blobs.isEmpty {
                 w.string("names", r.blobs.map(\.name).joined(separator: "\n"))
                 blobs = r.blobs.map(\.data)
@@ -65,6 +66,11 @@ public enum WireCodec {
         case .artifact(let hash, let data):
             w.bytes("hash", hash)
             blobs = [data]
+        case .checkpoint(let c):
+            w.u64("task", c.task)
+            w.u64("attempt", c.attempt)
+            w.u64("step", c.step)
+            blobs = [c.data]
         }
         return [w.bytes] + blobs
     }
@@ -121,7 +127,8 @@ public enum WireCodec {
             }
             return .result(TaskResult(task: try r.u64("task"), attempt: try r.u64("attempt"), output: try r.bytes("output"),
                                       elapsed: try r.f64("elapsed", default: 0), credit: try r.u64("credit", default: 0),
-                                      blobs: Array(zip(nameList, blobs)).map { (name: $0.0, data: $0.1) }))
+                                      blobs: Array(zip(nameList, blobs)).map { (name: $0.0, data: $0.1) },
+                                      startStep: r.fields["start_step"] == nil ? nil : try r.u64("start_step")))
         case 8:
             try noBlobs()
             return .failure(TaskFailure(task: try r.u64("task"), attempt: try r.u64("attempt"), error: try r.string("error"),
@@ -143,6 +150,9 @@ public enum WireCodec {
             let hash = try r.bytes("hash")
             guard hash.count == 32 else { throw WireError.malformed("artifact hash is \(hash.count) bytes, not 32") }
             return .artifact(hash: hash, data: blobs[0])
+        case 14:
+            guard blobs.count == 1 else { throw WireError.malformed("checkpoint needs exactly one blob frame") }
+            return .checkpoint(TaskCheckpoint(task: try r.u64("task"), attempt: try r.u64("attempt"), step: try r.u64("step"), data: blobs[0]))
         default:
             throw WireError.unknownType(type)
         }

@@ -66,21 +66,26 @@ public struct TaskResult: Equatable, Sendable {
     public var credit: UInt64
     /// Named bulk outputs (stored as artifacts).
     public var blobs: [(name: String, data: [UInt8])]
+    /// The step this attempt resumed from (a checkpoint's step; 0 = from the start), for
+    /// kinds that checkpoint. Not part of the result's digest.
+    public var startStep: UInt64?
 
     /// Creates a result.
     public init(task: UInt64, attempt: UInt64, output: [UInt8], elapsed: Double = 0, credit: UInt64 = 0,
-                blobs: [(name: String, data: [UInt8])] = []) {
+                blobs: [(name: String, data: [UInt8])] = [], startStep: UInt64? = nil) {
         self.task = task
         self.attempt = attempt
         self.output = output
         self.elapsed = elapsed
         self.credit = credit
         self.blobs = blobs
+        self.startStep = startStep
     }
 
     public static func == (a: TaskResult, b: TaskResult) -> Bool {
         a.task == b.task && a.attempt == b.attempt && a.output == b.output && a.elapsed == b.elapsed
             && a.credit == b.credit && a.blobs.map(\.name) == b.blobs.map(\.name) && a.blobs.map(\.data) == b.blobs.map(\.data)
+            && a.startStep == b.startStep
     }
 }
 
@@ -107,6 +112,26 @@ public struct TaskFailure: Equatable, Sendable {
     }
 }
 
+/// A running task's saved state (`checkpoint`), sent by a worker so that a retry can resume.
+public struct TaskCheckpoint: Equatable, Sendable {
+    /// The task id.
+    public var task: UInt64
+    /// The attempt that reached it.
+    public var attempt: UInt64
+    /// The progress it represents (optimizer steps for training tasks).
+    public var step: UInt64
+    /// The state, opaque to the runtime (one blob frame).
+    public var data: [UInt8]
+
+    /// Creates a checkpoint message.
+    public init(task: UInt64, attempt: UInt64, step: UInt64, data: [UInt8]) {
+        self.task = task
+        self.attempt = attempt
+        self.step = step
+        self.data = data
+    }
+}
+
 /// Every message of the protocol (docs/protocol.md).
 public enum WireMessage: Equatable, Sendable {
     case hello(WorkerHello)
@@ -122,6 +147,7 @@ public enum WireMessage: Equatable, Sendable {
     case done(reason: String)
     case fetch(hashes: [[UInt8]])
     case artifact(hash: [UInt8], data: [UInt8])
+    case checkpoint(TaskCheckpoint)
 
     /// The numeric type code of the header.
     public var typeCode: UInt8 {
@@ -139,6 +165,7 @@ public enum WireMessage: Equatable, Sendable {
         case .done: return 11
         case .fetch: return 12
         case .artifact: return 13
+        case .checkpoint: return 14
         }
     }
 }

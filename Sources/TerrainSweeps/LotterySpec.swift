@@ -1,0 +1,193 @@
+import Foundation
+import TerrainCore
+import Yams
+
+/// Lottery-ticket rounds (`kind: lottery`): iterative magnitude pruning with rewinding
+/// (Frankle & Carbin 2019; Frankle et al. 2020), following open_lth's conventions, with the
+/// `random_reinit` and `random_prune` controls at every level.
+///
+/// ```yaml
+/// kind: lottery
+/// model: {kind: mlp, hidden: [256, 256]}
+/// data: {path: ../data/mnist1d.npz}
+/// training:
+///   optimizer: {name: sgd, lr: 0.1, momentum: 0.9}
+///   batch_size: 128
+///   epochs: 20
+///   eval_every: 100
+/// lottery:
+///   levels: 8            # pruning levels after the dense level 0
+///   fraction: 0.2        # of the remaining weights, per level
+///   scope: global        # or layerwise
+///   prune_output: true   # whether the output layer's weight is prunable
+///   output_rate: 0.5     # layerwise: the output layer is pruned at fraction × output_rate
+///   rewind_step: 0       # 0 = original initialization (Frankle & Carbin); k > 0 = rewinding
+///   seeds: [0, 1]
+///   controls: [random_reinit, random_prune]
+/// ```
+///
+/// Tasks: per seed, level 0 (`main`, dense) and for each level L ≥ 1 a `main` task that
+/// needs main L−1's trained weights and mask and level 0's rewind point; `random_reinit` L
+/// needs main L−1 (it uses the mask main L computes from it, with a fresh initialization);
+/// `random_prune` L needs main L−1 (for the per-layer counts), random_prune L−1 (its mask,
+/// within which it prunes at random, so the random masks nest) and level 0 (the rewind point).
+public struct LotterySpec: Sendable {
+    /// The network.
+    public var model: ModelSpec
+    /// The data.
+    public var data: DataSpec
+    /// The loss.
+    public var loss: LossKind
+    /// How every level trains.
+    public var training: RunTraining
+    /// Pruning levels after the dense one.
+    public var levels: Int
+    /// How a level prunes.
+    public var plan: Pruning.Plan
+    /// The step survivors are rewound to.
+    public var rewindStep: Int
+    /// Replicate seeds.
+    public var seeds: [UInt64]
+    /// Control branches run beside the main chain.
+    public var controls: [Branch]
+    /// λmax measurement.
+    public var curvature: RunCurvature?
+    /// Seed of data subsets (the spec's top-level `seed`).
+    public var dataSeed: UInt64
+
+    /// A chain of levels.
+    public enum Branch: String, Codable, Sendable, CaseIterable {
+        /// Magnitude pruning, survivors rewound.
+        case main
+        /// The main chain's mask, a fresh random initialization.
+        case randomReinit = "random_reinit"
+        /// A random mask with the main chain's per-layer counts, rewound weights.
+        case randomPrune = "random_prune"
+    }
+
+    static let sectionKeys = ["levels", "fraction", "scope", "prune_output", "output_rate", "rewind_step", "seeds", "controls"]
+
+    /// The parameters of one `lottery` task.
+    public struct Params: Codable, Sendable, Equatable {
+        public var model: ModelSpec
+        public var data: DataSpec
+        public var dataSHA256: String
+        public var dataSeed: UInt64
+        public var loss: LossKind
+        public var training: RunTraining
+        public var seed: UInt64
+        public var branch: Branch
+        public var level: Int
+        public var plan: Pruning.Plan
+        public var rewindStep: Int
+        /// Main level L−1 (weights, mask).
+        public var previousMain: UInt64?
+        /// This branch's level L−1 (random_prune's mask).
+        public var previousBranch: UInt64?
+        /// Level 0 of this seed (the rewind point).
+        public var dense: UInt64?
+        public var curvature: RunCurvature?
+    }
+
+    static func parse(_ root: Node, source: String, baseDirectory: String) throws -> LotterySpec {
+        func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
+        for k in ["model", "data", "training", "lottery"] where root[k] == nil { throw fail("missing section '\(k):' for kind: lottery") }
+        let (model, data, loss, dataSeed) = try SweepSpec.parseModelAndData(root, kind: "lottery", source: source, baseDirectory: baseDirectory)
+        let training = try RunTraining.parse(root["training"]!, section: "training", source: source)
+        let l = root["lottery"]!
+        try SpecYAML.checkKeys(l, allowed: sectionKeys, section: "lottery", source: source)
+        guard let levels = l["levels"]?.int, levels >= 1, levels <= 60 else {
+            throw fail("lottery.levels: required, the number of pruning levels after the dense one (1…60)")
+        }
+        var plan = Pruning.Plan()
+        if let f = l["fraction"] {
+            guard let v = f.float, v > 0, v < 1 else { throw fail("lottery.fraction: expected a fraction in (0, 1), e.g. 0.2") }
+            plan.fraction = v
+        }
+        if let s = l["scope"] {
+            guard let v = s.string.flatMap(Pruning.Scope.init) else {
+                throw fail("lottery.scope: expected one of \(Pruning.Scope.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            plan.scope = v
+        }
+        if let p = l["prune_output"] {
+            guard let v = p.bool else { throw fail("lottery.prune_output: expected true or false") }
+            plan.pruneOutputLayer = v
+        }
+        if let r = l["output_rate"] {
+            guard let v = r.float, v > 0, v <= 1 else { throw fail("lottery.output_rate: expected a factor in (0, 1], e.g. 0.5") }
+            guard plan.scope == .layerwise else { throw fail("lottery.output_rate: applies to scope: layerwise only") }
+            guard plan.pruneOutputLayer else { throw fail("lottery.output_rate: the output layer is not pruned (prune_output: false)") }
+            plan.outputRateFactor = v
+        }
+        var rewind = 0
+        if let r = l["rewind_step"] {
+            guard let v = r.int, v >= 0 else { throw fail("lottery.rewind_step: expected a non-negative step") }
+            rewind = v
+        }
+        var seeds: [UInt64] = [0]
+        if let s = l["seeds"] {
+            let items = s.sequence ?? [s]
+            let values = items.compactMap { $0.int.flatMap { $0 >= 0 ? UInt64($0) : nil } }
+            guard !values.isEmpty, values.count == items.count, Set(values).count == values.count else {
+                throw fail("lottery.seeds: expected a list of distinct non-negative integers")
+            }
+            seeds = values
+        }
+        var controls = [Branch]()
+        if let c = l["controls"] {
+            let items = c.sequence ?? [c]
+            for item in items {
+                guard let v = item.string.flatMap(Branch.init), v != .main else {
+                    throw fail("lottery.controls: expected a list of random_reinit, random_prune")
+                }
+                if !controls.contains(v) { controls.append(v) }
+            }
+        }
+        var curvature: RunCurvature? = nil
+        if let c = root["curvature"] { curvature = try RunCurvature.parse(c, source: source) }
+        let spec = LotterySpec(model: model, data: data, loss: loss, training: training, levels: levels, plan: plan, rewindStep: rewind,
+                               seeds: seeds, controls: controls, curvature: curvature, dataSeed: dataSeed)
+        let stepsPerEpoch = try spec.stepsPerEpoch(source: source)
+        guard rewind < training.epochs * stepsPerEpoch else {
+            throw fail("lottery.rewind_step: \(rewind) is not before the end of training (\(training.epochs * stepsPerEpoch) steps)")
+        }
+        return spec
+    }
+
+    private func stepsPerEpoch(source: String) throws -> Int {
+        do {
+            let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
+            return (train.count + training.batchSize - 1) / training.batchSize
+        } catch let e as TerrainError {
+            throw SpecError(file: source, message: e.description)
+        }
+    }
+
+    /// The tasks: for each level (slowest), each seed, the main chain then the controls.
+    func expand(source: String) throws -> [ExpandedTask] {
+        let sha = try SweepSpec.checkModelAndData(model: model, data: data, dataSeed: dataSeed, source: source)
+        let encoder = JSONEncoder.runState
+        var tasks = [ExpandedTask]()
+        var ids = [String: UInt64]()
+        func key(_ seed: UInt64, _ branch: Branch, _ level: Int) -> String { "\(seed)/\(branch.rawValue)/\(level)" }
+        for level in 0...levels {
+            for seed in seeds {
+                for branch in [Branch.main] + (level == 0 ? [] : controls) {
+                    let id = UInt64(tasks.count + 1)
+                    let previousMain = level > 0 ? ids[key(seed, .main, level - 1)] : nil
+                    let previousBranch = branch == .randomPrune && level > 1 ? ids[key(seed, branch, level - 1)] : nil
+                    let dense = level > 0 && branch != .randomReinit ? ids[key(seed, .main, 0)] : nil
+                    var deps = [UInt64]()
+                    for d in [previousMain, previousBranch, dense].compactMap({ $0 }) where !deps.contains(d) { deps.append(d) }
+                    let p = Params(model: model, data: data, dataSHA256: sha, dataSeed: dataSeed, loss: loss, training: training, seed: seed,
+                                   branch: branch, level: level, plan: plan, rewindStep: rewindStep, previousMain: previousMain,
+                                   previousBranch: previousBranch, dense: dense, curvature: curvature)
+                    tasks.append(ExpandedTask(id: id, kind: "lottery", dependencies: deps, params: [UInt8](try encoder.encode(p))))
+                    ids[key(seed, branch, level)] = id
+                }
+            }
+        }
+        return tasks
+    }
+}

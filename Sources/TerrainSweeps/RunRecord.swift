@@ -1,0 +1,128 @@
+import Foundation
+import TerrainCore
+
+/// One point of a training curve: metrics measured in evaluation mode after `step`
+/// optimizer steps.
+public struct CurvePoint: Codable, Sendable, Equatable {
+    /// Optimizer steps taken.
+    public var step: Int
+    /// `step / steps_per_epoch`.
+    public var epoch: Double
+    /// Mean loss over the training set (or its `eval_samples` subset).
+    public var trainLoss: Double
+    /// Accuracy over the same samples (`nil` for regression).
+    public var trainAccuracy: Double?
+    /// Mean test loss (`nil` without a test set).
+    public var testLoss: Double?
+    /// Test accuracy.
+    public var testAccuracy: Double?
+    /// The learning rate of the step that led here (of step 0 for the first point).
+    public var learningRate: Double
+    /// The top Hessian eigenvalue of the training loss here, when measured.
+    public var lambdaMax: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, trainLoss = "train_loss", trainAccuracy = "train_acc", testLoss = "test_loss"
+        case testAccuracy = "test_acc", learningRate = "lr", lambdaMax = "lambda_max"
+    }
+
+    /// Creates a point.
+    public init(step: Int, epoch: Double, trainLoss: Double, trainAccuracy: Double?, testLoss: Double?, testAccuracy: Double?,
+                learningRate: Double, lambdaMax: Double? = nil) {
+        self.step = step
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.testLoss = testLoss
+        self.testAccuracy = testAccuracy
+        self.learningRate = learningRate
+        self.lambdaMax = lambdaMax
+    }
+}
+
+/// What one training run (`run` task) or one lottery-ticket level of one branch (`lottery`
+/// task) produced: its labels, outcome, final metrics and curve. It is the task's output
+/// (JSON) and becomes one row of the dataset's `runs` table plus its `curve_points`
+/// (docs/dataset.md).
+public struct RunRecord: Codable, Sendable, Equatable {
+    /// `run` or `lottery`.
+    public var kind: String
+    /// The replicate seed (initialization and data order).
+    public var seed: UInt64
+    /// Samples per step.
+    public var batchSize: Int
+    /// The spec's base learning rate (at the schedule's reference batch size).
+    public var learningRate: Double
+    /// The peak rate actually used: base × batch-size scaling (before warm-up and decay).
+    public var effectiveLearningRate: Double
+    /// `sgd`, `adam`, `adamw`, with `+sam` when SAM wraps it.
+    public var optimizer: String
+    /// SGD momentum.
+    public var momentum: Double
+    /// Weight decay.
+    public var weightDecay: Double
+    /// Lottery: `main`, `random_reinit` or `random_prune`.
+    public var branch: String?
+    /// Lottery: the pruning level (0 = dense).
+    public var level: Int?
+    /// Lottery: the step the surviving weights were rewound to.
+    public var rewindStep: Int?
+    /// `completed` or `diverged`.
+    public var status: String
+    /// The step whose batch loss was non-finite or above the bound.
+    public var divergedStep: Int?
+    /// That loss (may be `inf` or `nan`).
+    public var divergedLoss: Double?
+    /// Optimizer steps of the full run (`epochs × ⌈N/B⌉`).
+    public var totalSteps: Int
+    /// Final training loss and accuracy (evaluation mode, after the last step).
+    public var trainLoss: Double?
+    public var trainAccuracy: Double?
+    /// Final test loss and accuracy.
+    public var testLoss: Double?
+    public var testAccuracy: Double?
+    /// `test_loss − train_loss` at the end.
+    public var generalizationGap: Double?
+    /// `train_acc − test_acc` at the end.
+    public var accuracyGap: Double?
+    /// Top Hessian eigenvalue of the training loss at the end.
+    public var lambdaMax: Double?
+    /// First curve step whose test accuracy reached the target (Shallue et al. 2019).
+    public var stepsToTarget: Int?
+    /// The curve step of minimum test loss (the LTH papers' "early-stop iteration").
+    public var earlyStopStep: Int?
+    /// Test accuracy at that step.
+    public var earlyStopTestAccuracy: Double?
+    /// Lottery: fraction of prunable weights remaining, counted from the mask.
+    public var density: Double?
+    /// Lottery: remaining weights per prunable parameter.
+    public var remaining: [String: Int]?
+    /// Lottery: size of each prunable parameter.
+    public var prunable: [String: Int]?
+    /// The curve, in step order.
+    public var curve: [CurvePoint]
+
+    enum CodingKeys: String, CodingKey {
+        case kind, seed, batchSize = "batch_size", learningRate = "lr", effectiveLearningRate = "effective_lr", optimizer, momentum
+        case weightDecay = "weight_decay", branch, level, rewindStep = "rewind_step", status, divergedStep = "diverged_step"
+        case divergedLoss = "diverged_loss", totalSteps = "total_steps", trainLoss = "train_loss", trainAccuracy = "train_acc"
+        case testLoss = "test_loss", testAccuracy = "test_acc", generalizationGap = "generalization_gap", accuracyGap = "accuracy_gap"
+        case lambdaMax = "lambda_max", stepsToTarget = "steps_to_target", earlyStopStep = "early_stop_step"
+        case earlyStopTestAccuracy = "early_stop_test_acc", density, remaining, prunable, curve
+    }
+
+    /// The record as task output bytes (JSON, sorted keys; `inf`/`nan` as strings).
+    public func encoded() throws -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return [UInt8](try e.encode(self))
+    }
+
+    /// Reads a record from task output bytes. Throws a decoding error for anything else.
+    public static func decode(_ bytes: [UInt8]) throws -> RunRecord {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try d.decode(RunRecord.self, from: Data(bytes))
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import TerrainCore
+import Yams
+
+/// The `training:` section of `kind: lottery` and `kind: training` sweeps: how each run
+/// trains, what it records along the way and how often it checkpoints (docs/spec.md).
+///
+/// ```yaml
+/// training:
+///   optimizer: {name: sgd, lr: 0.1, momentum: 0.9}
+///   schedule: {kind: cosine, warmup_steps: 50}
+///   batch_size: 128
+///   epochs: 20
+///   eval_every: 100        # steps between curve points (0: epoch ends only)
+///   checkpoint_every: 5    # epochs between checkpoints sent to the coordinator (0: never)
+///   diverge_above: 1000    # a training loss above this (or NaN/Inf) ends the run as diverged
+///   target_accuracy: 0.6   # record the first step whose test accuracy reaches it
+/// ```
+public struct RunTraining: Codable, Sendable, Equatable {
+    /// The optimizer (its `lr` is the base rate at `schedule.reference_batch_size`).
+    public var optimizer: OptimizerSpec
+    /// The learning-rate schedule (warm-up, decay, batch-size scaling).
+    public var schedule: LearningRateSchedule
+    /// Samples per step.
+    public var batchSize: Int
+    /// Passes over the training set.
+    public var epochs: Int
+    /// Steps between curve points (train/test loss and accuracy); 0 = at epoch ends only.
+    /// Epoch ends, the first and the last step are always recorded.
+    public var evalEvery: Int
+    /// Epochs between checkpoints sent to the coordinator; 0 = never.
+    public var checkpointEvery: Int
+    /// A batch loss above this, or a non-finite one, ends the run as `diverged`.
+    public var divergeAbove: Double
+    /// Test accuracy (0…1) whose first crossing is recorded as `steps_to_target`.
+    public var targetAccuracy: Double?
+    /// Curve points measure the training loss on this many training samples (a fixed
+    /// seeded subset); `nil` = all of them.
+    public var evalSamples: Int?
+
+    static let allowedKeys = ["optimizer", "schedule", "batch_size", "epochs", "eval_every", "checkpoint_every",
+                              "diverge_above", "target_accuracy", "eval_samples"]
+
+    /// Creates a section.
+    public init(optimizer: OptimizerSpec, schedule: LearningRateSchedule = LearningRateSchedule(), batchSize: Int, epochs: Int,
+                evalEvery: Int = 0, checkpointEvery: Int = 0, divergeAbove: Double = 1000, targetAccuracy: Double? = nil,
+                evalSamples: Int? = nil) {
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.batchSize = batchSize
+        self.epochs = epochs
+        self.evalEvery = evalEvery
+        self.checkpointEvery = checkpointEvery
+        self.divergeAbove = divergeAbove
+        self.targetAccuracy = targetAccuracy
+        self.evalSamples = evalSamples
+    }
+
+    /// Parses `section` (e.g. `training`) of a sweep spec; `batch_size` and `optimizer.lr`
+    /// may be left out when `gridSupplies` says the grid gives them.
+    static func parse(_ node: Node, section: String, source: String, gridSupplies: Set<String> = []) throws -> RunTraining {
+        func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
+        try SpecYAML.checkKeys(node, allowed: allowedKeys, section: section, source: source)
+        guard let o = node["optimizer"] else { throw fail("\(section).optimizer: required, e.g. {name: sgd, lr: 0.1, momentum: 0.9}") }
+        try SpecYAML.checkKeys(o, allowed: OptimizerSpec.allowedKeys, section: "\(section).optimizer", source: source)
+        // Values the grid supplies get placeholders here and are replaced per run.
+        var optimizerNode = o
+        if gridSupplies.contains("lr"), o["lr"] == nil { optimizerNode["lr"] = Node("1") }
+        if gridSupplies.contains("optimizer"), o["name"] == nil { optimizerNode["name"] = Node("sgd") }
+        let optimizer: OptimizerSpec = try SpecYAML.decode(optimizerNode, section: "\(section).optimizer", source: source)
+        var schedule = LearningRateSchedule()
+        if let sc = node["schedule"] {
+            try SpecYAML.checkKeys(sc, allowed: LearningRateSchedule.allowedKeys, section: "\(section).schedule", source: source)
+            schedule = try SpecYAML.decode(sc, section: "\(section).schedule", source: source)
+        }
+        var batch = 0
+        if let b = node["batch_size"] {
+            guard let v = b.int, v > 0 else { throw fail("\(section).batch_size: expected a positive integer") }
+            batch = v
+        } else if !gridSupplies.contains("batch_size") {
+            throw fail("\(section).batch_size: required, a positive integer")
+        }
+        guard let epochs = node["epochs"]?.int, epochs >= 1 else { throw fail("\(section).epochs: required, a positive integer") }
+        func int(_ key: String, _ d: Int) throws -> Int {
+            guard let n = node[key] else { return d }
+            guard let v = n.int, v >= 0 else { throw fail("\(section).\(key): expected a non-negative integer") }
+            return v
+        }
+        var spec = RunTraining(optimizer: optimizer, schedule: schedule, batchSize: batch, epochs: epochs,
+                               evalEvery: try int("eval_every", 0), checkpointEvery: try int("checkpoint_every", 0))
+        if let d = node["diverge_above"] {
+            guard let v = d.float, v > 0 else { throw fail("\(section).diverge_above: expected a positive loss bound") }
+            spec.divergeAbove = v
+        }
+        if let t = node["target_accuracy"] {
+            guard let v = t.float, v > 0, v <= 1 else { throw fail("\(section).target_accuracy: expected a fraction in (0, 1], e.g. 0.6") }
+            spec.targetAccuracy = v
+        }
+        if let e = node["eval_samples"] {
+            guard let v = e.int, v >= 1 else { throw fail("\(section).eval_samples: expected a positive number of samples") }
+            spec.evalSamples = v
+        }
+        do { try optimizer.validate(); try schedule.validate() } catch let e as TerrainError {
+            throw fail("\(section).\(e.description)")
+        }
+        return spec
+    }
+}
+
+/// The `curvature:` section of `kind: lottery` and `kind: training` sweeps: the top Hessian
+/// eigenvalue of the training loss at the end of each run and, optionally, along training
+/// (the edge-of-stability picture: λmax against 2/η, Cohen et al. 2021).
+///
+/// ```yaml
+/// curvature: {lambda_max: true, every_epochs: 2, samples: 1000, iterations: 20}
+/// ```
+public struct RunCurvature: Codable, Sendable, Equatable {
+    /// Measure λmax at the end of the run.
+    public var atEnd: Bool
+    /// Also measure it every this many epochs (0 = only at the end).
+    public var everyEpochs: Int
+    /// Training samples the Hessian is taken over (a fixed seeded subset).
+    public var samples: Int
+    /// Power-iteration steps (Hessian-vector products).
+    public var iterations: Int
+    /// Seed of the subset and the starting vector.
+    public var seed: UInt64
+
+    static let allowedKeys = ["lambda_max", "every_epochs", "samples", "iterations", "seed"]
+
+    /// Creates a section.
+    public init(atEnd: Bool = true, everyEpochs: Int = 0, samples: Int = 1000, iterations: Int = 20, seed: UInt64 = 0) {
+        self.atEnd = atEnd
+        self.everyEpochs = everyEpochs
+        self.samples = samples
+        self.iterations = iterations
+        self.seed = seed
+    }
+
+    static func parse(_ node: Node, source: String) throws -> RunCurvature {
+        func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
+        try SpecYAML.checkKeys(node, allowed: allowedKeys, section: "curvature", source: source)
+        var c = RunCurvature()
+        if let v = node["lambda_max"] {
+            guard let b = v.bool else { throw fail("curvature.lambda_max: expected true or false") }
+            c.atEnd = b
+        }
+        func int(_ key: String, min: Int) throws -> Int? {
+            guard let n = node[key] else { return nil }
+            guard let v = n.int, v >= min else { throw fail("curvature.\(key): expected an integer ≥ \(min)") }
+            return v
+        }
+        c.everyEpochs = try int("every_epochs", min: 0) ?? 0
+        c.samples = try int("samples", min: 1) ?? 1000
+        c.iterations = try int("iterations", min: 1) ?? 20
+        c.seed = UInt64(try int("seed", min: 0) ?? 0)
+        return c
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import TerrainCore
+import Yams
+
+/// A batch-size / learning-rate sweep (`kind: training`): a grid of full training runs, one
+/// `run` task each, recording curves, final metrics, the generalization gap, λmax and
+/// steps-to-target (Keskar et al. 2017; Goyal et al. 2017; Shallue et al. 2019).
+///
+/// ```yaml
+/// kind: training
+/// model: {kind: mlp, hidden: [256, 256]}
+/// data: {path: ../data/mnist1d.npz}
+/// training:
+///   optimizer: {name: sgd, momentum: 0.9}
+///   schedule: {kind: cosine, warmup_steps: 20, scaling: linear, reference_batch_size: 128}
+///   epochs: 10
+///   eval_every: 50
+///   checkpoint_every: 2
+///   target_accuracy: 0.6
+/// grid:
+///   batch_size: [32, 128, 512]
+///   lr: [0.01, 0.1, 1.0]
+///   seeds: [0, 1]
+///   optimizer: [sgd, sam]        # optional; sam = the base optimizer wrapped in SAM
+///   momentum: [0.0, 0.9]         # optional
+///   weight_decay: [0, 0.0005]    # optional
+/// curvature: {lambda_max: true, every_epochs: 1, samples: 1000, iterations: 20}
+/// ```
+public struct TrainingGridSpec: Sendable {
+    /// The network.
+    public var model: ModelSpec
+    /// The data.
+    public var data: DataSpec
+    /// The loss.
+    public var loss: LossKind
+    /// The base training section; the grid overrides its batch size, rate and options.
+    public var training: RunTraining
+    /// Batch sizes.
+    public var batchSizes: [Int]
+    /// Base learning rates (at the schedule's reference batch size).
+    public var learningRates: [Double]
+    /// Replicate seeds.
+    public var seeds: [UInt64]
+    /// Optimizer variants: `sgd`, `adam`, `adamw`, or `sam` (the base optimizer with SAM).
+    public var optimizers: [String]
+    /// SGD momenta (nil: the base optimizer's).
+    public var momenta: [Double]?
+    /// Weight decays (nil: the base optimizer's).
+    public var weightDecays: [Double]?
+    /// SAM's ρ for `sam` entries.
+    public var samRho: Double
+    /// λmax measurement.
+    public var curvature: RunCurvature?
+    /// Seed of data subsets (the spec's top-level `seed`).
+    public var dataSeed: UInt64
+
+    static let gridKeys = ["batch_size", "lr", "seeds", "optimizer", "momentum", "weight_decay", "sam_rho"]
+
+    /// The parameters of one `run` task.
+    public struct Params: Codable, Sendable, Equatable {
+        public var model: ModelSpec
+        public var data: DataSpec
+        public var dataSHA256: String
+        public var dataSeed: UInt64
+        public var loss: LossKind
+        public var training: RunTraining
+        public var seed: UInt64
+        public var optimizerLabel: String
+        public var curvature: RunCurvature?
+    }
+
+    static func parse(_ root: Node, source: String, baseDirectory: String) throws -> TrainingGridSpec {
+        func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
+        for k in ["model", "data", "training", "grid"] where root[k] == nil { throw fail("missing section '\(k):' for kind: training") }
+        let (model, data, loss, dataSeed) = try SweepSpec.parseModelAndData(root, kind: "training", source: source, baseDirectory: baseDirectory)
+        let g = root["grid"]!
+        try SpecYAML.checkKeys(g, allowed: gridKeys, section: "grid", source: source)
+        var supplied = Set<String>()
+        if g["batch_size"] != nil { supplied.insert("batch_size") }
+        if g["lr"] != nil { supplied.insert("lr") }
+        if g["optimizer"] != nil { supplied.insert("optimizer") }
+        let training = try RunTraining.parse(root["training"]!, section: "training", source: source, gridSupplies: supplied)
+        func list<T>(_ key: String, _ convert: (Node) -> T?, what: String) throws -> [T]? {
+            guard let n = g[key] else { return nil }
+            let items = n.sequence ?? [n]
+            let values = items.compactMap(convert)
+            guard !values.isEmpty, values.count == items.count else { throw fail("grid.\(key): expected a list of \(what)") }
+            return values
+        }
+        let batches = try list("batch_size", { $0.int.flatMap { $0 > 0 ? $0 : nil } }, what: "positive integers") ?? [training.batchSize]
+        let rates = try list("lr", { $0.float.flatMap { $0 > 0 && $0.isFinite ? $0 : nil } }, what: "positive learning rates") ?? [training.optimizer.lr]
+        let seeds = try list("seeds", { $0.int.flatMap { $0 >= 0 ? UInt64($0) : nil } }, what: "non-negative integer seeds") ?? [0]
+        let optimizers = try list("optimizer", { n in n.string.flatMap { ["sgd", "adam", "adamw", "sam"].contains($0) ? $0 : nil } },
+                                  what: "optimizer names (sgd, adam, adamw, sam)") ?? [training.optimizer.samRho == nil ? training.optimizer.name.rawValue : "sam"]
+        let momenta = try list("momentum", { $0.float.flatMap { $0 >= 0 && $0 < 1 ? $0 : nil } }, what: "momenta in [0, 1)")
+        let decays = try list("weight_decay", { $0.float.flatMap { $0 >= 0 ? $0 : nil } }, what: "non-negative weight decays")
+        var rho = training.optimizer.samRho ?? 0.05
+        if let r = g["sam_rho"] {
+            guard let v = r.float, v > 0 else { throw fail("grid.sam_rho: expected a positive radius") }
+            rho = v
+        }
+        for (key, values) in [("batch_size", batches.map(String.init)), ("lr", rates.map { "\($0)" }), ("seeds", seeds.map(String.init)),
+                              ("optimizer", optimizers)] where Set(values).count != values.count {
+            throw fail("grid.\(key): lists a value twice")
+        }
+        var curvature: RunCurvature? = nil
+        if let c = root["curvature"] { curvature = try RunCurvature.parse(c, source: source) }
+        let spec = TrainingGridSpec(model: model, data: data, loss: loss, training: training, batchSizes: batches, learningRates: rates,
+                                    seeds: seeds, optimizers: optimizers, momenta: momenta, weightDecays: decays, samRho: rho,
+                                    curvature: curvature, dataSeed: dataSeed)
+        // Every combination must be a valid optimizer (e.g. momentum with Adam is not).
+        for p in spec.combinations() {
+            do { try p.training.optimizer.validate() } catch let e as TerrainError {
+                throw fail("grid: the combination batch_size \(p.training.batchSize), lr \(p.training.optimizer.lr), optimizer \(p.optimizerLabel): \(e.description)")
+            }
+        }
+        return spec
+    }
+
+    /// Every run of the grid, batch size slowest, then lr, optimizer, momentum, weight
+    /// decay, seed (fastest). `dataSHA256` is left empty.
+    func combinations() -> [Params] {
+        var out = [Params]()
+        for b in batchSizes {
+            for lr in learningRates {
+                for name in optimizers {
+                    for m in momenta ?? [training.optimizer.momentum] {
+                        for wd in weightDecays ?? [training.optimizer.weightDecay] {
+                            for seed in seeds {
+                                var t = training
+                                t.batchSize = b
+                                t.optimizer.lr = lr
+                                t.optimizer.momentum = m
+                                t.optimizer.weightDecay = wd
+                                var label = name
+                                if name == "sam" {
+                                    t.optimizer.samRho = samRho
+                                    label = t.optimizer.name.rawValue + "+sam"
+                                } else {
+                                    t.optimizer.name = OptimizerSpec.Name(rawValue: name)!
+                                    t.optimizer.samRho = nil
+                                    if t.optimizer.name != .sgd {
+                                        t.optimizer.momentum = 0
+                                        t.optimizer.nesterov = false
+                                    }
+                                }
+                                out.append(Params(model: model, data: data, dataSHA256: "", dataSeed: dataSeed, loss: loss, training: t,
+                                                  seed: seed, optimizerLabel: label, curvature: curvature))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// One `run` task per grid point; checks the data and model first.
+    func expand(source: String) throws -> [ExpandedTask] {
+        let sha = try SweepSpec.checkModelAndData(model: model, data: data, dataSeed: dataSeed, source: source)
+        let encoder = JSONEncoder.runState
+        return try combinations().enumerated().map { i, p in
+            var p = p
+            p.dataSHA256 = sha
+            return ExpandedTask(id: UInt64(i + 1), kind: "run", params: [UInt8](try encoder.encode(p)))
+        }
+    }
+}
+
+/// Runs `run` tasks: one full training run of a batch-size / learning-rate grid.
+public struct RunRunner: TaskRunner {
+    public var kind: String { "run" }
+
+    /// Creates the runner.
+    public init() {}
+
+    public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput]) throws -> TaskOutput {
+        try run(task: task, attempt: attempt, params: params, inputs: inputs, context: .none)
+    }
+
+    public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput], context: TaskContext) throws -> TaskOutput {
+        let p: TrainingGridSpec.Params
+        do { p = try JSONDecoder.runState.decode(TrainingGridSpec.Params.self, from: Data(params)) } catch {
+            throw TaskError("run task \(task): unreadable parameters: \(error)", retryable: false)
+        }
+        let (train, test) = try SurfaceRunner.loadData(p.data, sha256: p.dataSHA256, seed: p.dataSeed)
+        do {
+            let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs,
+                                                             seed: TerrainRNG.derive(p.seed, "init"))
+            let engine = try RunEngine(model: model, train: train, test: test, spec: p.training, loss: p.loss,
+                                       dataOrderSeed: TerrainRNG.derive(p.seed, "data"), curvature: p.curvature)
+            if let saved = inputs.first(where: { $0.name == TaskContext.checkpointInput && $0.task == task }) {
+                try engine.restore(saved.data, source: "checkpoint of run task \(task)")
+            }
+            let start = engine.startStep
+            let outcome = try engine.run(context: context)
+            let t = p.training
+            var record = RunRecord(kind: "run", seed: p.seed, batchSize: t.batchSize, learningRate: t.optimizer.lr,
+                                   effectiveLearningRate: t.schedule.scaledBaseRate(t.optimizer.lr, batchSize: t.batchSize),
+                                   optimizer: p.optimizerLabel, momentum: t.optimizer.momentum, weightDecay: t.optimizer.weightDecay,
+                                   status: "", totalSteps: 0, curve: [])
+            engine.finish(outcome, into: &record)
+            return TaskOutput(output: try record.encoded(), startStep: start)
+        } catch let e as TerrainError {
+            throw TaskError("run task \(task): \(e.description)", retryable: false)
+        }
+    }
+}
