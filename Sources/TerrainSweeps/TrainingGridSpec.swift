@@ -139,7 +139,9 @@ public struct TrainingGridSpec: Sendable {
                                 } else {
                                     t.optimizer.name = OptimizerSpec.Name(rawValue: name)!
                                     t.optimizer.samRho = nil
-                                    if t.optimizer.name != .sgd {
+                                    // Adam has no momentum option: the base SGD's momentum does not carry
+                                    // over (a momentum listed in the grid does, and is refused).
+                                    if t.optimizer.name != .sgd && momenta == nil {
                                         t.optimizer.momentum = 0
                                         t.optimizer.nesterov = false
                                     }

@@ -379,4 +379,40 @@ extension SchedulerTests {
         XCTAssertTrue(sent(d, to: a).contains(.ack(tasks: [1])))
         XCTAssertEqual(s.determinismViolations, 0)
     }
+    private func kept(_ d: [SchedulerDirective]) -> [(UInt64, UInt64, UInt64)] {
+        d.compactMap { if case let .keepCheckpoint(t, a, s) = $0 { return (t, a, s) } else { return nil } }
+    }
+
+    func testACheckpointFromTheCurrentLeaseIsKept() throws {
+        var s = try make(2)
+        _ = hello(&s, a)
+        XCTAssertEqual(dispatched(s.handle(.ready(peer: a, credit: 1, now: 0))).map(\.1), [1])
+        let d = s.handle(.checkpoint(peer: a, task: 1, attempt: 1, step: 64, now: 0.5))
+        XCTAssertEqual(kept(d).map(\.0), [1])
+        XCTAssertEqual(kept(d).map(\.2), [64])
+        XCTAssertEqual(s.status(of: 1), .running, "a checkpoint does not end the task")
+    }
+
+    func testCheckpointsFromAStaleAttemptAnotherWorkerOrAnUnknownPeerAreDropped() throws {
+        var s = try make(1, config: SchedulerConfig(heartbeatInterval: 1, liveness: 2))
+        _ = hello(&s, a)
+        _ = s.handle(.ready(peer: a, credit: 1, now: 0))
+        // a goes silent; the lease expires and b gets attempt 2.
+        _ = s.handle(.tick(now: 3))
+        _ = hello(&s, b, now: 3)
+        XCTAssertEqual(dispatched(s.handle(.ready(peer: b, credit: 1, now: 3))).map(\.2), [2])
+        // a comes back with a checkpoint of attempt 1: it must not replace attempt 2's state.
+        _ = hello(&s, a, now: 4)
+        var d = s.handle(.checkpoint(peer: a, task: 1, attempt: 1, step: 999, now: 4))
+        XCTAssertTrue(kept(d).isEmpty)
+        XCTAssertTrue(d.contains { if case .log("stale-checkpoint", 1, _, _) = $0 { return true } else { return false } })
+        d = s.handle(.checkpoint(peer: b, task: 1, attempt: 1, step: 5, now: 4))
+        XCTAssertTrue(kept(d).isEmpty, "b holds attempt 2, not 1")
+        d = s.handle(.checkpoint(peer: c, task: 1, attempt: 2, step: 5, now: 4))
+        XCTAssertEqual(sent(d, to: c).map(\.typeCode), [3], "an unknown peer is told to introduce itself")
+        XCTAssertEqual(kept(s.handle(.checkpoint(peer: b, task: 1, attempt: 2, step: 5, now: 4))).map(\.2), [5])
+        // Once the result is in, later checkpoints are dropped.
+        _ = s.handle(.result(peer: b, task: 1, attempt: 2, digest: digest1, credit: 0, now: 5))
+        XCTAssertTrue(kept(s.handle(.checkpoint(peer: b, task: 1, attempt: 2, step: 6, now: 5))).isEmpty)
+    }
 }

@@ -51,11 +51,18 @@ public final class Parameter<Scalar: TensorScalar> {
     /// The number of scalars.
     public var count: Int { value.count }
 
-    /// Zeroes `value` (and `grad`) where the mask is zero. A no-op without a mask.
+    /// Sets `value` (and `grad`) to +0 where the mask is zero — exactly zero, not the −0 a
+    /// multiplication would leave on negative weights. A no-op without a mask.
     public func applyMask() {
         guard let mask else { return }
-        Kernels.multiply(&value.storage, by: mask.storage)
-        Kernels.multiply(&grad.storage, by: mask.storage)
+        mask.storage.withUnsafeBufferPointer { m in
+            value.storage.withUnsafeMutableBufferPointer { v in
+                for i in 0..<m.count where m[i] == 0 { v[i] = 0 }
+            }
+            grad.storage.withUnsafeMutableBufferPointer { g in
+                for i in 0..<m.count where m[i] == 0 { g[i] = 0 }
+            }
+        }
     }
 
     /// The value with the mask applied — what the forward pass uses.

@@ -1,0 +1,176 @@
+import Foundation
+import TerrainCoordinator
+import TerrainCore
+import TerrainSweeps
+import XCTest
+
+/// Lottery-ticket and batch-size sweeps through the real runtime: determinism across worker
+/// counts and a killed worker, resuming from checkpoints, divergence.
+final class TrainingSweepTests: XCTestCase {
+    private var harnesses: [ProcessHarness] = []
+
+    override func tearDown() {
+        for h in harnesses { h.cleanUp() }
+    }
+
+    private static let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("data/mnist1d.npz").path
+
+    static let lotterySpec = """
+        name: lottery
+        kind: lottery
+        model: {kind: mlp, hidden: [64, 32]}
+        data: {path: \(data), train_subset: 1000, test_subset: 300}
+        training:
+          optimizer: {name: sgd, lr: 0.1, momentum: 0.9}
+          batch_size: 50
+          epochs: 4
+          eval_every: 10
+          checkpoint_every: 1
+        lottery: {levels: 2, rewind_step: 5, seeds: [0, 1], controls: [random_reinit, random_prune]}
+        runtime: {heartbeat_ms: 100, liveness: 5}
+        """
+
+    static let gridSpec = """
+        name: grid
+        kind: training
+        model: {kind: mlp, hidden: [64]}
+        data: {path: \(data), train_subset: 1000, test_subset: 300}
+        training:
+          optimizer: {name: sgd, momentum: 0.9}
+          schedule: {kind: cosine, scaling: linear, reference_batch_size: 50}
+          epochs: 4
+          eval_every: 10
+          checkpoint_every: 1
+          diverge_above: 100
+          target_accuracy: 0.3
+        grid: {batch_size: [25, 100], lr: [0.05, 400], seeds: [0, 1]}
+        curvature: {lambda_max: true, samples: 200, iterations: 8}
+        runtime: {heartbeat_ms: 100, liveness: 5}
+        """
+
+    /// Everything of a dataset that must not depend on who computed it: outputs, artifacts,
+    /// the runs and curve tables (not timings, workers or attempts).
+    private func content(_ h: ProcessHarness) throws -> [String] {
+        let ds = try h.open()
+        var lines = try ds.completedOutputs().map { "\($0.task) \($0.kind) \(SHA256.hex(SHA256.hash($0.output)))" }
+        for t in try ds.table("SELECT task, name, hash FROM result_artifacts ORDER BY task, name").rows { lines.append("artifact \(t)") }
+        for t in try ds.table("SELECT * FROM runs ORDER BY task").rows { lines.append("run \(t)") }
+        for t in try ds.table("SELECT * FROM curve_points ORDER BY task, step").rows { lines.append("curve \(t)") }
+        return lines
+    }
+
+    /// Runs `spec` with one worker, and with three of which one is SIGKILLed after `killAfter`
+    /// results; returns both datasets' content.
+    private func runTwice(_ spec: String, tasks: Int, killAfter: Int) throws -> (one: [String], three: [String], killed: ProcessHarness) {
+        let a = try ProcessHarness(name: "one"), b = try ProcessHarness(name: "three")
+        harnesses += [a, b]
+        let ca = try a.coordinator(try a.write("s.yaml", spec))
+        let w = try a.worker("w")
+        XCTAssertEqual(a.waitForExit(ca), 0, a.output("coordinator"))
+        _ = a.waitForExit(w)
+        let cb = try b.coordinator(try b.write("s.yaml", spec))
+        let workers = try (0..<3).map { try b.worker("w\($0)") }
+        // Kill a worker while it computes: worker names are host-pid-random.
+        var victim: (task: Int64, pid: Int32, name: String)? = nil
+        b.waitFor("\(killAfter) results and a task running") {
+            guard b.resultCount() >= killAfter, let ds = try? b.open(),
+                  let rows = try? ds.table("SELECT id, worker FROM tasks WHERE status = 'running' ORDER BY id").rows else { return false }
+            for r in rows {
+                guard case .integer(let id) = r[0], case .text(let name) = r[1] else { continue }
+                let parts = name.split(separator: "-")
+                if parts.count >= 3, let pid = Int32(parts[parts.count - 2]), workers.contains(where: { $0.processIdentifier == pid }) {
+                    victim = (id, pid, name)
+                    return true
+                }
+            }
+            return false
+        }
+        if let victim { kill(victim.pid, SIGKILL) }
+        XCTAssertEqual(b.waitForExit(cb), 0, b.output("coordinator"))
+        for w in workers { _ = b.waitForExit(w) }
+        if let victim {
+            // Unless its result got out just before the kill, the task ran again elsewhere.
+            let ds = try b.open()
+            let storedBy = try ds.table("SELECT worker FROM results WHERE task = \(victim.task)").rows.first?.first
+            if storedBy != .text(victim.name) {
+                XCTAssertGreaterThanOrEqual(try ds.task(UInt64(victim.task))?.attempts ?? 0, 2, "task \(victim.task) ran again after its worker died")
+            }
+        }
+        XCTAssertEqual(a.resultCount(), tasks)
+        XCTAssertEqual(b.resultCount(), tasks)
+        return (try content(a), try content(b), b)
+    }
+
+    func testALotterySweepIsBitIdenticalWithOneWorkerAndWithThreeWorkersOneKilled() throws {
+        let (one, three, _) = try runTwice(Self.lotterySpec, tasks: 14, killAfter: 4)
+        XCTAssertEqual(one.count, three.count)
+        for (x, y) in zip(one, three) where x != y { XCTFail("differs:\n  \(x)\n  \(y)") }
+        XCTAssertEqual(one.filter { $0.hasPrefix("run ") }.count, 14)
+        XCTAssertEqual(one.filter { $0.hasPrefix("artifact ") }.count, 2 * 3 + 12 * 2, "weights+mask per task, plus level 0's rewind point")
+    }
+
+    func testABatchSizeSweepIsBitIdenticalWithOneWorkerAndWithThreeWorkersOneKilledAndRecordsDivergence() throws {
+        let (one, three, h) = try runTwice(Self.gridSpec, tasks: 8, killAfter: 2)
+        XCTAssertEqual(one, three)
+        let runs = try h.open().table("SELECT lr, status, diverged_step, test_acc, lambda_max FROM runs ORDER BY task").rows
+        XCTAssertEqual(runs.count, 8)
+        for r in runs {
+            guard case .real(let lr) = r[0], case .text(let status) = r[1] else { return XCTFail("\(r)") }
+            if lr > 1 {
+                XCTAssertEqual(status, "diverged", "lr \(lr)")
+                XCTAssertNotEqual(r[2], .null, "the step it diverged at is recorded")
+            } else {
+                XCTAssertEqual(status, "completed")
+                XCTAssertNotEqual(r[3], .null)
+                XCTAssertNotEqual(r[4], .null, "λmax at the end")
+            }
+        }
+    }
+
+    func testAWorkerKilledMidTrainingIsResumedFromItsLastCheckpointWithTheSameResult() throws {
+        let h = try ProcessHarness(name: "resume")
+        harnesses.append(h)
+        // One long run: 40 steps per epoch, a checkpoint every epoch.
+        let spec = try h.write("s.yaml", """
+            name: resume
+            kind: training
+            model: {kind: mlp, hidden: [128, 128]}
+            data: {path: \(Self.data), train_subset: 1000, test_subset: 300}
+            training:
+              optimizer: {name: sgd, momentum: 0.9}
+              epochs: 60
+              eval_every: 40
+              checkpoint_every: 1
+            grid: {batch_size: [25], lr: [0.02]}
+            runtime: {heartbeat_ms: 100, liveness: 5}
+            """)
+        let c = try h.coordinator(spec)
+        let first = try h.worker("first")
+        var seen: UInt64 = 0
+        h.waitFor("a checkpoint at epoch 3 or later") {
+            guard FileManager.default.fileExists(atPath: h.dataset), let ds = try? h.open(), let cp = try? ds.checkpoint(of: 1) else { return false }
+            seen = cp.step
+            return cp.step >= 120
+        }
+        kill(first.processIdentifier, SIGKILL)
+        _ = h.waitForExit(first)
+        XCTAssertEqual(h.resultCount(), 0, "the run was still training when its worker died")
+        let second = try h.worker("second")
+        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
+        _ = h.waitForExit(second)
+        let ds = try h.open()
+        let start = try XCTUnwrap(try ds.startSteps()[1])
+        XCTAssertGreaterThanOrEqual(start, seen, "resumed from the last checkpoint, not from step 0")
+        XCTAssertEqual(start % 40, 0, "checkpoints are taken at epoch ends")
+        XCTAssertTrue(try ds.events(kind: "resume").contains { $0.task == 1 && $0.detail.contains("from step \(start)") })
+        XCTAssertEqual(try ds.task(1)?.attempts, 2)
+        XCTAssertNil(try ds.checkpoint(of: 1), "a finished task's checkpoint is dropped")
+        // The same run, uninterrupted, in this process.
+        let task = try SweepSpec.load(path: spec).expand()[0]
+        let reference = try RunRunner().run(task: 1, attempt: 1, params: task.params, inputs: [])
+        XCTAssertEqual(reference.startStep, 0)
+        let stored = try XCTUnwrap(try ds.completedOutputs().first)
+        XCTAssertEqual(stored.output, reference.output, "final metrics and curve equal an uninterrupted run's")
+    }
+}
