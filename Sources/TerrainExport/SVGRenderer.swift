@@ -285,7 +285,7 @@ public enum SVGRenderer {
 // MARK: - Shared figure machinery
 
 extension SVGRenderer {
-    fileprivate enum Style {
+    enum Style {
         static let font = "DejaVu Sans, Helvetica, Arial, sans-serif"
         static let titleSize = 16.0
         static let subtitleSize = 12.0
@@ -297,14 +297,14 @@ extension SVGRenderer {
         ]
     }
 
-    fileprivate struct Rect {
+    struct Rect {
         var x: Double, y: Double, width: Double, height: Double
         var right: Double { x + width }
         var bottom: Double { y + height }
     }
 
     /// Affine map from data (or log-data) coordinates to pixels.
-    fileprivate struct Axis {
+    struct Axis {
         var lo: Double, hi: Double, pixelLo: Double, pixelHi: Double
         func map(_ v: Double) -> Double {
             guard hi != lo else { return (pixelLo + pixelHi) / 2 }
@@ -314,7 +314,7 @@ extension SVGRenderer {
 
     /// A tick at `value` (axis coordinates) with its label as SVG text markup
     /// (already escaped) and its approximate width in characters.
-    fileprivate struct Tick {
+    struct Tick {
         var value: Double
         var markup: String
         var chars: Int
@@ -322,7 +322,7 @@ extension SVGRenderer {
         var minor = false
     }
 
-    fileprivate struct Document {
+    struct Document {
         var width: Double
         var height: Double
         var title: String
@@ -442,7 +442,7 @@ extension SVGRenderer {
         return doc.render()
     }
 
-    fileprivate static func addTitles(_ doc: inout Document, title: String, subtitle: String, centreX: Double) {
+    static func addTitles(_ doc: inout Document, title: String, subtitle: String, centreX: Double) {
         doc.add(text(x: centreX, y: 28, markup: escape(title), size: Style.titleSize, anchor: "middle",
                      extra: " font-weight=\"bold\" class=\"title\""))
         if !subtitle.isEmpty {
@@ -451,7 +451,7 @@ extension SVGRenderer {
         }
     }
 
-    fileprivate static func addGrid(
+    static func addGrid(
         _ doc: inout Document, plot: Rect, xAxis: Axis, yAxis: Axis, xTicks: [Tick], yTicks: [Tick]
     ) {
         doc.add("<g class=\"grid\" stroke=\"#e6e6e6\" stroke-width=\"0.8\">")
@@ -467,7 +467,7 @@ extension SVGRenderer {
     }
 
     /// Frame, outward ticks, tick labels and axis labels.
-    fileprivate static func addAxes(
+    static func addAxes(
         _ doc: inout Document, plot: Rect, xAxis: Axis, yAxis: Axis, xTicks: [Tick], yTicks: [Tick],
         xLabel: String, yLabel: String, yTickWidth: Double
     ) {
@@ -503,7 +503,7 @@ extension SVGRenderer {
     /// A `<text>` element; `markup` must already be escaped. With `rotate`, the text is
     /// turned about its anchor point. The baseline sits at `y`, so centred rotated text
     /// is shifted by a third of its size to appear centred on `x`.
-    fileprivate static func text(
+    static func text(
         x: Double, y: Double, markup: String, size: Double, anchor: String,
         rotate: Double? = nil, extra: String = ""
     ) -> String {
@@ -589,7 +589,7 @@ extension SVGRenderer {
         return out
     }
 
-    fileprivate static func linearTicks(_ lo: Double, _ hi: Double) -> [Tick] {
+    static func linearTicks(_ lo: Double, _ hi: Double) -> [Tick] {
         guard hi > lo else { return [] }
         let step = niceStep(hi - lo)
         let values = multiples(of: step, in: lo, hi)
@@ -604,7 +604,7 @@ extension SVGRenderer {
 
     /// Ticks for a log10 axis spanning `[lo, hi]` (in decades): whole decades labelled
     /// `10^k` when the range covers one, otherwise nice linear values at their logs.
-    fileprivate static func logTicks(_ lo: Double, _ hi: Double) -> [Tick] {
+    static func logTicks(_ lo: Double, _ hi: Double) -> [Tick] {
         guard hi > lo else { return [] }
         if hi - lo >= 1 {
             let step = max(1, niceStep(hi - lo).rounded(.up))
@@ -640,24 +640,24 @@ extension SVGRenderer {
     }
 
     /// Compact `%.3g` rendering (`-0` printed as `0`).
-    fileprivate static func significant(_ v: Double) -> String {
+    static func significant(_ v: Double) -> String {
         guard v.isFinite else { return v.isNaN ? "NaN" : (v > 0 ? "inf" : "-inf") }
         let s = String(format: "%.3g", v)
         return s == "-0" ? "0" : s
     }
 
     /// A number label for display: hyphen-minus replaced by the minus sign U+2212.
-    fileprivate static func display(_ label: String) -> String {
+    static func display(_ label: String) -> String {
         label.replacingOccurrences(of: "-", with: "\u{2212}")
     }
 
     /// Approximate rendered width of `chars` characters at font size `size`.
-    fileprivate static func textWidth(_ chars: Int, size: Double) -> Double {
+    static func textWidth(_ chars: Int, size: Double) -> Double {
         Double(chars) * size * 0.6
     }
 
     /// A coordinate rounded to `digits` decimals without trailing zeros (`-0` → `0`).
-    fileprivate static func fmt(_ v: Double, digits: Int = 2) -> String {
+    static func fmt(_ v: Double, digits: Int = 2) -> String {
         guard v.isFinite else { return "0" }
         var s = String(format: "%.\(digits)f", v)
         if s.contains(".") {
@@ -670,7 +670,7 @@ extension SVGRenderer {
 
     /// Escapes text for XML character data and attribute values. Characters not
     /// allowed in XML 1.0 are dropped; tabs and line breaks become spaces.
-    fileprivate static func escape(_ s: String) -> String {
+    static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for scalar in s.unicodeScalars {
