@@ -45,12 +45,17 @@ public struct GridRun: Sendable, Equatable {
     /// Largest Hessian eigenvalue λmax (sharpness) at the end of training; `nil` when
     /// diverged or not measured.
     public var lambdaMax: Double?
+    /// The rate actually used at this batch size when the sweep scales the base rate with
+    /// the batch size (`linear`, `sqrt`); `nil` = ``learningRate``. The 2/η threshold of the
+    /// λmax figure uses it.
+    public var effectiveLearningRate: Double? = nil
 
     /// Creates a run record; values are checked when a figure is drawn, not here.
     public init(
         batchSize: Int, learningRate: Double, seed: UInt64, diverged: Bool = false,
-        testAccuracy: Double? = nil, lambdaMax: Double? = nil
+        testAccuracy: Double? = nil, lambdaMax: Double? = nil, effectiveLearningRate: Double? = nil
     ) {
+        self.effectiveLearningRate = effectiveLearningRate
         self.batchSize = batchSize
         self.learningRate = learningRate
         self.seed = seed
@@ -310,7 +315,12 @@ public enum RunFigures {
 
         let scale: Double = metric == .testAccuracy ? 100 : 1
         let allMeans = grid.cells.values.compactMap(\.mean).map { $0 * scale }
-        let thresholds = metric == .lambdaMax ? grid.learningRates.map { 2 / $0 } : []
+        // 2/η per learning rate and batch size, with η the rate actually used (batch-size scaling).
+        var effective = [GridKey: Double]()
+        for r in runs { effective[GridKey(r.batchSize, r.learningRate)] = r.effectiveLearningRate ?? r.learningRate }
+        func threshold(_ bs: Int, _ lr: Double) -> Double { 2 / (effective[GridKey(bs, lr)] ?? lr) }
+        let thresholds = metric == .lambdaMax
+            ? grid.learningRates.flatMap { lr in grid.batchSizes.filter { effective[GridKey($0, lr)] != nil }.map { threshold($0, lr) } } : []
         let logY = metric == .lambdaMax && allMeans.allSatisfy { $0 > 0 }
         let toY: (Double) -> Double = { logY ? log10($0) : $0 }
         let yValues = (allMeans + thresholds).map(toY)
@@ -362,10 +372,21 @@ public enum RunFigures {
         if metric == .lambdaMax {
             doc.add("<g class=\"thresholds\">")
             for (k, lr) in grid.learningRates.enumerated() {
-                let py = yAxis.map(toY(2 / lr)), c = colour(k)
-                doc.add(
-                    "<line class=\"threshold series-\(k)\" x1=\"\(fmt(plot.x))\" y1=\"\(fmt(py))\" x2=\"\(fmt(plot.right))\" y2=\"\(fmt(py))\" stroke=\"\(c)\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
-                )
+                let c = colour(k)
+                let sizes = grid.batchSizes.filter { effective[GridKey($0, lr)] != nil }
+                guard let last = sizes.last else { continue }
+                let ys = sizes.map { yAxis.map(toY(threshold($0, lr))) }
+                if Set(ys).count == 1 {
+                    doc.add(
+                        "<line class=\"threshold series-\(k)\" x1=\"\(fmt(plot.x))\" y1=\"\(fmt(ys[0]))\" x2=\"\(fmt(plot.right))\" y2=\"\(fmt(ys[0]))\" stroke=\"\(c)\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
+                    )
+                } else {
+                    let pts = zip(sizes, ys).map { "\(fmt(xAxis.map(log2(Double($0.0))))),\(fmt($0.1))" }.joined(separator: " ")
+                    doc.add(
+                        "<polyline class=\"threshold series-\(k)\" points=\"\(pts)\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
+                    )
+                }
+                let py = yAxis.map(toY(threshold(last, lr)))
                 let lx = plot.right - 4 - 34 * Double(k % 4)
                 doc.add(SVGRenderer.text(
                     x: lx, y: py - 3, markup: "2/η", size: 10, anchor: "end",
@@ -484,7 +505,11 @@ public enum RunFigures {
         let note = "✕ every seed diverged · k/n div: k of n seeds diverged, mean of the others"
         let noteY = plot.bottom + 66
         let noteRight = plot.x + 18 + textWidth(note.count, size: Style.tickSize)
-        let width = (max(valueLabelX + Style.labelSize / 2 + 14, noteRight + 16)).rounded()
+        let subtitle = "mean test accuracy (%) over seeds (\(countRange(seedCounts.min()!, seedCounts.max()!))); diverged runs excluded"
+        // Titles wider than a small grid widen the figure and are centred in it.
+        let titleHalf = max(textWidth(title.count, size: Style.titleSize) * 1.1, textWidth(subtitle.count, size: Style.subtitleSize)) / 2 + 16
+        let titleCentre = max(plot.x + plot.width / 2, titleHalf)
+        let width = (max(valueLabelX + Style.labelSize / 2 + 14, noteRight + 16, titleCentre + titleHalf)).rounded()
         let height = (noteY + 16).rounded()
         let xAxis = Axis(lo: 0, hi: Double(nx), pixelLo: plot.x, pixelHi: plot.right)
         let yAxis = Axis(lo: 0, hi: Double(ny), pixelLo: plot.bottom, pixelHi: plot.y)
@@ -502,10 +527,7 @@ public enum RunFigures {
                     "<stop offset=\"\(fmt(p.t, digits: 4))\" stop-color=\"\(ColorMap.viridis.hex(p.t))\"/>"
                 }.joined()
                 + "</linearGradient></defs>")
-        SVGRenderer.addTitles(
-            &doc, title: title,
-            subtitle: "mean test accuracy (%) over seeds (\(countRange(seedCounts.min()!, seedCounts.max()!))); diverged runs excluded",
-            centreX: plot.x + plot.width / 2)
+        SVGRenderer.addTitles(&doc, title: title, subtitle: subtitle, centreX: titleCentre)
 
         doc.add("<g class=\"cells\" stroke=\"none\">")
         for (j, lr) in rows.enumerated() {

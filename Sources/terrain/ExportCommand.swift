@@ -6,8 +6,12 @@ import TerrainExport
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export a surface sweep's grid: CSV, NPZ (numpy), HDF5 (loss-landscape layout) or VTK (.vts, ParaView).",
-        discussion: "Missing points (a sweep still running) are NaN. Formats and array layouts are described in docs/exports.md.")
+        abstract: "Export a sweep's results: a surface grid as CSV, NPZ (numpy), HDF5 (loss-landscape layout) or VTK (.vts, ParaView); the runs and curves of a lottery or training sweep as CSV or NPZ.",
+        discussion: """
+            Surface grids: missing points (a sweep still running) are NaN.
+            Lottery and training sweeps: CSV writes <output>-runs.csv (one row per run or level) and <output>-curves.csv (one row per curve point); NPZ writes one archive with runs.<column> and curves.<column> arrays.
+            Formats and array layouts are described in docs/exports.md.
+            """)
 
     @Argument(help: "The sweep's SQLite dataset.")
     var dataset: String
@@ -28,6 +32,10 @@ struct ExportCommand: ParsableCommand {
     var directions: String?
 
     func run() throws {
+        if let kind = try RunResults.kind(of: dataset), RunResults.kinds.contains(kind) {
+            try exportRuns()
+            return
+        }
         let chosen: ExportFormat
         if let format {
             guard let f = ExportFormat(rawValue: format.lowercased()) ?? ExportFormat(fileExtension: format.lowercased()) else {
@@ -49,5 +57,39 @@ struct ExportCommand: ParsableCommand {
         }
         let done = table.attributes["points_done"] ?? "?"
         print("wrote \(out) (\(chosen.rawValue), \(table.nx)\(table.y != nil ? "×\(table.ny)" : "") grid, \(done)/\(table.pointCount) points, metrics \(table.metricNames.joined(separator: ", ")))")
+    }
+
+    /// Lottery and training sweeps: the `runs` and `curve_points` tables.
+    private func exportRuns() throws {
+        let requested = (format ?? output.map { ($0 as NSString).pathExtension } ?? "npz").lowercased()
+        guard requested == "csv" || requested == "npz" else {
+            throw ValidationError("a lottery or training sweep exports as csv or npz (its results are tables, not a grid); got '\(requested)'")
+        }
+        if directions != nil { throw ValidationError("--directions applies to surface sweeps only") }
+        let (runs, curves, attributes, _, _) = try RunResults.load(dataset)
+        var base = output ?? (dataset as NSString).deletingPathExtension
+        if ["csv", "npz"].contains((base as NSString).pathExtension.lowercased()) { base = (base as NSString).deletingPathExtension }
+        do {
+            if requested == "csv" {
+                for (suffix, table) in [("runs", runs), ("curves", curves)] {
+                    let path = "\(base)-\(suffix).csv"
+                    try table.csv().write(toFile: path, atomically: true, encoding: .utf8)
+                    print("wrote \(path) (\(table.rowCount) rows, columns \(table.columns.map(\.name).joined(separator: ", ")))")
+                }
+            } else {
+                let path = base + ".npz"
+                let bytes = try RunTable.npz([("runs", runs), ("curves", curves)], attributes: attributes)
+                guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                    throw CLI.Failure(message: "\(path): cannot write the file")
+                }
+                print("wrote \(path) (runs: \(runs.rowCount) rows, curves: \(curves.rowCount) rows)")
+            }
+        } catch let e as ExportError {
+            throw CLI.Failure(message: "\(e)")
+        } catch let e as CLI.Failure {
+            throw e
+        } catch {
+            throw CLI.Failure(message: "\(base): cannot write: \(error.localizedDescription)")
+        }
     }
 }

@@ -8,7 +8,11 @@ import TerrainSweeps
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
-        abstract: "Render a surface sweep as SVG: a heatmap with contour lines and a colour bar (2-D), or train/test curves (1-D).")
+        abstract: "Render a sweep as SVG: a surface heatmap with contours (2-D) or curves (1-D); test accuracy against density for a lottery sweep; batch-size figures for a training sweep.",
+        discussion: """
+            Lottery sweeps (--figure accuracy, the default): final test accuracy against density (log scale), mean ± one standard deviation over seeds, per branch.
+            Training sweeps: --figure heatmap (default; batch size × learning rate, mean test accuracy, diverged cells marked), accuracy (test accuracy against batch size per learning rate), lambda (λmax against batch size, with 2/η per learning rate), or all (the three, with default names).
+            """)
 
     @Argument(help: "The sweep's SQLite dataset.")
     var dataset: String
@@ -31,7 +35,15 @@ struct RenderCommand: ParsableCommand {
     @Flag(help: "Draw the Hessian eigenvalue density (stochastic Lanczos quadrature) of the sweep's curvature section instead.")
     var density = false
 
+    @Option(help: "Lottery and training sweeps: the figure (accuracy, heatmap, lambda, all).")
+    var figure: String?
+
     func run() throws {
+        if let kind = try RunResults.kind(of: dataset), RunResults.kinds.contains(kind) {
+            try renderRuns(kind: kind)
+            return
+        }
+        if figure != nil { throw ValidationError("--figure applies to lottery and training sweeps; a surface sweep draws its grid") }
         let (table, spec, sweep) = try SurfaceResults.load(dataset)
         if density {
             let ds = try SweepDataset(path: dataset, readOnly: true)
@@ -80,5 +92,43 @@ struct RenderCommand: ParsableCommand {
             throw CLI.Failure(message: "\(out): cannot write: \(error.localizedDescription)")
         }
         print("wrote \(out)")
+    }
+
+    /// Lottery and training sweeps.
+    private func renderRuns(kind: String) throws {
+        let (runs, _, _, _, name) = try RunResults.load(dataset)
+        let base = (dataset as NSString).deletingPathExtension
+        var jobs = [(figure: String, path: String)]()
+        let allowed = kind == "lottery" ? ["accuracy"] : ["heatmap", "accuracy", "lambda", "all"]
+        let chosen = figure ?? (kind == "lottery" ? "accuracy" : "heatmap")
+        guard allowed.contains(chosen) else {
+            throw ValidationError("--figure \(chosen): a \(kind) sweep draws \(allowed.joined(separator: ", "))")
+        }
+        if chosen == "all" {
+            if output != nil { throw ValidationError("--figure all writes three files with default names; drop --output") }
+            jobs = ["heatmap", "accuracy", "lambda"].map { ($0, "\(base)-\($0).svg") }
+        } else {
+            jobs = [(chosen, output ?? "\(base)-\(chosen).svg")]
+        }
+        for job in jobs {
+            let svg: String
+            do {
+                if kind == "lottery" {
+                    svg = try RunFigures.lotteryAccuracy(RunResults.lotteryPoints(runs), title: "Test accuracy against density (\(name))")
+                } else if job.figure == "heatmap" {
+                    svg = try RunFigures.batchLearningRateHeatmap(RunResults.gridRuns(runs), title: "Test accuracy by batch size and learning rate (\(name))")
+                } else {
+                    let metric: GridMetric = job.figure == "lambda" ? .lambdaMax : .testAccuracy
+                    svg = try RunFigures.batchSizeCurves(RunResults.gridRuns(runs), metric: metric,
+                                                         title: (metric == .lambdaMax ? "λmax" : "Test accuracy") + " against batch size (\(name))")
+                }
+            } catch {
+                throw CLI.Failure(message: "\(dataset): \(error)")
+            }
+            do { try svg.write(toFile: job.path, atomically: true, encoding: .utf8) } catch {
+                throw CLI.Failure(message: "\(job.path): cannot write: \(error.localizedDescription)")
+            }
+            print("wrote \(job.path)")
+        }
     }
 }

@@ -343,6 +343,21 @@ public enum NPY {
         }
     }
 
+    /// Encodes strings as a version-1.0 `.npy` file of numpy's fixed-width unicode dtype
+    /// `<U{n}` (UTF-32LE, `n` = the longest string in characters, at least 1; shorter strings
+    /// are padded with NUL), which `numpy.load` reads without `allow_pickle`.
+    /// Fails (precondition) when `shape`'s product differs from `strings.count`.
+    public static func encode(strings: [String], shape: [Int]) -> [UInt8] {
+        let scalars = strings.map { Array($0.unicodeScalars) }
+        let width = max(1, scalars.map(\.count).max() ?? 1)
+        return encode(descr: "<U\(width)", shape: shape, count: strings.count, itemSize: 4 * width) { out in
+            for s in scalars {
+                for c in s { append(&out, c.value) }
+                for _ in s.count..<width { append(&out, UInt32(0)) }
+            }
+        }
+    }
+
     @inline(__always)
     static func append<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
         withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
@@ -350,7 +365,7 @@ public enum NPY {
 
     /// The header layout numpy writes: the dict, space padding and a final newline such
     /// that the data starts at a multiple of 64 bytes.
-    static func encode(descr: String, shape: [Int], count: Int, body: (inout [UInt8]) -> Void) -> [UInt8] {
+    static func encode(descr: String, shape: [Int], count: Int, itemSize: Int = 8, body: (inout [UInt8]) -> Void) -> [UInt8] {
         precondition(shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == count,
                      "NPY.encode: shape \(shape) does not match \(count) elements")
         let shapeText: String
@@ -372,7 +387,7 @@ public enum NPY {
         header.append(contentsOf: [UInt8](repeating: 0x20, count: padded - header.count - 1))
         header.append(0x0A)
         var out = magic
-        out.reserveCapacity(preamble + header.count + count * 8)
+        out.reserveCapacity(preamble + header.count + count * itemSize)
         if preamble == 10 {
             out += [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)]
         } else {

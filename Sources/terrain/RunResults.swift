@@ -1,0 +1,91 @@
+import Foundation
+import TerrainCoordinator
+import TerrainExport
+
+/// Reads the `runs` and `curve_points` tables of a lottery or training sweep for export and
+/// rendering.
+enum RunResults {
+    /// The sweep kinds whose results are training runs.
+    static let kinds: Set<String> = ["lottery", "training"]
+
+    /// The kind of sweep a dataset holds (`nil`: not a Terrain dataset).
+    static func kind(of path: String) throws -> String? {
+        let ds: SweepDataset
+        do { ds = try SweepDataset(path: path, readOnly: true) } catch { throw CLI.Failure(message: "\(error)") }
+        return try ds.meta("kind")
+    }
+
+    /// A query's rows as a ``RunTable``: a column is text if any value is text, real if any is
+    /// real, integer otherwise.
+    static func table(_ ds: SweepDataset, _ sql: String) throws -> RunTable {
+        let (names, rows) = try ds.table(sql)
+        var columns = [(name: String, values: RunTable.Column)]()
+        for (i, name) in names.enumerated() {
+            let cells = rows.map { $0[i] }
+            if cells.contains(where: { if case .text = $0 { return true } else { return false } }) {
+                columns.append((name, .texts(cells.map { if case .text(let s) = $0 { return s } else { return nil } })))
+            } else if cells.contains(where: { if case .real = $0 { return true } else { return false } }) {
+                columns.append((name, .reals(cells.map {
+                    switch $0 {
+                    case .real(let v): return v
+                    case .integer(let v): return Double(v)
+                    default: return nil
+                    }
+                })))
+            } else {
+                columns.append((name, .integers(cells.map { if case .integer(let v) = $0 { return v } else { return nil } })))
+            }
+        }
+        return RunTable(columns: columns)
+    }
+
+    /// The `runs` and `curve_points` tables and descriptive attributes.
+    static func load(_ path: String) throws -> (runs: RunTable, curves: RunTable, attributes: [String: String], kind: String, name: String) {
+        let ds = try SweepDataset(path: path, readOnly: true)
+        let kind = try ds.meta("kind") ?? "?"
+        let runs = try table(ds, "SELECT * FROM runs ORDER BY task")
+        let curves = try table(ds, "SELECT * FROM curve_points ORDER BY task, step")
+        let progress = try ds.readProgress()
+        let attributes = ["kind": kind, "spec_hash": try ds.meta("spec_hash") ?? "", "tasks": String(progress.total),
+                          "runs_done": String(runs.rowCount), "state": progress.state]
+        var name = (path as NSString).lastPathComponent
+        if let spec = try ds.meta("spec"), let line = spec.split(separator: "\n").first(where: { $0.hasPrefix("name:") }) {
+            name = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
+        }
+        return (runs, curves, attributes, kind, name)
+    }
+
+    /// Lottery points (branch, seed, level, density, final test accuracy) of completed levels.
+    static func lotteryPoints(_ runs: RunTable) -> [LotteryPoint] {
+        let n = runs.rowCount
+        guard case .texts(let branch)? = runs.column("branch"), case .integers(let seed)? = runs.column("seed"),
+              case .integers(let level)? = runs.column("level"), let density = reals(runs.column("density")),
+              let acc = reals(runs.column("test_acc")) else { return [] }
+        return (0..<n).compactMap { i in
+            guard let b = branch[i], let s = seed[i], let l = level[i], let d = density[i], let a = acc[i] else { return nil }
+            return LotteryPoint(branch: b, seed: UInt64(bitPattern: s), level: Int(l), density: d, testAccuracy: a)
+        }
+    }
+
+    /// Grid runs (batch size, lr, seed, diverged, test accuracy, λmax).
+    static func gridRuns(_ runs: RunTable) -> [GridRun] {
+        guard case .integers(let batch)? = runs.column("batch_size"), let lr = reals(runs.column("lr")),
+              case .integers(let seed)? = runs.column("seed"), case .texts(let status)? = runs.column("status") else { return [] }
+        let acc = reals(runs.column("test_acc")) ?? Array(repeating: nil, count: runs.rowCount)
+        let lambda = reals(runs.column("lambda_max")) ?? Array(repeating: nil, count: runs.rowCount)
+        let effective = reals(runs.column("effective_lr")) ?? Array(repeating: nil, count: runs.rowCount)
+        return (0..<runs.rowCount).compactMap { i in
+            guard let b = batch[i], let r = lr[i], let s = seed[i] else { return nil }
+            return GridRun(batchSize: Int(b), learningRate: r, seed: UInt64(bitPattern: s), diverged: status[i] == "diverged",
+                           testAccuracy: acc[i], lambdaMax: lambda[i], effectiveLearningRate: effective[i])
+        }
+    }
+
+    private static func reals(_ c: RunTable.Column?) -> [Double?]? {
+        switch c {
+        case .reals(let v)?: return v
+        case .integers(let v)?: return v.map { $0.map(Double.init) }
+        default: return nil
+        }
+    }
+}
