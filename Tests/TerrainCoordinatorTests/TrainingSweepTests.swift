@@ -103,8 +103,21 @@ final class TrainingSweepTests: XCTestCase {
     }
 
     func testALotterySweepIsBitIdenticalWithOneWorkerAndWithThreeWorkersOneKilled() throws {
-        let (one, three, _) = try runTwice(Self.lotterySpec, tasks: 14, killAfter: 4)
+        let (one, three, h) = try runTwice(Self.lotterySpec, tasks: 14, killAfter: 4)
         XCTAssertEqual(one.count, three.count)
+        // What the user runs next: exports and the accuracy-vs-density figure.
+        for args in [["export", h.dataset, "--format", "csv", "--output", h.dir + "/l"], ["export", h.dataset, "--output", h.dir + "/l.npz"],
+                     ["render", h.dataset, "--output", h.dir + "/l.svg"]] {
+            let p = try h.start(args, label: args[0] + (args.last ?? ""))
+            XCTAssertEqual(h.waitForExit(p), 0, h.output(args[0] + (args.last ?? "")))
+        }
+        let runsCSV = try String(contentsOfFile: h.dir + "/l-runs.csv", encoding: .utf8)
+        XCTAssertTrue(runsCSV.hasPrefix("task,kind,seed,branch,level,"), runsCSV)
+        XCTAssertEqual(runsCSV.split(separator: "\n").count, 15)
+        XCTAssertGreaterThan(try String(contentsOfFile: h.dir + "/l-curves.csv", encoding: .utf8).split(separator: "\n").count, 14 * 3)
+        let svg = try String(contentsOfFile: h.dir + "/l.svg", encoding: .utf8)
+        for branch in ["main", "random_reinit", "random_prune"] { XCTAssertTrue(svg.contains(">\(branch)<"), "legend names \(branch)") }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: h.dir + "/l.npz"))
         for (x, y) in zip(one, three) where x != y { XCTFail("differs:\n  \(x)\n  \(y)") }
         XCTAssertEqual(one.filter { $0.hasPrefix("run ") }.count, 14)
         XCTAssertEqual(one.filter { $0.hasPrefix("artifact ") }.count, 2 * 3 + 12 * 2, "weights+mask per task, plus level 0's rewind point")
