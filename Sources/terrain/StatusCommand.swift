@@ -35,6 +35,38 @@ struct StatusCommand: ParsableCommand {
             let eta = p.rate > 0 && p.done < p.total ? "  ETA \(ProgressPrinter.duration(Double(p.total - p.done - p.failed) / p.rate))" : ""
             print("grid points: \(done)/\(total)\(eta)")
         }
+        let kind = try ds.meta("kind")
+        if kind == "lottery" {
+            // Mean final test accuracy per branch and level, over the seeds done so far.
+            let rows = try ds.table("""
+                SELECT level, branch, AVG(density), AVG(test_acc), COUNT(*), SUM(status = 'diverged')
+                FROM runs GROUP BY level, branch ORDER BY level, branch
+                """).rows
+            if !rows.isEmpty { print("level  branch          density  test_acc  seeds") }
+            for r in rows {
+                guard case .integer(let level) = r[0], case .text(let branch) = r[1], case .real(let density) = r[2],
+                      case .integer(let n) = r[4] else { continue }
+                let acc: String
+                if case .real(let a) = r[3] { acc = String(format: "%6.2f%%", 100 * a) } else { acc = "     –" }
+                let diverged = (r[5] == .integer(0) || r[5] == .null) ? "" : "  (\(r[5]) diverged)"
+                let name = branch.padding(toLength: max(14, branch.count), withPad: " ", startingAt: 0)
+                print(String(format: "%5d  ", Int(level)) + name + String(format: "  %7.4f  ", density) + "\(acc)  \(n)\(diverged)")
+            }
+        } else if kind == "training" {
+            let counts = try ds.table("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status").rows
+            let text = counts.compactMap { r -> String? in
+                guard case .text(let s) = r[0], case .integer(let n) = r[1] else { return nil }
+                return "\(n) \(s)"
+            }
+            if !text.isEmpty { print("runs: " + text.joined(separator: ", ")) }
+            let best = try ds.table("""
+                SELECT batch_size, lr, AVG(test_acc) AS acc, COUNT(*) FROM runs WHERE status = 'completed'
+                GROUP BY batch_size, lr ORDER BY acc DESC LIMIT 1
+                """).rows
+            if let b = best.first, case .integer(let batch) = b[0], case .real(let lr) = b[1], case .real(let acc) = b[2] {
+                print(String(format: "best: batch size %d, lr %g: mean test accuracy %.2f%%", Int(batch), lr, 100 * acc))
+            }
+        }
         let failures = try ds.events(kind: "quarantined")
         if !failures.isEmpty {
             print("failed tasks:")
