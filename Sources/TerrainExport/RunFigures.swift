@@ -521,12 +521,7 @@ public enum RunFigures {
         }
 
         var doc = Document(width: width, height: height, title: title)
-        doc.add(
-            "<defs><linearGradient id=\"terrain-colorbar-viridis\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
-                + ColorMap.viridis.controlPoints.map { p in
-                    "<stop offset=\"\(fmt(p.t, digits: 4))\" stop-color=\"\(ColorMap.viridis.hex(p.t))\"/>"
-                }.joined()
-                + "</linearGradient></defs>")
+        doc.add(SVGRenderer.viridisGradientDefinition)
         SVGRenderer.addTitles(&doc, title: title, subtitle: subtitle, centreX: titleCentre)
 
         doc.add("<g class=\"cells\" stroke=\"none\">")
@@ -587,21 +582,8 @@ public enum RunFigures {
 
         // Colour bar.
         doc.add("<g class=\"colorbar\">")
-        doc.add(
-            "<rect x=\"\(fmt(barX))\" y=\"\(fmt(plot.y))\" width=\"\(fmt(barWidth))\" height=\"\(fmt(plot.height))\" fill=\"url(#terrain-colorbar-viridis)\" stroke=\"#000000\" stroke-width=\"0.8\"/>"
-        )
-        for (k, label) in barLabels.enumerated() {
-            let py = plot.bottom - Double(k) / 4 * plot.height
-            doc.add(
-                "<line x1=\"\(fmt(barX + barWidth))\" y1=\"\(fmt(py))\" x2=\"\(fmt(barX + barWidth + 4))\" y2=\"\(fmt(py))\" stroke=\"#000000\" stroke-width=\"0.8\"/>"
-            )
-            doc.add(SVGRenderer.text(
-                x: barX + barWidth + 7, y: py + Style.tickSize * 0.35, markup: escape(label), size: Style.tickSize,
-                anchor: "start"))
-        }
-        doc.add(SVGRenderer.text(
-            x: valueLabelX, y: plot.y + plot.height / 2, markup: "test accuracy (%)", size: Style.labelSize,
-            anchor: "middle", rotate: -90))
+        SVGRenderer.addColorBar(&doc, plot: plot, barX: barX, barWidth: barWidth, labels: barLabels, valueLabelX: valueLabelX,
+                                valueLabel: "test accuracy (%)")
         doc.add("</g>")
 
         // Note explaining the marks.

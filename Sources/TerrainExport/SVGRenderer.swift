@@ -116,12 +116,7 @@ public enum SVGRenderer {
         let yAxis = Axis(lo: yMin, hi: yMax, pixelLo: plot.bottom, pixelHi: plot.y)
 
         var doc = Document(width: width, height: height, title: title)
-        doc.add(
-            "<defs><linearGradient id=\"terrain-colorbar-viridis\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
-                + ColorMap.viridis.controlPoints.map { p in
-                    "<stop offset=\"\(fmt(p.t, digits: 4))\" stop-color=\"\(ColorMap.viridis.hex(p.t))\"/>"
-                }.joined()
-                + "</linearGradient></defs>")
+        doc.add(viridisGradientDefinition)
         addTitles(&doc, title: title, subtitle: subtitle, centreX: plot.x + plot.width / 2)
 
         // Cells.
@@ -182,19 +177,7 @@ public enum SVGRenderer {
 
         // Colour bar.
         doc.add("<g class=\"colorbar\">")
-        doc.add(
-            "<rect x=\"\(fmt(barX))\" y=\"\(fmt(plot.y))\" width=\"\(fmt(barWidth))\" height=\"\(fmt(plot.height))\" fill=\"url(#terrain-colorbar-viridis)\" stroke=\"#000000\" stroke-width=\"0.8\"/>"
-        )
-        for (k, label) in barLabels.enumerated() {
-            let py = plot.bottom - Double(k) / 4 * plot.height
-            doc.add(
-                "<line x1=\"\(fmt(barX + barWidth))\" y1=\"\(fmt(py))\" x2=\"\(fmt(barX + barWidth + 4))\" y2=\"\(fmt(py))\" stroke=\"#000000\" stroke-width=\"0.8\"/>"
-            )
-            doc.add(text(x: barX + barWidth + 7, y: py + Style.tickSize * 0.35, markup: escape(label),
-                         size: Style.tickSize, anchor: "start"))
-        }
-        doc.add(text(x: valueLabelX, y: plot.y + plot.height / 2, markup: escape(valueLabel),
-                     size: Style.labelSize, anchor: "middle", rotate: -90))
+        addColorBar(&doc, plot: plot, barX: barX, barWidth: barWidth, labels: barLabels, valueLabelX: valueLabelX, valueLabel: valueLabel)
         if anyMissing {
             let sy = plot.bottom + 12
             doc.add(
@@ -440,6 +423,35 @@ extension SVGRenderer {
             doc.add("</g>")
         }
         return doc.render()
+    }
+
+    /// The `<defs>` of the viridis gradient that colour bars fill with (`terrain-colorbar-viridis`).
+    static var viridisGradientDefinition: String {
+        "<defs><linearGradient id=\"terrain-colorbar-viridis\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
+            + ColorMap.viridis.controlPoints.map { p in
+                "<stop offset=\"\(fmt(p.t, digits: 4))\" stop-color=\"\(ColorMap.viridis.hex(p.t))\"/>"
+            }.joined()
+            + "</linearGradient></defs>"
+    }
+
+    /// A vertical colour bar beside `plot` at `barX`: the gradient, ticks and `labels` evenly
+    /// from bottom to top, and the rotated `valueLabel` (escaped here) at `valueLabelX`.
+    static func addColorBar(_ doc: inout Document, plot: Rect, barX: Double, barWidth: Double, labels: [String],
+                            valueLabelX: Double, valueLabel: String) {
+        doc.add(
+            "<rect x=\"\(fmt(barX))\" y=\"\(fmt(plot.y))\" width=\"\(fmt(barWidth))\" height=\"\(fmt(plot.height))\" fill=\"url(#terrain-colorbar-viridis)\" stroke=\"#000000\" stroke-width=\"0.8\"/>"
+        )
+        let steps = Double(max(labels.count - 1, 1))
+        for (k, label) in labels.enumerated() {
+            let py = plot.bottom - Double(k) / steps * plot.height
+            doc.add(
+                "<line x1=\"\(fmt(barX + barWidth))\" y1=\"\(fmt(py))\" x2=\"\(fmt(barX + barWidth + 4))\" y2=\"\(fmt(py))\" stroke=\"#000000\" stroke-width=\"0.8\"/>"
+            )
+            doc.add(text(x: barX + barWidth + 7, y: py + Style.tickSize * 0.35, markup: escape(label),
+                         size: Style.tickSize, anchor: "start"))
+        }
+        doc.add(text(x: valueLabelX, y: plot.y + plot.height / 2, markup: escape(valueLabel),
+                     size: Style.labelSize, anchor: "middle", rotate: -90))
     }
 
     static func addTitles(_ doc: inout Document, title: String, subtitle: String, centreX: Double) {

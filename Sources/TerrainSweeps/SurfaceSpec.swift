@@ -95,26 +95,11 @@ public struct SurfaceSpec: Sendable {
     /// Parses the `model`, `data`, `training.loss`-like `loss` and `surface` sections of a sweep spec.
     static func parse(_ root: Node, source: String, baseDirectory: String) throws -> SurfaceSpec {
         func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
-        for k in ["model", "data", "surface"] where root[k] == nil { throw fail("missing section '\(k):' for kind: surface") }
-        try SpecYAML.checkKeys(root["model"]!, allowed: ModelSpec.allowedKeys, section: "model", source: source)
-        try SpecYAML.checkKeys(root["data"]!, allowed: DataSpec.allowedKeys, section: "data", source: source)
-        let s = root["surface"]!
+        guard let s = root["surface"] else { throw fail("missing section 'surface:' for kind: surface") }
         try SpecYAML.checkKeys(s, allowed: sectionKeys, section: "surface", source: source)
-        let model: ModelSpec = try SpecYAML.decode(root["model"]!, section: "model", source: source)
-        var data: DataSpec = try SpecYAML.decode(root["data"]!, section: "data", source: source)
-        do { try model.validate(); try data.validate() } catch let e as TerrainError { throw fail(e.description) }
+        let (model, data, loss, dataSeed) = try SweepSpec.parseModelAndData(root, kind: "surface", source: source, baseDirectory: baseDirectory)
         func absolute(_ p: String) -> String {
             p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDirectory).appendingPathComponent(p).standardizedFileURL.path
-        }
-        data.path = data.path.map(absolute)
-        data.trainImages = data.trainImages.map(absolute)
-        data.trainLabels = data.trainLabels.map(absolute)
-        data.testImages = data.testImages.map(absolute)
-        data.testLabels = data.testLabels.map(absolute)
-        var loss = LossKind.crossEntropy
-        if let l = root["loss"] {
-            guard let v = l.string, let k = LossKind(rawValue: v) else { throw fail("loss: expected cross_entropy or mse") }
-            loss = k
         }
         let checkpoint = s["checkpoint"]?.string
         var training: TrainingSection? = nil
@@ -204,17 +189,12 @@ public struct SurfaceSpec: Sendable {
             guard let t = v.int, t >= 1 else { throw fail("surface.tile: expected a positive number of grid points per task") }
             tile = t
         }
-        var topSeed: UInt64 = 0
-        if let v = root["seed"] {
-            guard let i = v.int, i >= 0 else { throw fail("seed: expected a non-negative integer") }
-            topSeed = UInt64(i)
-        }
         if training != nil && kind != .random {
             throw fail("surface.directions.kind: a centre trained in the sweep supports random directions only")
         }
         var spec = SurfaceSpec(model: model, data: data, loss: loss, checkpoint: checkpoint.map(absolute), x: x, y: y, directionKind: kind,
                                normalization: normalization, oneDimensional: oneD, seed: seed, target: target, sets: sets, tile: tile,
-                               dataSeed: TerrainRNG.derive(topSeed, "data"))
+                               dataSeed: dataSeed)
         spec.third = thirdPath
         spec.training = training
         if let bn = s["batch_norm"] {
