@@ -43,6 +43,10 @@ public struct LotteryRunner: TaskRunner {
             guard let m = previousMasks[q.name] else { throw fail("the mask of task \(p.previousMain!) has no entry for \(q.name)") }
             q.mask = try m.tensor(as: Float.self)
         }
+        // A diverged level leaves non-finite weights: there is nothing to prune by magnitude.
+        for q in Pruning.prunable(previous, includeOutput: p.plan.pruneOutputLayer) where !q.value.storage.allSatisfy(\.isFinite) {
+            throw fail("main level \(p.level - 1) (task \(p.previousMain!)) diverged: its \(q.name) is not finite, so the chain cannot prune from it")
+        }
         let mainMasks = Pruning.nextMasks(previous, plan: p.plan)
         let model: Model<Float>
         var masks = mainMasks

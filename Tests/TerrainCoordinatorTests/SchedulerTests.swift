@@ -298,7 +298,7 @@ final class SchedulerTests: XCTestCase {
                 steps += 1
                 now += 0.1 * Double(rng.next() % 10)
                 var d = [SchedulerDirective]()
-                switch rng.next() % 9 {
+                switch rng.next() % 10 {
                 case 0: d = hello(&s, peers[Int(rng.next() % 4)], now: now)
                 case 1: d = s.handle(.ready(peer: peers[Int(rng.next() % 4)], credit: 1 + rng.next() % 3, now: now))
                 case 2, 3:
@@ -314,6 +314,17 @@ final class SchedulerTests: XCTestCase {
                 case 5: d = s.handle(.committed(tasks: toCommit, now: now)); toCommit = []
                 case 6: d = s.handle(.tick(now: now))
                 case 7: for p in peers { d += s.handle(.heartbeat(peer: p, tasks: inflight.filter { $0.0 == p }.map(\.1), now: now)) }
+                case 8:
+                    // A checkpoint from a random holder (perhaps of a stale attempt): kept only
+                    // for the current lease, never for a task that is done or failed.
+                    if !inflight.isEmpty {
+                        let (p, t, at) = inflight[Int(rng.next() % UInt64(inflight.count))]
+                        d = s.handle(.checkpoint(peer: p, task: t, attempt: at, step: rng.next() % 1000, now: now))
+                        for (kt, ka, _) in kept(d) {
+                            XCTAssertEqual(s.status(of: kt), .running, "round \(round): checkpoint kept for a task not running")
+                            XCTAssertEqual(UInt64(s.attempts(of: kt) ?? 0), ka, "round \(round): checkpoint of a stale attempt kept")
+                        }
+                    }
                 default: d = s.handle(.unreachable(peer: peers[Int(rng.next() % 4)], now: now))
                 }
                 inflight += dispatched(d)

@@ -217,3 +217,26 @@ final class LotteryTests: XCTestCase {
         XCTAssertTrue(message("{levels: 2, scope: local}").contains("global, layerwise"))
     }
 }
+
+extension LotteryTests {
+    func testALevelAfterADivergedLevelFailsWithAClearErrorInsteadOfPruningNaNs() throws {
+        let spec = try SweepSpec.parse("""
+        kind: lottery
+        model: {kind: mlp, hidden: [16]}
+        data: {path: \(TestSupport.dataPath("mnist1d.npz")), train_subset: 200, test_subset: 100}
+        training: {optimizer: {name: sgd, lr: 1.0e+25}, batch_size: 50, epochs: 2, diverge_above: 1.0e+30}
+        lottery: {levels: 1}
+        """, source: "diverging.yaml")
+        let tasks = try spec.expand()
+        let level0 = try LotteryRunner().run(task: 1, attempt: 1, params: tasks[0].params, inputs: [])
+        let r = try RunRecord.decode(level0.output)
+        XCTAssertEqual(r.status, "diverged")
+        var inputs = [TaskInput]()
+        for b in level0.blobs { inputs.append(TaskInput(task: 1, name: b.name, data: b.data)) }
+        XCTAssertThrowsError(try LotteryRunner().run(task: 2, attempt: 1, params: tasks[1].params, inputs: inputs)) { e in
+            let error = e as? TaskError
+            XCTAssertEqual(error?.retryable, false)
+            XCTAssertTrue(error?.message.contains("diverged") ?? false, "\(e)")
+        }
+    }
+}
