@@ -4,6 +4,7 @@
 //   terrain-bench core       training core only (one thread)
 //   terrain-bench runtime    coordinator/worker throughput and dispatch latency
 //   terrain-bench surface    loss-surface grid points per second, 1 and 2 workers
+//   terrain-bench training   run-task overhead over bare training; a lottery sweep on 1 and 2 workers
 //
 // OPENBLAS_NUM_THREADS=1 is set by the Makefile; the numbers describe this machine only.
 import Foundation
@@ -14,11 +15,13 @@ switch which {
 case "core": try coreBenchmarks()
 case "runtime": try runtimeBenchmarks()
 case "surface": try surfaceBenchmarks()
+case "training": try trainingBenchmarks()
 case "all":
     try coreBenchmarks()
     try runtimeBenchmarks()
     try surfaceBenchmarks()
+    try trainingBenchmarks()
 default:
-    print("usage: terrain-bench [core|runtime|surface|all]")
+    print("usage: terrain-bench [core|runtime|surface|training|all]")
     exit(2)
 }
