@@ -251,6 +251,9 @@ public final class Coordinator {
                                    detail: "done \(scheduler.statusCounts[.done] ?? 0), failed \(scheduler.statusCounts[.failed] ?? 0)"))
         try commit(router)
         if finished {
+            // Checkpoints are kept until the end: a retry dispatched just before a late
+            // result arrived may still fetch one.
+            do { try dataset.dropCheckpoints() } catch { logger.error("could not drop the finished sweep's checkpoints: \(error)") }
             do {
                 let summaries = try SweepSummaries.compute(spec, outputs: try dataset.completedOutputs().map { ($0.kind, $0.params, $0.output) })
                 if !summaries.isEmpty { try dataset.writeSummaries(summaries) }
@@ -339,8 +342,11 @@ public final class Coordinator {
 
     /// The latest checkpoint of a task, committed or about to be.
     private func latestCheckpoint(_ task: UInt64) -> (attempt: UInt64, step: UInt64, hash: [UInt8])? {
-        if let c = pendingCheckpoints.last(where: { $0.task == task }) { return (c.attempt, c.step, c.hash) }
-        return try? dataset.checkpoint(of: task)
+        let stored = try? dataset.checkpoint(of: task)
+        guard let c = pendingCheckpoints.filter({ $0.task == task }).max(by: { $0.step < $1.step }), c.step >= stored?.step ?? 0 else {
+            return stored
+        }
+        return (c.attempt, c.step, c.hash)
     }
 
     private func peerName(_ peer: PeerID) -> String {
@@ -392,8 +398,9 @@ public final class Coordinator {
                         inputs.append("\(dep) \(o.name) \(SHA256.hex(o.hash))")
                     }
                 }
-                // A retry resumes from the task's last checkpoint, an input of its own.
-                if attempt > 1, let c = latestCheckpoint(task) {
+                // A task dispatched again resumes from its last checkpoint, an input of its own
+                // (whatever attempt made it: the computation is deterministic).
+                if let c = latestCheckpoint(task) {
                     artifacts.append(c.hash)
                     inputs.append("\(task) \(TaskContext.checkpointInput) \(SHA256.hex(c.hash))")
                     pendingEvents.append(.init(time: wallClock, kind: "resume", task: task, worker: peerName(peer),
@@ -407,7 +414,15 @@ public final class Coordinator {
                 let kind = taskInfo[Int(task) - 1].kind
                 var record: RunRecord? = nil
                 if kind == "run" || kind == "lottery" {
-                    do { record = try RunRecord.decode(r.output) } catch {
+                    do {
+                        let decoded = try RunRecord.decode(r.output)
+                        if let problem = decoded.storageProblem {
+                            pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer),
+                                                       detail: "the \(kind) record cannot be tabulated (\(problem)); stored without runs/curve rows"))
+                        } else {
+                            record = decoded
+                        }
+                    } catch {
                         pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer),
                                                    detail: "the \(kind) result is not a run record (\(error)); stored without runs/curve rows"))
                     }

@@ -89,9 +89,10 @@ public final class SweepDataset: @unchecked Sendable {
                     task INTEGER NOT NULL, step INTEGER NOT NULL, epoch REAL NOT NULL, train_loss REAL, train_acc REAL,
                     test_loss REAL, test_acc REAL, lr REAL, lambda_max REAL, PRIMARY KEY(task, step));
                 """)
-            // Files written by schema 1 lack the start step of results.
+            // Files written by schema 1 lack the start step of results (the tables above are new).
             let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(results)").map { $0["name"] as String }
             if !columns.contains("start_step") { try db.execute(sql: "ALTER TABLE results ADD COLUMN start_step INTEGER") }
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'schema_version'", arguments: [String(Self.schemaVersion)])
         }
     }
 
@@ -225,16 +226,14 @@ public final class SweepDataset: @unchecked Sendable {
         try db.write { db in
             if !checkpoints.isEmpty {
                 let artifact = try db.cachedStatement(sql: "INSERT OR IGNORE INTO artifacts(hash, size, data) VALUES (?, ?, ?)")
-                let upsert = try db.cachedStatement(sql: """
-                    INSERT INTO checkpoints(task, attempt, step, hash, received) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(task) DO UPDATE SET attempt = excluded.attempt, step = excluded.step, hash = excluded.hash,
-                    received = excluded.received WHERE excluded.step >= checkpoints.step
-                    """)
+                let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO checkpoints(task, attempt, step, hash, received) VALUES (?, ?, ?, ?, ?)")
                 for c in checkpoints {
-                    let old = try Data.fetchOne(db, sql: "SELECT hash FROM checkpoints WHERE task = ?", arguments: [Int64(c.task)])
+                    let old = try Row.fetchOne(db, sql: "SELECT step, hash FROM checkpoints WHERE task = ?", arguments: [Int64(c.task)])
+                    // A checkpoint never replaces one further along.
+                    if let old, Int64(clamping: c.step) < (old[0] as Int64) { continue }
                     try artifact.execute(arguments: [Data(c.hash), c.data.count, Data(c.data)])
-                    try upsert.execute(arguments: [Int64(c.task), Int64(c.attempt), Int64(c.step), Data(c.hash), c.received])
-                    if let old { try Self.dropUnreferencedArtifact(old, db) }
+                    try upsert.execute(arguments: [Int64(c.task), Int64(clamping: c.attempt), Int64(clamping: c.step), Data(c.hash), c.received])
+                    if let old { try Self.dropUnreferencedArtifact(old[1] as Data, db) }
                 }
             }
             if !statuses.isEmpty {
@@ -256,18 +255,13 @@ public final class SweepDataset: @unchecked Sendable {
                 let start = try db.cachedStatement(sql: "UPDATE results SET start_step = ? WHERE task = ? AND start_step IS NULL")
                 for r in results {
                     try insert.execute(arguments: [Int64(r.task), Int64(r.attempt), r.worker, Data(r.output), Data(r.digest), r.elapsed, r.received])
-                    if let s = r.startStep { try start.execute(arguments: [Int64(s), Int64(r.task)]) }
+                    if let s = r.startStep { try start.execute(arguments: [Int64(clamping: s), Int64(r.task)]) }
                     try done.execute(arguments: [r.worker, r.received, Int64(r.task)])
                     for b in r.blobs {
                         try artifact.execute(arguments: [Data(b.hash), b.data.count, Data(b.data)])
                         try link.execute(arguments: [Int64(r.task), b.name, Data(b.hash)])
                     }
                     if let record = r.record { try Self.insertRun(task: r.task, record, db) }
-                    // A finished task's checkpoint is of no further use.
-                    if let old = try Data.fetchOne(db, sql: "SELECT hash FROM checkpoints WHERE task = ?", arguments: [Int64(r.task)]) {
-                        try db.execute(sql: "DELETE FROM checkpoints WHERE task = ?", arguments: [Int64(r.task)])
-                        try Self.dropUnreferencedArtifact(old, db)
-                    }
                 }
             }
             if !events.isEmpty {
@@ -305,12 +299,21 @@ public final class SweepDataset: @unchecked Sendable {
                              finite(r.lambdaMax), r.stepsToTarget, r.earlyStopStep, finite(r.earlyStopTestAccuracy)])
         try db.execute(sql: "DELETE FROM curve_points WHERE task = ?", arguments: [id])
         let point = try db.cachedStatement(sql: """
-            INSERT INTO curve_points(task, step, epoch, train_loss, train_acc, test_loss, test_acc, lr, lambda_max)
+            INSERT OR REPLACE INTO curve_points(task, step, epoch, train_loss, train_acc, test_loss, test_acc, lr, lambda_max)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for c in r.curve {
             try point.execute(arguments: [id, c.step, c.epoch, finite(c.trainLoss), finite(c.trainAccuracy), finite(c.testLoss),
                                           finite(c.testAccuracy), c.learningRate, finite(c.lambdaMax)])
+        }
+    }
+
+    /// Deletes every checkpoint and its artifact (a finished sweep needs none).
+    public func dropCheckpoints() throws {
+        try db.write { db in
+            let hashes = try Data.fetchAll(db, sql: "SELECT hash FROM checkpoints")
+            try db.execute(sql: "DELETE FROM checkpoints")
+            for h in hashes { try Self.dropUnreferencedArtifact(h, db) }
         }
     }
 

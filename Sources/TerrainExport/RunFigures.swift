@@ -49,13 +49,17 @@ public struct GridRun: Sendable, Equatable {
     /// the batch size (`linear`, `sqrt`); `nil` = ``learningRate``. The 2/η threshold of the
     /// λmax figure uses it.
     public var effectiveLearningRate: Double? = nil
+    /// Heavy-ball momentum β of the run: the edge-of-stability threshold of SGD with momentum
+    /// is (2 + 2β)/η (Cohen et al. 2021); 0 gives 2/η.
+    public var momentum: Double = 0
 
     /// Creates a run record; values are checked when a figure is drawn, not here.
     public init(
         batchSize: Int, learningRate: Double, seed: UInt64, diverged: Bool = false,
-        testAccuracy: Double? = nil, lambdaMax: Double? = nil, effectiveLearningRate: Double? = nil
+        testAccuracy: Double? = nil, lambdaMax: Double? = nil, effectiveLearningRate: Double? = nil, momentum: Double = 0
     ) {
         self.effectiveLearningRate = effectiveLearningRate
+        self.momentum = momentum
         self.batchSize = batchSize
         self.learningRate = learningRate
         self.seed = seed
@@ -282,7 +286,7 @@ public enum RunFigures {
     /// right, with a tick per batch size (overlapping labels left out). y is linear for
     /// ``GridMetric/testAccuracy`` (percent) and for ``GridMetric/lambdaMax`` when some mean
     /// is `≤ 0`; otherwise λmax uses a log10 axis. For ``GridMetric/lambdaMax`` each learning
-    /// rate also gets a dashed horizontal line at `2/η` in its colour, labelled "2/η" — the
+    /// rate also gets a dashed line at `2/η` (`(2+2β)/η` with momentum β, η the batch-scaled rate) in its colour — the
     /// edge-of-stability threshold of full-batch gradient descent (Cohen et al. 2021) — and
     /// the y range covers those lines. The y range is `[min, max]` of the plotted values,
     /// widened by 5 % of the span at both ends (by 5 % of the value, or ±0.5 at 0, when
@@ -316,9 +320,11 @@ public enum RunFigures {
         let scale: Double = metric == .testAccuracy ? 100 : 1
         let allMeans = grid.cells.values.compactMap(\.mean).map { $0 * scale }
         // 2/η per learning rate and batch size, with η the rate actually used (batch-size scaling).
+        // With momentum β the threshold is (2 + 2β)/η.
         var effective = [GridKey: Double]()
-        for r in runs { effective[GridKey(r.batchSize, r.learningRate)] = r.effectiveLearningRate ?? r.learningRate }
+        for r in runs { effective[GridKey(r.batchSize, r.learningRate)] = (r.effectiveLearningRate ?? r.learningRate) / (1 + r.momentum) }
         func threshold(_ bs: Int, _ lr: Double) -> Double { 2 / (effective[GridKey(bs, lr)] ?? lr) }
+        let thresholdLabel = runs.allSatisfy({ $0.momentum == 0 }) ? "2/η" : "(2+2β)/η"
         let thresholds = metric == .lambdaMax
             ? grid.learningRates.flatMap { lr in grid.batchSizes.filter { effective[GridKey($0, lr)] != nil }.map { threshold($0, lr) } } : []
         let logY = metric == .lambdaMax && allMeans.allSatisfy { $0 > 0 }
@@ -345,7 +351,7 @@ public enum RunFigures {
             LegendEntry(label: "lr = \(lrLabels[k])", kind: .line(colour: colour(k), dashed: k >= Style.palette.count))
         }
         if !marks.isEmpty { legend.append(LegendEntry(label: "diverged (every seed)", kind: .cross)) }
-        if metric == .lambdaMax { legend.append(LegendEntry(label: "2/η (edge of stability)", kind: .threshold)) }
+        if metric == .lambdaMax { legend.append(LegendEntry(label: "\(thresholdLabel) (edge of stability)", kind: .threshold)) }
 
         let yTicks = logY ? SVGRenderer.logTicks(yLo, yHi) : SVGRenderer.linearTicks(yLo, yHi)
         let layout = LineLayout(yTicks: yTicks, legend: legend)
@@ -357,7 +363,10 @@ public enum RunFigures {
 
         let seedCounts = grid.cells.values.filter { $0.mean != nil }.map(\.values)
         var subtitle = "mean over seeds (\(countRange(seedCounts.min()!, seedCounts.max()!))); diverged runs excluded"
-        if metric == .lambdaMax { subtitle += "; dashed: 2/η" }
+        if metric == .lambdaMax {
+            subtitle += "; dashed: \(thresholdLabel)"
+            if let b = runs.first?.momentum, b > 0, Set(runs.map(\.momentum)).count == 1 { subtitle += ", β = \(SVGRenderer.display(SVGRenderer.significant(b)))" }
+        }
 
         var doc = Document(width: layout.width, height: layout.height, title: title)
         SVGRenderer.addTitles(&doc, title: title, subtitle: subtitle, centreX: plot.x + plot.width / 2)
@@ -389,7 +398,7 @@ public enum RunFigures {
                 let py = yAxis.map(toY(threshold(last, lr)))
                 let lx = plot.right - 4 - 34 * Double(k % 4)
                 doc.add(SVGRenderer.text(
-                    x: lx, y: py - 3, markup: "2/η", size: 10, anchor: "end",
+                    x: lx, y: py - 3, markup: thresholdLabel, size: 10, anchor: "end",
                     extra: " fill=\"\(c)\" class=\"threshold-label\""))
             }
             doc.add("</g>")

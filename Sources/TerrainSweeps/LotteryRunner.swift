@@ -41,6 +41,7 @@ public struct LotteryRunner: TaskRunner {
         let previousMasks = try input("mask", from: p.previousMain)
         for q in Pruning.prunable(previous, includeOutput: p.plan.pruneOutputLayer) {
             guard let m = previousMasks[q.name] else { throw fail("the mask of task \(p.previousMain!) has no entry for \(q.name)") }
+            guard m.shape == q.shape else { throw fail("the mask of task \(p.previousMain!) has shape \(m.shape) for \(q.name), the model \(q.shape)") }
             q.mask = try m.tensor(as: Float.self)
         }
         // A diverged level leaves non-finite weights: there is nothing to prune by magnitude.
@@ -60,6 +61,9 @@ public struct LotteryRunner: TaskRunner {
             var within: [String: Tensor<Float>]? = nil
             if p.level > 1 {
                 within = try input("mask", from: p.previousBranch).mapValues { try $0.tensor(as: Float.self) }
+                for (name, m) in mainMasks where within?[name]?.shape != m.shape {
+                    throw fail("the mask of task \(p.previousBranch!) has no entry of shape \(m.shape) for \(name)")
+                }
             }
             masks = Pruning.randomMasks(like: mainMasks, within: within, seed: TerrainRNG.derive(TerrainRNG.derive(p.seed, "random-prune"), UInt64(p.level)))
             model = try build(seed: 0)
@@ -76,18 +80,28 @@ public struct LotteryRunner: TaskRunner {
         }
         let (train, test) = try SurfaceRunner.loadData(p.data, sha256: p.dataSHA256, seed: p.dataSeed)
         do {
-            let (model, start) = try Self.initialState(task: task, params: p, inputs: inputs, train: train)
-            let engine = try RunEngine(model: model, train: train, test: test, spec: p.training, loss: p.loss,
-                                       dataOrderSeed: TerrainRNG.derive(p.seed, "data"), curvature: p.curvature, startStep: start)
+            func fresh() throws -> (Model<Float>, RunEngine) {
+                let (model, start) = try Self.initialState(task: task, params: p, inputs: inputs, train: train)
+                return (model, try RunEngine(model: model, train: train, test: test, spec: p.training, loss: p.loss,
+                                             dataOrderSeed: TerrainRNG.derive(p.seed, "data"), curvature: p.curvature, startStep: start))
+            }
+            var (model, engine) = try fresh()
             // Level 0 keeps the state at the rewind step; checkpoints carry it once captured.
             func capture() {
                 for (name, t) in Checkpoint.tensors(model: model) { engine.extras["rewind." + name] = t }
             }
+            var restored = false
             if let saved = inputs.first(where: { $0.name == TaskContext.checkpointInput && $0.task == task }) {
-                try engine.restore(saved.data, source: "checkpoint of lottery task \(task)")
-            } else if p.level == 0 && p.rewindStep == 0 {
-                capture()
+                do {
+                    try engine.restore(saved.data, source: "checkpoint of lottery task \(task)")
+                    restored = true
+                } catch {
+                    // An unusable checkpoint costs time, not the task (nor the chain after it): start over.
+                    FileHandle.standardError.write(Data("lottery task \(task): ignoring its checkpoint (\(error)); starting over\n".utf8))
+                    (model, engine) = try fresh()
+                }
             }
+            if !restored && p.level == 0 && p.rewindStep == 0 { capture() }
             let startStep = engine.startStep
             let outcome = try engine.run(context: context) { step in
                 if p.level == 0 && step == p.rewindStep { capture() }

@@ -136,6 +136,8 @@ final class RunEngine {
             let epochEnd = s % perEpoch == 0
             if (spec.evalEvery > 0 && s % spec.evalEvery == 0) || epochEnd || s == total {
                 try record(s, forceLambda: s == total && (curvature?.atEnd ?? false))
+                // The last update may have made the weights non-finite after a finite batch loss.
+                if let l = state.curve.last?.trainLoss, !l.isFinite { return .diverged(step: s - 1, loss: l) }
             }
             if epochEnd, spec.checkpointEvery > 0, (s / perEpoch) % spec.checkpointEvery == 0, s < total {
                 state.step = s

@@ -111,6 +111,44 @@ public struct RunRecord: Codable, Sendable, Equatable {
         case earlyStopTestAccuracy = "early_stop_test_acc", density, remaining, prunable, curve
     }
 
+    /// Creates a record with its labels and outcome; the metrics start empty (`nil`).
+    public init(kind: String, seed: UInt64, batchSize: Int, learningRate: Double, effectiveLearningRate: Double, optimizer: String,
+                momentum: Double, weightDecay: Double, branch: String? = nil, level: Int? = nil, rewindStep: Int? = nil,
+                status: String, totalSteps: Int, curve: [CurvePoint]) {
+        self.kind = kind
+        self.seed = seed
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.effectiveLearningRate = effectiveLearningRate
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.branch = branch
+        self.level = level
+        self.rewindStep = rewindStep
+        self.status = status
+        self.totalSteps = totalSteps
+        self.curve = curve
+    }
+
+    /// Why this record cannot become rows of the dataset's `runs` and `curve_points`
+    /// tables (`nil` when it can): a record from a misbehaving worker must not break the
+    /// coordinator's commit.
+    public var storageProblem: String? {
+        for (name, v) in [("lr", learningRate), ("effective_lr", effectiveLearningRate), ("momentum", momentum), ("weight_decay", weightDecay)]
+        where !v.isFinite {
+            return "\(name) is \(v)"
+        }
+        if totalSteps < 0 || batchSize <= 0 { return "total_steps \(totalSteps), batch_size \(batchSize)" }
+        var previous = Int.min
+        for c in curve {
+            if c.step <= previous { return "curve steps are not increasing (\(previous), then \(c.step))" }
+            if !c.epoch.isFinite || !c.learningRate.isFinite { return "curve point at step \(c.step) has a non-finite epoch or lr" }
+            previous = c.step
+        }
+        return nil
+    }
+
     /// The record as task output bytes (JSON, sorted keys; `inf`/`nan` as strings).
     public func encoded() throws -> [UInt8] {
         let e = JSONEncoder()

@@ -24,9 +24,10 @@ public struct TaskOutput: Sendable, Equatable {
     public var output: [UInt8]
     /// Named artifacts.
     public var blobs: [(name: String, data: [UInt8])]
-    /// The step this attempt started from when it resumed from a checkpoint (0 for a fresh
-    /// start, `nil` for kinds without steps). Travels beside the result, not in its digest:
-    /// it says how a result was computed, not what it is.
+    /// The step this attempt's training started from: a checkpoint's step when it resumed,
+    /// otherwise where a fresh start begins (0, or a rewound lottery level's rewind step);
+    /// `nil` for kinds without steps. Travels beside the result, not in its digest: it says
+    /// how a result was computed, not what it is.
     public var startStep: Int?
 
     /// Creates an output.

@@ -100,7 +100,8 @@ public struct TrainingGridSpec: Sendable {
             rho = v
         }
         for (key, values) in [("batch_size", batches.map(String.init)), ("lr", rates.map { "\($0)" }), ("seeds", seeds.map(String.init)),
-                              ("optimizer", optimizers)] where Set(values).count != values.count {
+                              ("optimizer", optimizers), ("momentum", (momenta ?? []).map { "\($0)" }),
+                              ("weight_decay", (decays ?? []).map { "\($0)" })] where Set(values).count != values.count {
             throw fail("grid.\(key): lists a value twice")
         }
         var curvature: RunCurvature? = nil
@@ -187,12 +188,21 @@ public struct RunRunner: TaskRunner {
         }
         let (train, test) = try SurfaceRunner.loadData(p.data, sha256: p.dataSHA256, seed: p.dataSeed)
         do {
-            let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs,
-                                                             seed: TerrainRNG.derive(p.seed, "init"))
-            let engine = try RunEngine(model: model, train: train, test: test, spec: p.training, loss: p.loss,
-                                       dataOrderSeed: TerrainRNG.derive(p.seed, "data"), curvature: p.curvature)
+            func fresh() throws -> RunEngine {
+                let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs,
+                                                                 seed: TerrainRNG.derive(p.seed, "init"))
+                return try RunEngine(model: model, train: train, test: test, spec: p.training, loss: p.loss,
+                                     dataOrderSeed: TerrainRNG.derive(p.seed, "data"), curvature: p.curvature)
+            }
+            var engine = try fresh()
             if let saved = inputs.first(where: { $0.name == TaskContext.checkpointInput && $0.task == task }) {
-                try engine.restore(saved.data, source: "checkpoint of run task \(task)")
+                do {
+                    try engine.restore(saved.data, source: "checkpoint of run task \(task)")
+                } catch {
+                    // An unusable checkpoint costs time, not the task: start over.
+                    FileHandle.standardError.write(Data("run task \(task): ignoring its checkpoint (\(error)); starting from step 0\n".utf8))
+                    engine = try fresh()
+                }
             }
             let start = engine.startStep
             let outcome = try engine.run(context: context)

@@ -98,29 +98,39 @@ struct RenderCommand: ParsableCommand {
     private func renderRuns(kind: String) throws {
         let (runs, _, _, _, name) = try RunResults.load(dataset)
         let base = (dataset as NSString).deletingPathExtension
-        var jobs = [(figure: String, path: String)]()
+        var jobs = [(figure: String, path: String, label: String, runs: [GridRun])]()
         let allowed = kind == "lottery" ? ["accuracy"] : ["heatmap", "accuracy", "lambda", "all"]
         let chosen = figure ?? (kind == "lottery" ? "accuracy" : "heatmap")
         guard allowed.contains(chosen) else {
             throw ValidationError("--figure \(chosen): a \(kind) sweep draws \(allowed.joined(separator: ", "))")
         }
-        if chosen == "all" {
-            if output != nil { throw ValidationError("--figure all writes three files with default names; drop --output") }
-            jobs = ["heatmap", "accuracy", "lambda"].map { ($0, "\(base)-\($0).svg") }
-        } else {
-            jobs = [(chosen, output ?? "\(base)-\(chosen).svg")]
+        // A grid over optimizers, momenta or weight decays draws one figure per variant.
+        let variants = kind == "lottery" ? [("", "", [GridRun]())] : RunResults.gridVariants(runs)
+        if kind == "training" && variants.isEmpty { throw CLI.Failure(message: "\(dataset): no finished runs yet") }
+        func path(_ figure: String, _ slug: String) -> String {
+            let suffix = slug.isEmpty ? "" : "-" + slug
+            if let output, chosen != "all" {
+                return slug.isEmpty ? output : (output as NSString).deletingPathExtension + suffix + ".svg"
+            }
+            return "\(base)-\(figure)\(suffix).svg"
+        }
+        if chosen == "all" && output != nil { throw ValidationError("--figure all writes three files with default names; drop --output") }
+        let figures = chosen == "all" ? ["heatmap", "accuracy", "lambda"] : [chosen]
+        for figure in figures {
+            for (label, slug, group) in variants { jobs.append((figure, path(figure, slug), label, group)) }
         }
         for job in jobs {
             let svg: String
+            let suffix = job.label.isEmpty ? "" : ", \(job.label)"
             do {
                 if kind == "lottery" {
                     svg = try RunFigures.lotteryAccuracy(RunResults.lotteryPoints(runs), title: "Test accuracy against density (\(name))")
                 } else if job.figure == "heatmap" {
-                    svg = try RunFigures.batchLearningRateHeatmap(RunResults.gridRuns(runs), title: "Test accuracy by batch size and learning rate (\(name))")
+                    svg = try RunFigures.batchLearningRateHeatmap(job.runs, title: "Test accuracy by batch size and learning rate (\(name)\(suffix))")
                 } else {
                     let metric: GridMetric = job.figure == "lambda" ? .lambdaMax : .testAccuracy
-                    svg = try RunFigures.batchSizeCurves(RunResults.gridRuns(runs), metric: metric,
-                                                         title: (metric == .lambdaMax ? "λmax" : "Test accuracy") + " against batch size (\(name))")
+                    svg = try RunFigures.batchSizeCurves(job.runs, metric: metric,
+                                                         title: (metric == .lambdaMax ? "λmax" : "Test accuracy") + " against batch size (\(name)\(suffix))")
                 }
             } catch {
                 throw CLI.Failure(message: "\(dataset): \(error)")

@@ -67,17 +67,46 @@ enum RunResults {
         }
     }
 
-    /// Grid runs (batch size, lr, seed, diverged, test accuracy, λmax).
-    static func gridRuns(_ runs: RunTable) -> [GridRun] {
+    /// Grid runs (batch size, lr, seed, diverged, test accuracy, λmax), split by the grid's
+    /// other axes — optimizer, momentum, weight decay — into one group per variant (a figure
+    /// each). `label` describes the variant; `slug` is safe in a file name; both are empty
+    /// when the sweep has a single variant.
+    static func gridVariants(_ runs: RunTable) -> [(label: String, slug: String, runs: [GridRun])] {
         guard case .integers(let batch)? = runs.column("batch_size"), let lr = reals(runs.column("lr")),
-              case .integers(let seed)? = runs.column("seed"), case .texts(let status)? = runs.column("status") else { return [] }
-        let acc = reals(runs.column("test_acc")) ?? Array(repeating: nil, count: runs.rowCount)
-        let lambda = reals(runs.column("lambda_max")) ?? Array(repeating: nil, count: runs.rowCount)
-        let effective = reals(runs.column("effective_lr")) ?? Array(repeating: nil, count: runs.rowCount)
-        return (0..<runs.rowCount).compactMap { i in
-            guard let b = batch[i], let r = lr[i], let s = seed[i] else { return nil }
-            return GridRun(batchSize: Int(b), learningRate: r, seed: UInt64(bitPattern: s), diverged: status[i] == "diverged",
-                           testAccuracy: acc[i], lambdaMax: lambda[i], effectiveLearningRate: effective[i])
+              case .integers(let seed)? = runs.column("seed"), case .texts(let status)? = runs.column("status"),
+              case .texts(let optimizer)? = runs.column("optimizer") else { return [] }
+        let n = runs.rowCount
+        let acc = reals(runs.column("test_acc")) ?? Array(repeating: nil, count: n)
+        let lambda = reals(runs.column("lambda_max")) ?? Array(repeating: nil, count: n)
+        let effective = reals(runs.column("effective_lr")) ?? Array(repeating: nil, count: n)
+        let momentum = reals(runs.column("momentum")) ?? Array(repeating: nil, count: n)
+        let decay = reals(runs.column("weight_decay")) ?? Array(repeating: nil, count: n)
+        var groups = [String: [GridRun]]()
+        var order = [String]()
+        var parts = [String: (optimizer: String, momentum: Double, decay: Double)]()
+        for i in 0..<n {
+            guard let b = batch[i], let r = lr[i], let s = seed[i] else { continue }
+            let key = "\(optimizer[i] ?? "?")|\(momentum[i] ?? 0)|\(decay[i] ?? 0)"
+            if groups[key] == nil {
+                order.append(key)
+                parts[key] = (optimizer[i] ?? "?", momentum[i] ?? 0, decay[i] ?? 0)
+            }
+            groups[key, default: []].append(GridRun(batchSize: Int(b), learningRate: r, seed: UInt64(bitPattern: s),
+                                                    diverged: status[i] == "diverged", testAccuracy: acc[i], lambdaMax: lambda[i],
+                                                    effectiveLearningRate: effective[i], momentum: momentum[i] ?? 0))
+        }
+        if order.count == 1 { return [("", "", groups[order[0]]!)] }
+        // Name only the axes that vary.
+        let values = order.map { parts[$0]! }
+        let optimizers = Set(values.map(\.optimizer)).count > 1, momenta = Set(values.map(\.momentum)).count > 1
+        let decays = Set(values.map(\.decay)).count > 1
+        return order.map { key in
+            let p = parts[key]!
+            var label = [String](), slug = [String]()
+            if optimizers { label.append(p.optimizer); slug.append(p.optimizer.replacingOccurrences(of: "+", with: "-")) }
+            if momenta { label.append("momentum \(p.momentum)"); slug.append("m\(p.momentum)") }
+            if decays { label.append("weight decay \(p.decay)"); slug.append("wd\(p.decay)") }
+            return (label.joined(separator: ", "), slug.joined(separator: "-"), groups[key]!)
         }
     }
 

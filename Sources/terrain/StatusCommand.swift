@@ -60,11 +60,13 @@ struct StatusCommand: ParsableCommand {
             }
             if !text.isEmpty { print("runs: " + text.joined(separator: ", ")) }
             let best = try ds.table("""
-                SELECT batch_size, lr, AVG(test_acc) AS acc, COUNT(*) FROM runs WHERE status = 'completed'
-                GROUP BY batch_size, lr ORDER BY acc DESC LIMIT 1
+                SELECT batch_size, lr, optimizer, momentum, weight_decay, AVG(test_acc) AS acc, COUNT(*) FROM runs
+                WHERE status = 'completed' GROUP BY batch_size, lr, optimizer, momentum, weight_decay ORDER BY acc DESC LIMIT 1
                 """).rows
-            if let b = best.first, case .integer(let batch) = b[0], case .real(let lr) = b[1], case .real(let acc) = b[2] {
-                print(String(format: "best: batch size %d, lr %g: mean test accuracy %.2f%%", Int(batch), lr, 100 * acc))
+            if let b = best.first, case .integer(let batch) = b[0], case .real(let lr) = b[1], case .text(let optimizer) = b[2],
+               case .real(let momentum) = b[3], case .real(let decay) = b[4], case .real(let acc) = b[5], case .integer(let n) = b[6] {
+                print(String(format: "best: batch size %d, lr %g, %@, momentum %g, weight decay %g: mean test accuracy %.2f%% over %d seed(s)",
+                             Int(batch), lr, optimizer as NSString, momentum, decay, 100 * acc, Int(n)))
             }
         }
         let failures = try ds.events(kind: "quarantined")

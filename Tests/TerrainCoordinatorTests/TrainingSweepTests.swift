@@ -222,4 +222,37 @@ final class TrainingSweepTests: XCTestCase {
         XCTAssertGreaterThan(ticket, dense - 0.03, "the ticket at density 0.21 stays within 3 points of dense (\(ticket) vs \(dense))")
         XCTAssertLessThan(reinit, ticket - 0.03, "random reinitialization of the same mask is clearly worse (\(reinit) vs \(ticket))")
     }
+
+    func testAGridOverOptimizersRendersOneFigurePerVariant() throws {
+        let h = try ProcessHarness(name: "variants")
+        harnesses.append(h)
+        let spec = try h.write("s.yaml", """
+            name: variants
+            kind: training
+            model: {kind: mlp, hidden: [16]}
+            data: {path: \(Self.data), train_subset: 200, test_subset: 100}
+            training: {optimizer: {name: sgd, momentum: 0.9}, epochs: 1}
+            grid: {batch_size: [50, 100], lr: [0.05], optimizer: [sgd, sam]}
+            curvature: {lambda_max: true, samples: 50, iterations: 3}
+            runtime: {heartbeat_ms: 100, liveness: 5}
+            """)
+        let c = try h.coordinator(spec)
+        let w = try h.worker("w")
+        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
+        _ = h.waitForExit(w)
+        let render = try h.start(["render", h.dataset, "--figure", "all"], label: "render")
+        XCTAssertEqual(h.waitForExit(render), 0, h.output("render"))
+        let base = (h.dataset as NSString).deletingPathExtension
+        for figure in ["heatmap", "accuracy", "lambda"] {
+            for variant in ["sgd", "sgd-sam"] {
+                let path = "\(base)-\(figure)-\(variant).svg"
+                XCTAssertTrue(FileManager.default.fileExists(atPath: path), "\(path): \(h.output("render"))")
+            }
+        }
+        let lambda = try String(contentsOfFile: "\(base)-lambda-sgd-sam.svg", encoding: .utf8)
+        XCTAssertTrue(lambda.contains("(2+2β)/η"), "with momentum the edge of stability is (2+2β)/η")
+        let status = try h.start(["status", h.dataset], label: "status")
+        XCTAssertEqual(h.waitForExit(status), 0)
+        XCTAssertTrue(h.output("status").contains("runs: 4 completed"), h.output("status"))
+    }
 }

@@ -92,6 +92,11 @@ final class TrainingGridTests: XCTestCase {
                 XCTAssertEqual(resumed.startStep, step)
                 XCTAssertEqual(resumed.output, full.output, "\(optimizer) resumed at step \(step)")
             }
+            // An unusable checkpoint (truncated) costs time, not the task: it starts over.
+            let broken = try RunRunner().run(task: 1, attempt: 2, params: task.params,
+                                             inputs: [TaskInput(task: 1, name: TaskContext.checkpointInput, data: Array(checkpoints[0].1.prefix(100)))])
+            XCTAssertEqual(broken.startStep, 0)
+            XCTAssertEqual(broken.output, full.output)
             // A checkpoint of another task is not this task's: ignored.
             let other = try RunRunner().run(task: 1, attempt: 2, params: task.params,
                                             inputs: [TaskInput(task: 9, name: TaskContext.checkpointInput, data: checkpoints[0].1)])
