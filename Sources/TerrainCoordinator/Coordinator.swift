@@ -54,14 +54,21 @@ public final class Coordinator {
     /// Set by SIGINT/SIGTERM (or ``requestStop()``): stop dispatching, collect in-flight
     /// results for the grace period, leave the file consistent.
     public static let stopRequested = Atomic<Bool>(false)
+    /// Set by a second SIGINT/SIGTERM: stop now, without waiting for running tasks (their
+    /// results are lost, not the dataset's consistency; checkpoints let them resume).
+    public static let stopNow = Atomic<Bool>(false)
 
     /// Asks every running coordinator in this process to stop gracefully.
     public static func requestStop() { stopRequested.store(true, ordering: .relaxed) }
 
-    /// Installs SIGINT and SIGTERM handlers that call ``requestStop()``.
+    /// Installs SIGINT and SIGTERM handlers: the first calls ``requestStop()``, the second
+    /// sets ``stopNow``.
     public static func installSignalHandlers() {
-        signal(SIGINT) { _ in Coordinator.stopRequested.store(true, ordering: .relaxed) }
-        signal(SIGTERM) { _ in Coordinator.stopRequested.store(true, ordering: .relaxed) }
+        let handler: @convention(c) (Int32) -> Void = { _ in
+            if Coordinator.stopRequested.exchange(true, ordering: .relaxed) { Coordinator.stopNow.store(true, ordering: .relaxed) }
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
     }
 
     let spec: SweepSpec
@@ -213,7 +220,7 @@ public final class Coordinator {
                 nextTick = n + min(0.1, Double(spec.runtime.heartbeatMs) / 4000)
             }
             if Coordinator.stopRequested.load(ordering: .relaxed) && drainDeadline == nil {
-                logger.notice("stopping: no new dispatches, waiting up to \(options.gracePeriod) s for running tasks")
+                logger.notice("stopping: no new dispatches, waiting up to \(options.gracePeriod) s for running tasks (again to stop now; a re-run resumes)")
                 _ = scheduler.handle(.drain(now: n))
                 drainDeadline = n + options.gracePeriod
                 pendingEvents.append(.init(time: wallClock, kind: "coordinator-stopping", task: nil, worker: nil, detail: "signal"))
@@ -226,7 +233,7 @@ public final class Coordinator {
                 try commit(router)
                 break
             }
-            if let deadline = drainDeadline, (scheduler.statusCounts[.running] ?? 0) == 0 || n >= deadline {
+            if let deadline = drainDeadline, (scheduler.statusCounts[.running] ?? 0) == 0 || n >= deadline || Coordinator.stopNow.load(ordering: .relaxed) {
                 try commit(router)
                 break
             }

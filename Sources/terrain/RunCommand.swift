@@ -46,7 +46,10 @@ struct RunCommand: ParsableCommand {
                 }
             }
         }
-        launched.wait(seconds: 5)
+        // A finished sweep releases its workers (they leave on `done`); a stopped one cannot
+        // use what they are computing any more: they are killed (a re-run resumes, long tasks
+        // from their last checkpoint).
+        launched.wait(seconds: summary.finished ? 5 : 0)
         if !summary.finished { throw ExitCode(130) }
     }
 }
@@ -62,7 +65,7 @@ final class LaunchedWorkers: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Waits for the workers to leave on their own, then terminates the rest.
+    /// Waits up to `seconds` for the workers to leave on their own, then kills the rest.
     func wait(seconds: Double) {
         let deadline = Date().addingTimeInterval(seconds)
         lock.lock()
@@ -70,7 +73,7 @@ final class LaunchedWorkers: @unchecked Sendable {
         lock.unlock()
         for p in all {
             while p.isRunning && Date() < deadline { usleep(20_000) }
-            if p.isRunning { p.terminate() }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         }
         for p in all { p.waitUntilExit() }
     }

@@ -56,7 +56,7 @@ public final class Linear<Scalar: TensorScalar>: Layer<Scalar> {
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         Kernels.matmul(gradOutput, transposeA: true, input, into: &weight.grad, beta: 1)
         // y uses W ⊙ M, so ∂L/∂W = (dyᵀx) ⊙ M.
-        if weight.mask != nil { weight.applyMask() }
+        if weight.mask != nil { weight.maskGradient() }
         if let bias { Kernels.accumulateColumnSums(gradOutput.storage, into: &bias.grad.storage) }
         var gradInput = Tensor<Scalar>(shape: input.shape)
         Kernels.matmul(gradOutput, usedWeight, into: &gradInput)

@@ -54,22 +54,34 @@ public final class Parameter<Scalar: TensorScalar> {
     /// Sets `value` (and `grad`) to +0 where the mask is zero — exactly zero, not the −0 a
     /// multiplication would leave on negative weights. A no-op without a mask.
     public func applyMask() {
+        maskValue()
+        maskGradient()
+    }
+
+    /// Sets `value` to +0 where the mask is zero (after an optimizer step).
+    public func maskValue() {
         guard let mask else { return }
-        mask.storage.withUnsafeBufferPointer { m in
-            value.storage.withUnsafeMutableBufferPointer { v in
-                for i in 0..<m.count where m[i] == 0 { v[i] = 0 }
-            }
-            grad.storage.withUnsafeMutableBufferPointer { g in
-                for i in 0..<m.count where m[i] == 0 { g[i] = 0 }
-            }
-        }
+        Kernels.zeroWhereMaskIsZero(&value.storage, mask: mask.storage)
+    }
+
+    /// Sets `grad` to +0 where the mask is zero (after back-propagation).
+    public func maskGradient() {
+        guard let mask else { return }
+        Kernels.zeroWhereMaskIsZero(&grad.storage, mask: mask.storage)
     }
 
     /// The value with the mask applied — what the forward pass uses.
     public var effectiveValue: Tensor<Scalar> {
         guard let mask else { return value }
-        var v = value
-        Kernels.multiply(&v.storage, by: mask.storage)
+        var v = Tensor<Scalar>(shape: value.shape)
+        value.storage.withUnsafeBufferPointer { x in
+            mask.storage.withUnsafeBufferPointer { m in
+                v.storage.withUnsafeMutableBufferPointer { o in
+                    guard let xb = x.baseAddress, let mb = m.baseAddress, let ob = o.baseAddress else { return }
+                    Scalar.maskedCopy(xb, mask: mb, into: ob, count: x.count)
+                }
+            }
+        }
         return v
     }
 }

@@ -49,7 +49,7 @@ public final class Model<Scalar: TensorScalar> {
     @discardableResult
     public func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
         let g = layers.backward(gradOutput)
-        for p in parameters where p.mask != nil { p.applyMask() }
+        for p in parameters where p.mask != nil { p.maskGradient() }
         return g
     }
 

@@ -69,6 +69,19 @@ public enum Kernels {
         }
     }
 
+    /// Sets `x[i]` to +0 wherever `mask[i]` is zero (pruning masks: exactly zero, not the −0
+    /// a multiplication leaves on negative values).
+    @_specialize(where T == Float) @_specialize(where T == Double)
+    public static func zeroWhereMaskIsZero<T: TensorScalar>(_ x: inout [T], mask: [T]) {
+        precondition(x.count == mask.count, "mask length mismatch \(x.count) vs \(mask.count)")
+        mask.withUnsafeBufferPointer { m in
+            x.withUnsafeMutableBufferPointer { xp in
+                guard let xb = xp.baseAddress, let mb = m.baseAddress else { return }
+                T.zeroWhereMaskIsZero(xb, mask: mb, count: xp.count)
+            }
+        }
+    }
+
     /// Adds `bias[j]` to every row of a row-major `[rows, bias.count]` matrix.
     @_specialize(where T == Float) @_specialize(where T == Double)
     public static func addRowBias<T: TensorScalar>(_ m: inout [T], _ bias: [T]) {

@@ -22,9 +22,10 @@ open class Optimizer<Scalar: TensorScalar> {
     /// Restores state saved by ``state``. Throws when a slot is missing or has the wrong shape.
     open func loadState(_ tensors: [String: Tensor<Scalar>]) throws {}
 
-    /// Zeroes pruned entries (values and gradients) of every masked parameter.
+    /// Zeroes the pruned values of every masked parameter (their gradients were zeroed by
+    /// back-propagation).
     public func reapplyMasks() {
-        for p in parameters where p.mask != nil { p.applyMask() }
+        for p in parameters where p.mask != nil { p.maskValue() }
     }
 }
 
