@@ -99,6 +99,13 @@ public final class Coordinator {
         self.logger = logger
         // One coordinator per dataset: an exclusive lock on `<dataset>.lock`, released by the
         // kernel whatever way this process ends.
+        // The dataset's directory is created if needed (`--dataset out/sweep.sqlite` on a fresh clone).
+        let directory = (options.datasetPath as NSString).deletingLastPathComponent
+        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+                throw DatasetError.io("\(directory): cannot create the dataset's directory: \(error.localizedDescription)")
+            }
+        }
         lock = try DatasetLock(path: options.datasetPath + ".lock")
         let tasks: [(descriptor: TaskDescriptor, params: [UInt8])]
         var staticInputs: [UInt64: [(name: String, hash: [UInt8])]]

@@ -330,18 +330,25 @@ public struct Scheduler: Sendable {
 
     private mutating func dispatchAll(now: Double, into out: inout [SchedulerDirective]) {
         guard !draining, !credited.isEmpty, queues.values.contains(where: { !$0.isEmpty }) else { return }
-        for peer in credited.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            dispatch(to: peer, now: now, into: &out)
+        // Idle workers first, and one task each before anyone's prefetch credit: tasks that
+        // become ready together (a chain's next level) must not all go to one worker's queue
+        // while another sits idle.
+        let order = credited.sorted { a, b in
+            let ra = workers[a]?.running.count ?? 0, rb = workers[b]?.running.count ?? 0
+            return ra != rb ? ra < rb : a.lexicographicallyPrecedes(b)
         }
+        for peer in order { dispatch(to: peer, now: now, into: &out, limit: 1) }
+        for peer in order where credited.contains(peer) { dispatch(to: peer, now: now, into: &out) }
     }
 
-    private mutating func dispatch(to peer: PeerID, now: Double, into out: inout [SchedulerDirective]) {
+    private mutating func dispatch(to peer: PeerID, now: Double, into out: inout [SchedulerDirective], limit: Int = .max) {
         guard var w = workers[peer] else { return }
+        var sent = 0
         defer {
             if workers[peer].map({ $0.credit > 0 }) ?? false { credited.insert(peer) } else { credited.remove(peer) }
         }
         guard !draining else { return }
-        while w.credit > 0 {
+        while w.credit > 0 && sent < limit {
             guard let kind = w.kinds.sorted().first(where: { !(queues[$0]?.isEmpty ?? true) }),
                   let id = queues[kind]!.popFirst() else { break }
             var t = tasks[id]!
@@ -354,6 +361,7 @@ public struct Scheduler: Sendable {
             if !t.assignees.contains(peer) { t.assignees.append(peer) }
             tasks[id] = t
             w.credit -= 1
+            sent += 1
             w.running.insert(id)
             out.append(.dispatch(peer: peer, task: id, attempt: UInt64(t.attempts)))
             out.append(.status(task: id, status: .running, attempts: t.attempts, worker: w.name, error: nil))

@@ -427,3 +427,19 @@ extension SchedulerTests {
         XCTAssertTrue(kept(s.handle(.checkpoint(peer: b, task: 1, attempt: 2, step: 6, now: 5))).isEmpty)
     }
 }
+
+extension SchedulerTests {
+    /// Tasks that become ready together (a chain's next level) are spread over idle workers
+    /// before any worker's prefetch credit is used.
+    func testTasksReadyTogetherGoToIdleWorkersBeforeAnyonesPrefetch() throws {
+        var s = try make(3, dependencies: [2: [1], 3: [1]])
+        _ = hello(&s, a)
+        _ = hello(&s, b)
+        XCTAssertEqual(dispatched(s.handle(.ready(peer: a, credit: 2, now: 0))).map(\.1), [1])
+        XCTAssertTrue(dispatched(s.handle(.ready(peer: b, credit: 2, now: 0))).isEmpty)
+        let d = complete(&s, a, 1)
+        let sent = dispatched(d)
+        XCTAssertEqual(sent.map(\.1).sorted(), [2, 3])
+        XCTAssertEqual(Set(sent.map(\.0)), [a, b], "one each, not both to the worker that finished task 1")
+    }
+}
