@@ -376,6 +376,9 @@ public enum RunFigures {
             doc.add(
                 "<line class=\"diverged-strip\" x1=\"\(fmt(plot.x))\" y1=\"\(fmt(sy))\" x2=\"\(fmt(plot.right))\" y2=\"\(fmt(sy))\" stroke=\"#bbbbbb\" stroke-width=\"0.8\" stroke-dasharray=\"3 3\"/>"
             )
+            // Name the strip, so that its border is not read as a reference value.
+            doc.add(SVGRenderer.text(x: plot.x + 4, y: sy - 3, markup: "every seed diverged ↑", size: 9, anchor: "start",
+                                     extra: " fill=\"#888888\" class=\"diverged-strip-label\""))
         }
 
         if metric == .lambdaMax {

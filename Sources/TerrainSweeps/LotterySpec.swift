@@ -96,8 +96,11 @@ public struct LotterySpec: Sendable {
         let training = try RunTraining.parse(root["training"]!, section: "training", source: source)
         let l = root["lottery"]!
         try SpecYAML.checkKeys(l, allowed: sectionKeys, section: "lottery", source: source)
-        guard let levels = l["levels"]?.int, levels >= 1, levels <= 60 else {
+        guard let levelsNode = l["levels"] else {
             throw fail("lottery.levels: required, the number of pruning levels after the dense one (1…60)")
+        }
+        guard let levels = levelsNode.int, levels >= 1, levels <= 60 else {
+            throw fail("lottery.levels: expected an integer from 1 to 60 (pruning levels after the dense one), got \(levelsNode.string ?? "?")")
         }
         var plan = Pruning.Plan()
         if let f = l["fraction"] {
@@ -127,6 +130,7 @@ public struct LotterySpec: Sendable {
         }
         var seeds: [UInt64] = [0]
         if let s = l["seeds"] {
+            guard s.sequence != nil else { throw fail("lottery.seeds: expected a list of seeds, e.g. [0, 1, 2] (a single number is ambiguous)") }
             let items = s.sequence ?? [s]
             let values = items.compactMap { $0.int.flatMap { $0 >= 0 ? UInt64($0) : nil } }
             guard !values.isEmpty, values.count == items.count, Set(values).count == values.count else {
@@ -149,6 +153,7 @@ public struct LotterySpec: Sendable {
         let spec = LotterySpec(model: model, data: data, loss: loss, training: training, levels: levels, plan: plan, rewindStep: rewind,
                                seeds: seeds, controls: controls, curvature: curvature, dataSeed: dataSeed)
         let stepsPerEpoch = try spec.stepsPerEpoch(source: source)
+        try training.checkWarmup(steps: training.epochs * stepsPerEpoch, batchSize: training.batchSize, section: "training", source: source)
         guard rewind < training.epochs * stepsPerEpoch else {
             throw fail("lottery.rewind_step: \(rewind) is not before the end of training (\(training.epochs * stepsPerEpoch) steps)")
         }
@@ -156,12 +161,8 @@ public struct LotterySpec: Sendable {
     }
 
     private func stepsPerEpoch(source: String) throws -> Int {
-        do {
-            let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
-            return (train.count + training.batchSize - 1) / training.batchSize
-        } catch let e as TerrainError {
-            throw SpecError(file: source, message: e.description)
-        }
+        let n = try SweepSpec.trainingSampleCount(data: data, dataSeed: dataSeed, source: source)
+        return (n + training.batchSize - 1) / training.batchSize
     }
 
     /// The tasks: for each level (slowest), each seed, the main chain then the controls.

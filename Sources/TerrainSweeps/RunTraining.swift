@@ -56,6 +56,14 @@ public struct RunTraining: Codable, Sendable, Equatable {
         self.evalSamples = evalSamples
     }
 
+    /// Checks that warm-up ends before a run of `steps` steps does (a longer warm-up never
+    /// reaches the peak rate, which is almost certainly a mistake in the spec).
+    func checkWarmup(steps: Int, batchSize: Int, section: String, source: String) throws {
+        if schedule.warmupSteps > 0 && schedule.warmupSteps >= steps {
+            throw SpecError(file: source, message: "\(section).schedule.warmup_steps: \(schedule.warmupSteps) steps of warm-up, but the run with batch size \(batchSize) trains only \(steps) steps (\(epochs) epochs); shorten the warm-up")
+        }
+    }
+
     /// Parses `section` (e.g. `training`) of a sweep spec; `batch_size` and `optimizer.lr`
     /// may be left out when `gridSupplies` says the grid gives them.
     static func parse(_ node: Node, section: String, source: String, gridSupplies: Set<String> = []) throws -> RunTraining {
@@ -101,7 +109,9 @@ public struct RunTraining: Codable, Sendable, Equatable {
             spec.evalSamples = v
         }
         do { try optimizer.validate(); try schedule.validate() } catch let e as TerrainError {
-            throw fail("\(section).\(e.description)")
+            // The core names the field (optimizer.lr, schedule.gamma…); put it under this section.
+            if case .invalidArgument(let m) = e { throw fail("\(section).\(m)") }
+            throw fail("\(section): \(e.description)")
         }
         return spec
     }

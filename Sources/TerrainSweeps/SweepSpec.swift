@@ -279,6 +279,22 @@ extension SweepSpec {
         return (model, data, loss, TerrainRNG.derive(seed, "data"))
     }
 
+    /// The number of training samples `data` yields (after subsets and splits). A missing
+    /// file is named by its spec field.
+    static func trainingSampleCount(data: DataSpec, dataSeed: UInt64, source: String) throws -> Int {
+        for (key, path) in [("data.path", data.path), ("data.train_images", data.trainImages), ("data.train_labels", data.trainLabels),
+                            ("data.test_images", data.testImages), ("data.test_labels", data.testLabels)] {
+            if let path, !FileManager.default.fileExists(atPath: path) {
+                throw SpecError(file: source, message: "\(key): \(path): no such file (relative paths are resolved against the spec's directory)")
+            }
+        }
+        do {
+            return try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self).0.count
+        } catch let e as TerrainError {
+            throw SpecError(file: source, message: "data: \(e.description)")
+        }
+    }
+
     /// Loads the data and builds the model once, so that a spec whose model does not fit its
     /// data fails at `terrain run`/`validate` time, not on a worker. Returns the data file's
     /// SHA-256 (hex), which tasks check on the worker.

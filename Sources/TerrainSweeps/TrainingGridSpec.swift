@@ -82,9 +82,18 @@ public struct TrainingGridSpec: Sendable {
         let training = try RunTraining.parse(root["training"]!, section: "training", source: source, gridSupplies: supplied)
         func list<T>(_ key: String, _ convert: (Node) -> T?, what: String) throws -> [T]? {
             guard let n = g[key] else { return nil }
+            if key == "seeds" && n.sequence == nil {
+                throw fail("grid.seeds: expected a list of seeds, e.g. [0, 1, 2] (a single number is ambiguous)")
+            }
             let items = n.sequence ?? [n]
-            let values = items.compactMap(convert)
-            guard !values.isEmpty, values.count == items.count else { throw fail("grid.\(key): expected a list of \(what)") }
+            guard !items.isEmpty else { throw fail("grid.\(key): expected a non-empty list of \(what)") }
+            var values = [T]()
+            for item in items {
+                guard let v = convert(item) else {
+                    throw fail("grid.\(key): '\(item.string ?? "\(item)")' is not one of the \(what) the list must hold")
+                }
+                values.append(v)
+            }
             return values
         }
         let batches = try list("batch_size", { $0.int.flatMap { $0 > 0 ? $0 : nil } }, what: "positive integers") ?? [training.batchSize]
@@ -109,6 +118,10 @@ public struct TrainingGridSpec: Sendable {
         let spec = TrainingGridSpec(model: model, data: data, loss: loss, training: training, batchSizes: batches, learningRates: rates,
                                     seeds: seeds, optimizers: optimizers, momenta: momenta, weightDecays: decays, samRho: rho,
                                     curvature: curvature, dataSeed: dataSeed)
+        let trainCount = try SweepSpec.trainingSampleCount(data: data, dataSeed: dataSeed, source: source)
+        for b in batches {
+            try training.checkWarmup(steps: training.epochs * ((trainCount + b - 1) / b), batchSize: b, section: "training", source: source)
+        }
         // Every combination must be a valid optimizer (e.g. momentum with Adam is not).
         for p in spec.combinations() {
             do { try p.training.optimizer.validate() } catch let e as TerrainError {

@@ -28,6 +28,9 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "VTK: use log10 of the height metric.")
     var log = false
 
+    @Option(help: "Lottery and training sweeps: also write every task's output artifacts (a lottery level's trained weights, mask and rewind point, safetensors) into this directory, named <task>-<seed>-<branch>-L<level>-<name>.safetensors.")
+    var artifacts: String?
+
     @Option(help: "Also write the directions as safetensors: d1.<parameter> and d2.<parameter>, shaped like the parameters (F32). The grid is exported as well.")
     var directions: String?
 
@@ -39,7 +42,7 @@ struct ExportCommand: ParsableCommand {
         let chosen: ExportFormat
         if let format {
             guard let f = ExportFormat(rawValue: format.lowercased()) ?? ExportFormat(fileExtension: format.lowercased()) else {
-                throw ValidationError("unknown format '\(format)'; choose csv, npz, h5 or vts")
+                throw CLI.Failure(message: "unknown format '\(format)'; choose csv, npz, h5 or vts")
             }
             chosen = f
         } else if let output, let f = ExportFormat(fileExtension: (output as NSString).pathExtension.lowercased()) {
@@ -48,6 +51,7 @@ struct ExportCommand: ParsableCommand {
             chosen = .npz
         }
         let (table, spec, _) = try SurfaceResults.load(dataset)
+        if artifacts != nil { throw CLI.Failure(message: "--artifacts applies to lottery and training sweeps; a surface sweep exports --directions") }
         if let directions { try SurfaceResults.writeDirections(dataset: dataset, spec: spec, to: directions) }
         let out = output ?? ((dataset as NSString).deletingPathExtension + "." + chosen.fileExtension)
         do {
@@ -61,12 +65,15 @@ struct ExportCommand: ParsableCommand {
 
     /// Lottery and training sweeps: the `runs` and `curve_points` tables.
     private func exportRuns() throws {
-        let requested = (format ?? output.map { ($0 as NSString).pathExtension } ?? "npz").lowercased()
+        var requested = (format ?? output.map { ($0 as NSString).pathExtension } ?? "npz").lowercased()
+        if format == nil && !["csv", "npz"].contains(requested) { requested = "npz" }  // --output without a known extension
         guard requested == "csv" || requested == "npz" else {
-            throw ValidationError("a lottery or training sweep exports as csv or npz (its results are tables, not a grid); got '\(requested)'")
+            throw CLI.Failure(message: "a lottery or training sweep exports as csv or npz (its results are tables, not a grid); got '\(requested)'")
         }
-        if directions != nil { throw ValidationError("--directions applies to surface sweeps only") }
+        if directions != nil { throw CLI.Failure(message: "--directions applies to surface sweeps only") }
+        if metric != "train_loss" || log { throw CLI.Failure(message: "--metric and --log apply to surface sweeps (VTK height); a lottery or training sweep exports every column") }
         let (runs, curves, attributes, _, _) = try RunResults.load(dataset)
+        if let artifacts { try RunResults.writeArtifacts(dataset: dataset, runs: runs, to: artifacts) }
         var base = output ?? (dataset as NSString).deletingPathExtension
         if ["csv", "npz"].contains((base as NSString).pathExtension.lowercased()) { base = (base as NSString).deletingPathExtension }
         do {

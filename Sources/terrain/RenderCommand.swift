@@ -43,7 +43,7 @@ struct RenderCommand: ParsableCommand {
             try renderRuns(kind: kind)
             return
         }
-        if figure != nil { throw ValidationError("--figure applies to lottery and training sweeps; a surface sweep draws its grid") }
+        if figure != nil { throw CLI.Failure(message: "--figure applies to lottery and training sweeps; a surface sweep draws its grid") }
         let (table, spec, sweep) = try SurfaceResults.load(dataset)
         if density {
             let ds = try SweepDataset(path: dataset, readOnly: true)
@@ -70,7 +70,7 @@ struct RenderCommand: ParsableCommand {
         let name = SurfaceResults.centreName(spec)
         if let y = table.y {
             guard let values = table.values(of: metric) else {
-                throw ValidationError("no metric '\(metric)'; the dataset has \(table.metricNames.joined(separator: ", "))")
+                throw CLI.Failure(message: "no metric '\(metric)'; the dataset has \(table.metricNames.joined(separator: ", "))")
             }
             title = "\(metric) around \(name) (\(sweep.name))"
             // Very large grids are drawn from block means (at most maxCells per axis) so that
@@ -99,10 +99,13 @@ struct RenderCommand: ParsableCommand {
         let (runs, _, _, _, name) = try RunResults.load(dataset)
         let base = (dataset as NSString).deletingPathExtension
         var jobs = [(figure: String, path: String, label: String, runs: [GridRun])]()
-        let allowed = kind == "lottery" ? ["accuracy"] : ["heatmap", "accuracy", "lambda", "all"]
+        if metric != "train_loss" || log || density || contours != 12 || maxCells != 251 {
+            throw CLI.Failure(message: "--metric, --log, --density, --contours and --max-cells apply to surface sweeps; a \(kind) sweep takes --figure")
+        }
+        let allowed = kind == "lottery" ? ["accuracy", "all"] : ["heatmap", "accuracy", "lambda", "all"]
         let chosen = figure ?? (kind == "lottery" ? "accuracy" : "heatmap")
         guard allowed.contains(chosen) else {
-            throw ValidationError("--figure \(chosen): a \(kind) sweep draws \(allowed.joined(separator: ", "))")
+            throw CLI.Failure(message: "--figure \(chosen): a \(kind) sweep draws \(allowed.joined(separator: ", "))")
         }
         // A grid over optimizers, momenta or weight decays draws one figure per variant.
         let variants = kind == "lottery" ? [("", "", [GridRun]())] : RunResults.gridVariants(runs)
@@ -114,8 +117,8 @@ struct RenderCommand: ParsableCommand {
             }
             return "\(base)-\(figure)\(suffix).svg"
         }
-        if chosen == "all" && output != nil { throw ValidationError("--figure all writes three files with default names; drop --output") }
-        let figures = chosen == "all" ? ["heatmap", "accuracy", "lambda"] : [chosen]
+        if chosen == "all" && output != nil { throw CLI.Failure(message: "--figure all writes three files with default names; drop --output") }
+        let figures = chosen == "all" ? (kind == "lottery" ? ["accuracy"] : ["heatmap", "accuracy", "lambda"]) : [chosen]
         for figure in figures {
             for (label, slug, group) in variants { jobs.append((figure, path(figure, slug), label, group)) }
         }

@@ -15,16 +15,20 @@ enum RunResults {
         return try ds.meta("kind")
     }
 
-    /// A query's rows as a ``RunTable``: a column is text if any value is text, real if any is
-    /// real, integer otherwise.
-    static func table(_ ds: SweepDataset, _ sql: String) throws -> RunTable {
-        let (names, rows) = try ds.table(sql)
+    /// A table's rows as a ``RunTable``, each column typed by its declared SQL type (TEXT,
+    /// REAL, INTEGER), so that a column with no values yet still exports with its type.
+    static func table(_ ds: SweepDataset, _ name: String, orderBy: String) throws -> RunTable {
+        var declared = [String: String]()
+        for r in try ds.table("PRAGMA table_info(\(name))").rows {
+            if case .text(let column) = r[1], case .text(let type) = r[2] { declared[column] = type.uppercased() }
+        }
+        let (names, rows) = try ds.table("SELECT * FROM \(name) ORDER BY \(orderBy)")
         var columns = [(name: String, values: RunTable.Column)]()
         for (i, name) in names.enumerated() {
             let cells = rows.map { $0[i] }
-            if cells.contains(where: { if case .text = $0 { return true } else { return false } }) {
+            if declared[name] == "TEXT" || cells.contains(where: { if case .text = $0 { return true } else { return false } }) {
                 columns.append((name, .texts(cells.map { if case .text(let s) = $0 { return s } else { return nil } })))
-            } else if cells.contains(where: { if case .real = $0 { return true } else { return false } }) {
+            } else if declared[name] == "REAL" || cells.contains(where: { if case .real = $0 { return true } else { return false } }) {
                 columns.append((name, .reals(cells.map {
                     switch $0 {
                     case .real(let v): return v
@@ -43,8 +47,8 @@ enum RunResults {
     static func load(_ path: String) throws -> (runs: RunTable, curves: RunTable, attributes: [String: String], kind: String, name: String) {
         let ds = try SweepDataset(path: path, readOnly: true)
         let kind = try ds.meta("kind") ?? "?"
-        let runs = try table(ds, "SELECT * FROM runs ORDER BY task")
-        let curves = try table(ds, "SELECT * FROM curve_points ORDER BY task, step")
+        let runs = try table(ds, "runs", orderBy: "task")
+        let curves = try table(ds, "curve_points", orderBy: "task, step")
         let progress = try ds.readProgress()
         let attributes = ["kind": kind, "spec_hash": try ds.meta("spec_hash") ?? "", "tasks": String(progress.total),
                           "runs_done": String(runs.rowCount), "state": progress.state]
@@ -108,6 +112,37 @@ enum RunResults {
             if decays { label.append("weight decay \(p.decay)"); slug.append("wd\(p.decay)") }
             return (label.joined(separator: ", "), slug.joined(separator: "-"), groups[key]!)
         }
+    }
+
+    /// Writes every output artifact of the sweep's tasks into `directory`, named after the
+    /// task and, for lottery levels, its seed, branch and level.
+    static func writeArtifacts(dataset: String, runs: RunTable, to directory: String) throws {
+        let ds = try SweepDataset(path: dataset, readOnly: true)
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw CLI.Failure(message: "\(directory): cannot create the directory: \(error.localizedDescription)")
+        }
+        var labels = [Int64: String]()
+        if case .integers(let task)? = runs.column("task"), case .integers(let seed)? = runs.column("seed") {
+            let branch: [String?] = { if case .texts(let b)? = runs.column("branch") { return b } else { return [] } }()
+            let level: [Int64?] = { if case .integers(let l)? = runs.column("level") { return l } else { return [] } }()
+            for i in 0..<runs.rowCount {
+                guard let t = task[i] else { continue }
+                var label = "\(t)-s\(seed[i] ?? 0)"
+                if i < branch.count, let b = branch[i], i < level.count, let l = level[i] { label += "-\(b)-L\(l)" }
+                labels[t] = label
+            }
+        }
+        var written = 0
+        for row in try ds.table("SELECT task, name, hash FROM result_artifacts ORDER BY task, name").rows {
+            guard case .integer(let task) = row[0], case .text(let name) = row[1], case .blob(let hash) = row[2],
+                  let bytes = try ds.artifact(hash) else { continue }
+            let path = "\(directory)/\(labels[task] ?? String(task))-\(name).safetensors"
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                throw CLI.Failure(message: "\(path): cannot write the file")
+            }
+            written += 1
+        }
+        print("wrote \(written) artifacts to \(directory)")
     }
 
     private static func reals(_ c: RunTable.Column?) -> [Double?]? {

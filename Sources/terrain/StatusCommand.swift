@@ -42,12 +42,12 @@ struct StatusCommand: ParsableCommand {
                 SELECT level, branch, AVG(density), AVG(test_acc), COUNT(*), SUM(status = 'diverged')
                 FROM runs GROUP BY level, branch ORDER BY level, branch
                 """).rows
-            if !rows.isEmpty { print("level  branch          density  test_acc  seeds") }
+            if !rows.isEmpty { print("level  branch          density  mean test acc  seeds") }
             for r in rows {
                 guard case .integer(let level) = r[0], case .text(let branch) = r[1], case .real(let density) = r[2],
                       case .integer(let n) = r[4] else { continue }
                 let acc: String
-                if case .real(let a) = r[3] { acc = String(format: "%6.2f%%", 100 * a) } else { acc = "     –" }
+                if case .real(let a) = r[3] { acc = String(format: "%11.2f%%", 100 * a) } else { acc = "          –" }
                 let diverged = (r[5] == .integer(0) || r[5] == .null) ? "" : "  (\(r[5]) diverged)"
                 let name = branch.padding(toLength: max(14, branch.count), withPad: " ", startingAt: 0)
                 print(String(format: "%5d  ", Int(level)) + name + String(format: "  %7.4f  ", density) + "\(acc)  \(n)\(diverged)")
