@@ -84,10 +84,11 @@ public final class SweepDataset: @unchecked Sendable {
                     diverged_step INTEGER, diverged_loss REAL, total_steps INTEGER NOT NULL, density REAL,
                     train_loss REAL, train_acc REAL, test_loss REAL, test_acc REAL, generalization_gap REAL,
                     accuracy_gap REAL, lambda_max REAL, steps_to_target INTEGER, early_stop_step INTEGER,
-                    early_stop_test_acc REAL);
+                    early_stop_test_acc REAL, val_loss REAL, val_acc REAL);
                 CREATE TABLE IF NOT EXISTS curve_points(
                     task INTEGER NOT NULL, step INTEGER NOT NULL, epoch REAL NOT NULL, train_loss REAL, train_acc REAL,
-                    test_loss REAL, test_acc REAL, lr REAL, lambda_max REAL, PRIMARY KEY(task, step));
+                    test_loss REAL, test_acc REAL, lr REAL, lambda_max REAL, val_loss REAL, val_acc REAL,
+                    PRIMARY KEY(task, step));
                 """)
             // Files written by schema 1 lack the start step of results (the tables above are new).
             let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(results)").map { $0["name"] as String }
@@ -290,21 +291,25 @@ public final class SweepDataset: @unchecked Sendable {
         try db.execute(sql: """
             INSERT OR REPLACE INTO runs(task, kind, seed, branch, level, rewind_step, batch_size, lr, effective_lr, optimizer,
                 momentum, weight_decay, status, diverged_step, diverged_loss, total_steps, density, train_loss, train_acc, test_loss,
-                test_acc, generalization_gap, accuracy_gap, lambda_max, steps_to_target, early_stop_step, early_stop_test_acc)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                test_acc, generalization_gap, accuracy_gap, lambda_max, steps_to_target, early_stop_step, early_stop_test_acc,
+                val_loss, val_acc)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [id, r.kind, Int64(bitPattern: r.seed), r.branch, r.level, r.rewindStep, r.batchSize, r.learningRate,
                              r.effectiveLearningRate, r.optimizer, r.momentum, r.weightDecay, r.status, r.divergedStep,
                              finite(r.divergedLoss), r.totalSteps, r.density, finite(r.trainLoss), finite(r.trainAccuracy),
                              finite(r.testLoss), finite(r.testAccuracy), finite(r.generalizationGap), finite(r.accuracyGap),
-                             finite(r.lambdaMax), r.stepsToTarget, r.earlyStopStep, finite(r.earlyStopTestAccuracy)])
+                             finite(r.lambdaMax), r.stepsToTarget, r.earlyStopStep, finite(r.earlyStopTestAccuracy),
+                             finite(r.validationLoss), finite(r.validationAccuracy)])
         try db.execute(sql: "DELETE FROM curve_points WHERE task = ?", arguments: [id])
         let point = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO curve_points(task, step, epoch, train_loss, train_acc, test_loss, test_acc, lr, lambda_max)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR REPLACE INTO curve_points(task, step, epoch, train_loss, train_acc, test_loss, test_acc, lr, lambda_max,
+                val_loss, val_acc)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for c in r.curve {
             try point.execute(arguments: [id, c.step, c.epoch, finite(c.trainLoss), finite(c.trainAccuracy), finite(c.testLoss),
-                                          finite(c.testAccuracy), c.learningRate, finite(c.lambdaMax)])
+                                          finite(c.testAccuracy), c.learningRate, finite(c.lambdaMax), finite(c.validationLoss),
+                                          finite(c.validationAccuracy)])
         }
     }
 

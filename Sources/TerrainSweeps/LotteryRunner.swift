@@ -78,11 +78,11 @@ public struct LotteryRunner: TaskRunner {
         do { p = try JSONDecoder.runState.decode(LotterySpec.Params.self, from: Data(params)) } catch {
             throw TaskError("lottery task \(task): unreadable parameters: \(error)", retryable: false)
         }
-        let (train, test) = try SurfaceRunner.loadData(p.data, sha256: p.dataSHA256, seed: p.dataSeed)
+        let data = try RunData.load(p.data, sha256: p.dataSHA256, dataSeed: p.dataSeed, validationSamples: p.training.validationSamples)
         do {
             func fresh() throws -> (Model<Float>, RunEngine) {
-                let (model, start) = try Self.initialState(task: task, params: p, inputs: inputs, train: train)
-                return (model, try RunEngine(model: model, train: train, test: test, spec: p.training, loss: p.loss,
+                let (model, start) = try Self.initialState(task: task, params: p, inputs: inputs, train: data.train)
+                return (model, try RunEngine(model: model, data: data, spec: p.training, loss: p.loss,
                                              dataOrderSeed: TerrainRNG.derive(p.seed, "data"), curvature: p.curvature, startStep: start))
             }
             var (model, engine) = try fresh()

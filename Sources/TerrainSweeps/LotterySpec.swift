@@ -161,7 +161,7 @@ public struct LotterySpec: Sendable {
     }
 
     private func stepsPerEpoch(source: String) throws -> Int {
-        let n = try SweepSpec.trainingSampleCount(data: data, dataSeed: dataSeed, source: source)
+        let n = try SweepSpec.trainingSampleCount(data: data, dataSeed: dataSeed, source: source, validationSamples: training.validationSamples)
         return (n + training.batchSize - 1) / training.batchSize
     }
 

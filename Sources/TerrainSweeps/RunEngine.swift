@@ -30,6 +30,7 @@ final class RunEngine {
     let spec: RunTraining
     let loss: LossKind
     let test: Dataset<Float>?
+    let validation: Dataset<Float>?
     let evalTrain: Dataset<Float>
     let curvature: RunCurvature?
     let hessianData: Dataset<Float>?
@@ -41,12 +42,14 @@ final class RunEngine {
 
     /// Prepares a run of `model` on `train` from its current parameters at `startStep`
     /// (a fresh optimizer; a rewound lottery level starts at its rewind step).
-    init(model: Model<Float>, train: Dataset<Float>, test: Dataset<Float>?, spec: RunTraining, loss: LossKind, dataOrderSeed: UInt64,
+    init(model: Model<Float>, data: RunData, spec: RunTraining, loss: LossKind, dataOrderSeed: UInt64,
          curvature: RunCurvature?, startStep: Int = 0) throws {
+        let train = data.train
         self.model = model
         self.spec = spec
         self.loss = loss
-        self.test = test
+        self.test = data.test
+        self.validation = data.validation
         self.curvature = curvature
         let config = TrainingConfig(batchSize: spec.batchSize, epochs: spec.epochs, seed: dataOrderSeed, optimizer: spec.optimizer,
                                     schedule: spec.schedule, loss: loss, divergenceThreshold: spec.divergeAbove)
@@ -105,6 +108,7 @@ final class RunEngine {
         let perEpoch = trainer.batches.stepsPerEpoch
         let tr = Evaluator.evaluate(model, on: evalTrain, loss: loss)
         let te = test.map { Evaluator.evaluate(model, on: $0, loss: loss) }
+        let va = validation.map { Evaluator.evaluate(model, on: $0, loss: loss) }
         var lambda: Double? = nil
         if let c = curvature {
             let periodic = c.everyEpochs > 0 && step % (c.everyEpochs * perEpoch) == 0
@@ -113,7 +117,10 @@ final class RunEngine {
         let point = CurvePoint(step: step, epoch: Double(step) / Double(perEpoch), trainLoss: tr.loss, trainAccuracy: tr.accuracy,
                                testLoss: te?.loss, testAccuracy: te?.accuracy,
                                learningRate: trainer.learningRate(at: max(step - 1, 0)), lambdaMax: lambda)
-        state.curve.append(point)
+        var withValidation = point
+        withValidation.validationLoss = va?.loss
+        withValidation.validationAccuracy = va?.accuracy
+        state.curve.append(withValidation)
         if let target = spec.targetAccuracy, state.stepsToTarget == nil, let acc = te?.accuracy, acc >= target {
             state.stepsToTarget = step
         }
@@ -161,6 +168,8 @@ final class RunEngine {
                 record.testLoss = last.testLoss
                 record.testAccuracy = last.testAccuracy
                 record.lambdaMax = last.lambdaMax
+                record.validationLoss = last.validationLoss
+                record.validationAccuracy = last.validationAccuracy
                 record.generalizationGap = last.testLoss.map { $0 - last.trainLoss }
                 if let a = last.trainAccuracy, let b = last.testAccuracy { record.accuracyGap = a - b }
             }
@@ -169,10 +178,32 @@ final class RunEngine {
             record.divergedStep = step
             record.divergedLoss = loss
         }
-        if let best = state.curve.filter({ $0.testLoss?.isFinite ?? false }).min(by: { ($0.testLoss!, $0.step) < ($1.testLoss!, $1.step) }) {
+        // The early-stop step: minimum validation loss, or test loss without a validation set.
+        let criterion: (CurvePoint) -> Double? = validation != nil ? { $0.validationLoss } : { $0.testLoss }
+        if let best = state.curve.filter({ criterion($0)?.isFinite ?? false }).min(by: { (criterion($0)!, $0.step) < (criterion($1)!, $1.step) }) {
             record.earlyStopStep = best.step
             record.earlyStopTestAccuracy = best.testAccuracy
         }
+    }
+}
+
+/// The data of a run: training samples (without the held-out validation samples), the
+/// validation set if the spec asks for one, and the test set.
+struct RunData {
+    var train: Dataset<Float>
+    var validation: Dataset<Float>?
+    var test: Dataset<Float>?
+
+    /// Loads and checks the data file (its SHA-256 must match the coordinator's) and holds
+    /// out `validationSamples` training samples, fixed by `dataSeed`.
+    static func load(_ data: DataSpec, sha256: String, dataSeed: UInt64, validationSamples: Int?) throws -> RunData {
+        let (train, test) = try SurfaceRunner.loadData(data, sha256: sha256, seed: dataSeed)
+        guard let n = validationSamples else { return RunData(train: train, validation: nil, test: test) }
+        guard n < train.count else {
+            throw TaskError("validation_samples \(n) is not less than the \(train.count) training samples", retryable: false)
+        }
+        let (rest, held) = train.holdOut(n, seed: TerrainRNG.derive(dataSeed, "validation"))
+        return RunData(train: rest, validation: held, test: test)
     }
 }
 

@@ -16,6 +16,9 @@ public struct CurvePoint: Codable, Sendable, Equatable {
     public var testLoss: Double?
     /// Test accuracy.
     public var testAccuracy: Double?
+    /// Mean loss and accuracy on the held-out validation samples (`validation_samples`).
+    public var validationLoss: Double? = nil
+    public var validationAccuracy: Double? = nil
     /// The learning rate of the step that led here (of step 0 for the first point).
     public var learningRate: Double
     /// The top Hessian eigenvalue of the training loss here, when measured.
@@ -24,6 +27,7 @@ public struct CurvePoint: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case step, epoch, trainLoss = "train_loss", trainAccuracy = "train_acc", testLoss = "test_loss"
         case testAccuracy = "test_acc", learningRate = "lr", lambdaMax = "lambda_max"
+        case validationLoss = "val_loss", validationAccuracy = "val_acc"
     }
 
     /// Creates a point.
@@ -81,6 +85,9 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// Final test loss and accuracy.
     public var testLoss: Double?
     public var testAccuracy: Double?
+    /// Final validation loss and accuracy (with `validation_samples`).
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
     /// `test_loss − train_loss` at the end.
     public var generalizationGap: Double?
     /// `train_acc − test_acc` at the end.
@@ -89,7 +96,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var lambdaMax: Double?
     /// First curve step whose test accuracy reached the target (Shallue et al. 2019).
     public var stepsToTarget: Int?
-    /// The curve step of minimum test loss (the LTH papers' "early-stop iteration").
+    /// The curve step of minimum validation loss (the LTH papers' "early-stop iteration");
+    /// of minimum test loss when the spec holds out no validation set.
     public var earlyStopStep: Int?
     /// Test accuracy at that step.
     public var earlyStopTestAccuracy: Double?
@@ -107,6 +115,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
         case weightDecay = "weight_decay", branch, level, rewindStep = "rewind_step", status, divergedStep = "diverged_step"
         case divergedLoss = "diverged_loss", totalSteps = "total_steps", trainLoss = "train_loss", trainAccuracy = "train_acc"
         case testLoss = "test_loss", testAccuracy = "test_acc", generalizationGap = "generalization_gap", accuracyGap = "accuracy_gap"
+        case validationLoss = "val_loss", validationAccuracy = "val_acc"
         case lambdaMax = "lambda_max", stepsToTarget = "steps_to_target", earlyStopStep = "early_stop_step"
         case earlyStopTestAccuracy = "early_stop_test_acc", density, remaining, prunable, curve
     }

@@ -37,9 +37,13 @@ public struct RunTraining: Codable, Sendable, Equatable {
     /// Curve points measure the training loss on this many training samples (a fixed
     /// seeded subset); `nil` = all of them.
     public var evalSamples: Int?
+    /// Training samples held out as a validation set (fixed by the spec's `seed`, the same
+    /// for every run): recorded along training, and the early-stop step is the step of
+    /// minimum validation loss. `nil` = no validation set (early stop on the test loss).
+    public var validationSamples: Int? = nil
 
     static let allowedKeys = ["optimizer", "schedule", "batch_size", "epochs", "eval_every", "checkpoint_every",
-                              "diverge_above", "target_accuracy", "eval_samples"]
+                              "diverge_above", "target_accuracy", "eval_samples", "validation_samples"]
 
     /// Creates a section.
     public init(optimizer: OptimizerSpec, schedule: LearningRateSchedule = LearningRateSchedule(), batchSize: Int, epochs: Int,
@@ -103,6 +107,10 @@ public struct RunTraining: Codable, Sendable, Equatable {
         if let t = node["target_accuracy"] {
             guard let v = t.float, v > 0, v <= 1 else { throw fail("\(section).target_accuracy: expected a fraction in (0, 1], e.g. 0.6") }
             spec.targetAccuracy = v
+        }
+        if let v = node["validation_samples"] {
+            guard let n = v.int, n >= 1 else { throw fail("\(section).validation_samples: expected a positive number of training samples to hold out") }
+            spec.validationSamples = n
         }
         if let e = node["eval_samples"] {
             guard let v = e.int, v >= 1 else { throw fail("\(section).eval_samples: expected a positive number of samples") }

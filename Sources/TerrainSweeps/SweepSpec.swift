@@ -281,7 +281,7 @@ extension SweepSpec {
 
     /// The number of training samples `data` yields (after subsets and splits). A missing
     /// file is named by its spec field.
-    static func trainingSampleCount(data: DataSpec, dataSeed: UInt64, source: String) throws -> Int {
+    static func trainingSampleCount(data: DataSpec, dataSeed: UInt64, source: String, validationSamples: Int? = nil) throws -> Int {
         for (key, path) in [("data.path", data.path), ("data.train_images", data.trainImages), ("data.train_labels", data.trainLabels),
                             ("data.test_images", data.testImages), ("data.test_labels", data.testLabels)] {
             if let path, !FileManager.default.fileExists(atPath: path) {
@@ -289,7 +289,11 @@ extension SweepSpec {
             }
         }
         do {
-            return try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self).0.count
+            let n = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self).0.count
+            if let v = validationSamples, v >= n {
+                throw SpecError(file: source, message: "training.validation_samples: \(v) is not less than the \(n) training samples")
+            }
+            return n - (validationSamples ?? 0)
         } catch let e as TerrainError {
             throw SpecError(file: source, message: "data: \(e.description)")
         }

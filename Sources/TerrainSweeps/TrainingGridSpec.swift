@@ -118,7 +118,8 @@ public struct TrainingGridSpec: Sendable {
         let spec = TrainingGridSpec(model: model, data: data, loss: loss, training: training, batchSizes: batches, learningRates: rates,
                                     seeds: seeds, optimizers: optimizers, momenta: momenta, weightDecays: decays, samRho: rho,
                                     curvature: curvature, dataSeed: dataSeed)
-        let trainCount = try SweepSpec.trainingSampleCount(data: data, dataSeed: dataSeed, source: source)
+        let trainCount = try SweepSpec.trainingSampleCount(data: data, dataSeed: dataSeed, source: source,
+                                                           validationSamples: training.validationSamples)
         for b in batches {
             try training.checkWarmup(steps: training.epochs * ((trainCount + b - 1) / b), batchSize: b, section: "training", source: source)
         }
@@ -199,12 +200,13 @@ public struct RunRunner: TaskRunner {
         do { p = try JSONDecoder.runState.decode(TrainingGridSpec.Params.self, from: Data(params)) } catch {
             throw TaskError("run task \(task): unreadable parameters: \(error)", retryable: false)
         }
-        let (train, test) = try SurfaceRunner.loadData(p.data, sha256: p.dataSHA256, seed: p.dataSeed)
+        let data = try RunData.load(p.data, sha256: p.dataSHA256, dataSeed: p.dataSeed, validationSamples: p.training.validationSamples)
+        let train = data.train
         do {
             func fresh() throws -> RunEngine {
                 let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs,
                                                                  seed: TerrainRNG.derive(p.seed, "init"))
-                return try RunEngine(model: model, train: train, test: test, spec: p.training, loss: p.loss,
+                return try RunEngine(model: model, data: data, spec: p.training, loss: p.loss,
                                      dataOrderSeed: TerrainRNG.derive(p.seed, "data"), curvature: p.curvature)
             }
             var engine = try fresh()

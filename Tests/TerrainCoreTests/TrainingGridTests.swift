@@ -123,3 +123,26 @@ final class TrainingGridTests: XCTestCase {
         }
     }
 }
+
+extension TrainingGridTests {
+    func testAHeldOutValidationSetIsRecordedAndDecidesTheEarlyStopStep() throws {
+        let spec = try Self.spec(grid: "{batch_size: [50], lr: [0.05]}", training: "validation_samples: 100")
+        let r = try RunRecord.decode(try InProcessSweep.run(spec)[1]!.output)
+        // 400 − 100 training samples: 6 steps per epoch, 18 in all.
+        XCTAssertEqual(r.totalSteps, 18)
+        XCTAssertTrue(r.curve.allSatisfy { $0.validationLoss != nil && $0.validationAccuracy != nil })
+        let best = r.curve.min { ($0.validationLoss!, $0.step) < ($1.validationLoss!, $1.step) }!
+        XCTAssertEqual(r.earlyStopStep, best.step)
+        XCTAssertEqual(r.validationLoss, r.curve.last!.validationLoss)
+        // The held-out samples are the same for every run: another seed sees the same validation loss at step 0
+        // only if its initialization is the same, so compare the sets instead.
+        let (train, _) = try DataLoader.load(spec.trainingGrid!.data, baseDirectory: "/", seed: spec.trainingGrid!.dataSeed, as: Float.self)
+        let a = train.holdOut(100, seed: 7), b = train.holdOut(100, seed: 7)
+        XCTAssertEqual(a.heldOut.x.storage, b.heldOut.x.storage)
+        XCTAssertEqual(a.rest.count + a.heldOut.count, train.count)
+        func message(_ n: Int) -> String {
+            do { _ = try Self.spec(grid: "{batch_size: [50], lr: [0.05]}", training: "validation_samples: \(n)"); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message(400).contains("training.validation_samples"), message(400))
+    }
+}

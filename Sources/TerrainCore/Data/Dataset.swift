@@ -50,6 +50,18 @@ public struct Dataset<Scalar: TensorScalar>: Sendable {
         return Dataset(x: bx, y: by, classes: classes)
     }
 
+    /// Holds out `n` samples, chosen by a seeded permutation, as a validation set: returns
+    /// (the rest, the held-out samples), both in their original order. `n` must be less than
+    /// `count`.
+    public func holdOut(_ n: Int, seed: UInt64) -> (rest: Dataset, heldOut: Dataset) {
+        precondition(n >= 0 && n < count, "holdOut: \(n) of \(count) samples")
+        var rng = TerrainRNG(seed: TerrainRNG.derive(seed, "hold-out"))
+        let perm = rng.permutation(count)
+        let held = perm.prefix(n).sorted(), rest = perm.dropFirst(n).sorted()
+        let (rx, ry) = batch(rest), (hx, hy) = batch(held)
+        return (Dataset(x: rx, y: ry, classes: classes), Dataset(x: hx, y: hy, classes: classes))
+    }
+
     /// Splits into (train, test) with `testFraction` of the samples, chosen by a seeded
     /// permutation, in the test part.
     public func split(testFraction: Double, seed: UInt64) -> (train: Dataset, test: Dataset) {
