@@ -210,7 +210,8 @@ public enum SVGRenderer {
     public static func curves(
         x: [Double], series: [(label: String, values: [Double])],
         title: String, subtitle: String,
-        xLabel: String, yLabel: String, logY: Bool = false
+        xLabel: String, yLabel: String, logY: Bool = false,
+        guides: [(value: Double, series: Int, label: String)] = []
     ) -> String {
         let transformY: (Double) -> Double = { v in
             guard v.isFinite else { return .nan }
@@ -225,7 +226,8 @@ public enum SVGRenderer {
         return lineFigure(
             runs: runs, labels: labels, fill: false, fillBaseline: nil,
             title: title, subtitle: subtitle, xLabel: xLabel, yLabel: yLabel, logY: logY,
-            padBottom: true)
+            padBottom: true,
+            guides: guides.compactMap { g in transformY(g.value).isFinite ? (transformY(g.value), g.series, g.label) : nil })
     }
 
     // MARK: - Density
@@ -337,10 +339,11 @@ extension SVGRenderer {
     fileprivate static func lineFigure(
         runs: [[[(x: Double, y: Double)]]], labels: [String], fill: Bool, fillBaseline: Double?,
         title: String, subtitle: String, xLabel: String, yLabel: String, logY: Bool,
-        padBottom: Bool
+        padBottom: Bool, guides: [(value: Double, series: Int, label: String)] = []
     ) -> String {
         var xLo = Double.infinity, xHi = -Double.infinity
         var yLo = Double.infinity, yHi = -Double.infinity
+        for g in guides { yLo = min(yLo, g.value); yHi = max(yHi, g.value) }
         for seriesRuns in runs {
             for run in seriesRuns {
                 for p in run {
@@ -402,6 +405,21 @@ extension SVGRenderer {
                     )
                 }
             }
+        }
+
+        // Guides: dashed horizontal lines in a series' colour (e.g. an edge-of-stability threshold).
+        if !guides.isEmpty {
+            doc.add("<g class=\"guides\">")
+            for (k, g) in guides.enumerated() {
+                let colour = Style.palette[g.series % Style.palette.count]
+                let py = yAxis.map(g.value)
+                doc.add(
+                    "<line class=\"guide series-\(g.series)\" x1=\"\(fmt(plot.x))\" y1=\"\(fmt(py))\" x2=\"\(fmt(plot.right))\" y2=\"\(fmt(py))\" stroke=\"\(colour)\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
+                )
+                doc.add(text(x: plot.right - 4 - 40 * Double(k % 4), y: py - 3, markup: escape(g.label), size: 10, anchor: "end",
+                             extra: " fill=\"\(colour)\" class=\"guide-label\""))
+            }
+            doc.add("</g>")
         }
 
         addAxes(&doc, plot: plot, xAxis: xAxis, yAxis: yAxis, xTicks: xTicks, yTicks: yTicks,

@@ -10,8 +10,8 @@ struct RenderCommand: ParsableCommand {
         commandName: "render",
         abstract: "Render a sweep as SVG: a surface heatmap with contours (2-D) or curves (1-D); test accuracy against density for a lottery sweep; batch-size figures for a training sweep.",
         discussion: """
-            Lottery sweeps (--figure accuracy, the default): final test accuracy against density (log scale), mean ± one standard deviation over seeds, per branch.
-            Training sweeps: --figure heatmap (default; batch size × learning rate, mean test accuracy, diverged cells marked), accuracy (test accuracy against batch size per learning rate), lambda (λmax against batch size, with 2/η per learning rate), or all (the three, with default names).
+            Lottery sweeps: --figure accuracy (the default: final test accuracy against density, log scale, mean ± one standard deviation over seeds, per branch), curves (test accuracy along training of the main chain, one line per level), or all.
+            Training sweeps: --figure heatmap (default; batch size × learning rate, mean test accuracy, diverged cells marked), accuracy (test accuracy against batch size per learning rate), lambda (final λmax against batch size, with the edge-of-stability threshold per learning rate), sharpness (λmax along training per learning rate, one figure per batch size, against (2+2β)/η; needs curvature.every_epochs), or all (every figure, default names).
             """)
 
     @Argument(help: "The sweep's SQLite dataset.")
@@ -94,6 +94,13 @@ struct RenderCommand: ParsableCommand {
         print("wrote \(out)")
     }
 
+    private func write(_ svg: String, to path: String) throws {
+        do { try svg.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw CLI.Failure(message: "\(path): cannot write: \(error.localizedDescription)")
+        }
+        print("wrote \(path)")
+    }
+
     /// Lottery and training sweeps.
     private func renderRuns(kind: String) throws {
         let (runs, _, _, _, name) = try RunResults.load(dataset)
@@ -102,7 +109,7 @@ struct RenderCommand: ParsableCommand {
         if metric != "train_loss" || log || density || contours != 12 || maxCells != 251 {
             throw CLI.Failure(message: "--metric, --log, --density, --contours and --max-cells apply to surface sweeps; a \(kind) sweep takes --figure")
         }
-        let allowed = kind == "lottery" ? ["accuracy", "all"] : ["heatmap", "accuracy", "lambda", "all"]
+        let allowed = kind == "lottery" ? ["accuracy", "curves", "all"] : ["heatmap", "accuracy", "lambda", "sharpness", "all"]
         let chosen = figure ?? (kind == "lottery" ? "accuracy" : "heatmap")
         guard allowed.contains(chosen) else {
             throw CLI.Failure(message: "--figure \(chosen): a \(kind) sweep draws \(allowed.joined(separator: ", "))")
@@ -118,9 +125,31 @@ struct RenderCommand: ParsableCommand {
             return "\(base)-\(figure)\(suffix).svg"
         }
         if chosen == "all" && output != nil { throw CLI.Failure(message: "--figure all writes three files with default names; drop --output") }
-        let figures = chosen == "all" ? (kind == "lottery" ? ["accuracy"] : ["heatmap", "accuracy", "lambda"]) : [chosen]
-        for figure in figures {
+        let figures = chosen == "all" ? (kind == "lottery" ? ["accuracy", "curves"] : ["heatmap", "accuracy", "lambda", "sharpness"]) : [chosen]
+        for figure in figures where figure != "sharpness" && figure != "curves" {
             for (label, slug, group) in variants { jobs.append((figure, path(figure, slug), label, group)) }
+        }
+        if figures.contains("curves") {
+            let (steps, series) = try RunResults.lotteryCurves(dataset)
+            if series.isEmpty { throw CLI.Failure(message: "\(dataset): no finished main-chain levels with test accuracy yet") }
+            let svg = SVGRenderer.curves(x: steps, series: series, title: "Test accuracy along training, main chain (\(name))",
+                                         subtitle: "mean over seeds; legend: level (density)", xLabel: "step", yLabel: "test accuracy (%)")
+            try write(svg, to: output.map { chosen == "all" ? "\(base)-curves.svg" : $0 } ?? "\(base)-curves.svg")
+        }
+        if figures.contains("sharpness") {
+            let groups = try RunResults.sharpnessAlongTraining(dataset)
+            if groups.isEmpty && chosen == "sharpness" {
+                throw CLI.Failure(message: "\(dataset): no λmax along training (add curvature: {every_epochs: N} to the spec)")
+            }
+            for g in groups {
+                let guides = g.series.enumerated().map { (value: $0.element.threshold, series: $0.offset, label: "(2+2β)/η") }
+                let svg = SVGRenderer.curves(x: g.epochs, series: g.series.map { ($0.label, $0.values) },
+                                             title: "λmax along training, batch size \(g.batchSize) (\(name))",
+                                             subtitle: "mean over seeds; dashed: the edge of stability (2+2β)/η, η the batch-scaled peak rate",
+                                             xLabel: "epoch", yLabel: "λmax (log scale)", logY: true, guides: guides)
+                let single = groups.count == 1 && chosen == "sharpness"
+                try write(svg, to: single ? (output ?? "\(base)-sharpness.svg") : "\(base)-sharpness-b\(g.batchSize).svg")
+            }
         }
         for job in jobs {
             let svg: String

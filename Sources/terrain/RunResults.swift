@@ -114,6 +114,72 @@ enum RunResults {
         }
     }
 
+    /// λmax along training for each batch size of a training sweep: x = the epochs where it
+    /// was measured, one series per (variant, learning rate) with the mean over seeds, and
+    /// the edge-of-stability threshold (2 + 2β)/η of each series (η the batch-scaled rate).
+    static func sharpnessAlongTraining(_ path: String) throws
+        -> [(batchSize: Int, epochs: [Double], series: [(label: String, values: [Double], threshold: Double)])]
+    {
+        let ds = try SweepDataset(path: path, readOnly: true)
+        let rows = try ds.table("""
+            SELECT r.batch_size, r.optimizer, r.momentum, r.weight_decay, r.lr, r.effective_lr, c.epoch, AVG(c.lambda_max)
+            FROM curve_points c JOIN runs r ON r.task = c.task
+            WHERE c.lambda_max IS NOT NULL AND r.status = 'completed'
+            GROUP BY r.batch_size, r.optimizer, r.momentum, r.weight_decay, r.lr, c.epoch
+            ORDER BY r.batch_size, r.optimizer, r.momentum, r.weight_decay, r.lr, c.epoch
+            """).rows
+        struct Key: Hashable { var batch: Int64; var optimizer: String; var momentum: Double; var decay: Double; var lr: Double }
+        var points = [Key: [(epoch: Double, lambda: Double)]]()
+        var effective = [Key: Double]()
+        var order = [Key]()
+        for r in rows {
+            guard case .integer(let b) = r[0], case .text(let o) = r[1], case .real(let m) = r[2], case .real(let wd) = r[3],
+                  case .real(let lr) = r[4], case .real(let eff) = r[5], case .real(let epoch) = r[6], case .real(let lam) = r[7] else { continue }
+            let key = Key(batch: b, optimizer: o, momentum: m, decay: wd, lr: lr)
+            if points[key] == nil { order.append(key) }
+            points[key, default: []].append((epoch, lam))
+            effective[key] = eff
+        }
+        let variants = Set(order.map { "\($0.optimizer)|\($0.momentum)|\($0.decay)" }).count
+        var out = [(batchSize: Int, epochs: [Double], series: [(label: String, values: [Double], threshold: Double)])]()
+        for batch in Array(Set(order.map(\.batch))).sorted() {
+            let keys = order.filter { $0.batch == batch }
+            let epochs = Array(Set(keys.flatMap { points[$0]!.map(\.epoch) })).sorted()
+            let series = keys.map { k -> (label: String, values: [Double], threshold: Double) in
+                let byEpoch = Dictionary(points[k]!.map { ($0.epoch, $0.lambda) }, uniquingKeysWith: { a, _ in a })
+                var label = "lr = \(k.lr)"
+                if variants > 1 { label += " (\(k.optimizer), momentum \(k.momentum), wd \(k.decay))" }
+                return (label, epochs.map { byEpoch[$0] ?? .nan }, (2 + 2 * k.momentum) / effective[k]!)
+            }
+            out.append((Int(batch), epochs, series))
+        }
+        return out
+    }
+
+    /// Test accuracy along training of the main lottery chain: x = the steps every level
+    /// recorded, one series per level (mean over seeds).
+    static func lotteryCurves(_ path: String) throws -> (steps: [Double], series: [(label: String, values: [Double])]) {
+        let ds = try SweepDataset(path: path, readOnly: true)
+        let rows = try ds.table("""
+            SELECT r.level, AVG(r.density), c.step, AVG(c.test_acc) FROM curve_points c JOIN runs r ON r.task = c.task
+            WHERE r.branch = 'main' AND c.test_acc IS NOT NULL GROUP BY r.level, c.step ORDER BY r.level, c.step
+            """).rows
+        var byLevel = [Int64: [Double: Double]]()
+        var density = [Int64: Double]()
+        for r in rows {
+            guard case .integer(let level) = r[0], case .real(let d) = r[1], case .integer(let step) = r[2], case .real(let acc) = r[3] else { continue }
+            byLevel[level, default: [:]][Double(step)] = acc
+            density[level] = d
+        }
+        guard let first = byLevel.values.first else { return ([], []) }
+        // The steps every level recorded (level 0 starts at 0, rewound levels at rewind_step).
+        let steps = byLevel.values.reduce(Set(first.keys)) { $0.intersection($1.keys) }.sorted()
+        let series = byLevel.keys.sorted().map { level in
+            (label: String(format: "level %d (%.1f%%)", Int(level), 100 * density[level]!), values: steps.map { 100 * byLevel[level]![$0]! })
+        }
+        return (steps, series)
+    }
+
     /// Writes every output artifact of the sweep's tasks into `directory`, named after the
     /// task and, for lottery levels, its seed, branch and level.
     static func writeArtifacts(dataset: String, runs: RunTable, to directory: String) throws {

@@ -107,7 +107,7 @@ final class TrainingSweepTests: XCTestCase {
         XCTAssertEqual(one.count, three.count)
         // What the user runs next: exports and the accuracy-vs-density figure.
         for args in [["export", h.dataset, "--format", "csv", "--output", h.dir + "/l"], ["export", h.dataset, "--output", h.dir + "/l.npz"],
-                     ["render", h.dataset, "--output", h.dir + "/l.svg"]] {
+                     ["render", h.dataset, "--output", h.dir + "/l.svg"], ["render", h.dataset, "--figure", "all"]] {
             let p = try h.start(args, label: args[0] + (args.last ?? ""))
             XCTAssertEqual(h.waitForExit(p), 0, h.output(args[0] + (args.last ?? "")))
         }
@@ -118,6 +118,8 @@ final class TrainingSweepTests: XCTestCase {
         let svg = try String(contentsOfFile: h.dir + "/l.svg", encoding: .utf8)
         for branch in ["main", "random_reinit", "random_prune"] { XCTAssertTrue(svg.contains(">\(branch)<"), "legend names \(branch)") }
         XCTAssertTrue(FileManager.default.fileExists(atPath: h.dir + "/l.npz"))
+        let curves = try String(contentsOfFile: (h.dataset as NSString).deletingPathExtension + "-curves.svg", encoding: .utf8)
+        XCTAssertTrue(curves.contains("level 2 (64.0%)"), "one line per level of the main chain, named by its density")
         for (x, y) in zip(one, three) where x != y { XCTFail("differs:\n  \(x)\n  \(y)") }
         XCTAssertEqual(one.filter { $0.hasPrefix("run ") }.count, 14)
         XCTAssertEqual(one.filter { $0.hasPrefix("artifact ") }.count, 2 * 3 + 12 * 2, "weights+mask per task, plus level 0's rewind point")
@@ -248,6 +250,9 @@ final class TrainingSweepTests: XCTestCase {
                 let path = "\(base)-\(figure)-\(variant).svg"
                 XCTAssertTrue(FileManager.default.fileExists(atPath: path), "\(path): \(h.output("render"))")
             }
+        }
+        for batch in [50, 100] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(base)-sharpness-b\(batch).svg"), "λmax along training per batch size")
         }
         let lambda = try String(contentsOfFile: "\(base)-lambda-sgd-sam.svg", encoding: .utf8)
         XCTAssertTrue(lambda.contains("(2+2β)/η"), "with momentum the edge of stability is (2+2β)/η")
