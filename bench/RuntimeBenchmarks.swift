@@ -148,8 +148,6 @@ func runtimeBenchmarks() throws {
 /// Grid points per second for the example MLP on the full MNIST-1D training set (4000
 /// samples, train loss and accuracy per point) with real worker processes.
 func surfaceThroughput(workers: Int, checkpoint: String, grid: Int) throws -> Double {
-    let dir = try temporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: dir) }
     let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("data/mnist1d.npz").path
     let text = """
     kind: surface
@@ -157,23 +155,7 @@ func surfaceThroughput(workers: Int, checkpoint: String, grid: Int) throws -> Do
     data: {path: \(data)}
     surface: {checkpoint: \(checkpoint), x: "-1:1:\(grid)", y: "-1:1:\(grid)", sets: [train], tile: 32}
     """
-    let spec = try SweepSpec.parse(text, source: "bench-surface", baseDirectory: dir)
-    let endpoint = "ipc://\(dir)/c.sock", dataset = "\(dir)/s.sqlite"
-    let coordinator = try Coordinator(spec: spec, options: CoordinatorOptions(endpoints: [endpoint], datasetPath: dataset))
-    let terrain = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("terrain").path
-    var processes = [Process]()
-    for _ in 0..<workers {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: terrain)
-        p.arguments = ["worker", "--connect", endpoint, "--give-up-after", "60"]
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        processes.append(p)
-    }
-    let summary = try coordinator.run()
-    for p in processes { p.waitUntilExit() }
-    guard summary.done == summary.total else { throw BenchError.incomplete("\(summary)") }
-    return Double(grid * grid) / summary.seconds
+    return Double(grid * grid) / (try sweepSeconds(text, workers: workers))
 }
 
 func surfaceBenchmarks() throws {

@@ -4,8 +4,8 @@ import TerrainCoordinator
 import TerrainCore
 import TerrainSweeps
 
-/// Runs a lottery or training sweep with `workers` local worker processes; returns the
-/// sweep's seconds (coordinator start to last commit).
+/// Runs a sweep with `workers` local worker processes (the `terrain` executable beside this
+/// one); returns the sweep's seconds (coordinator start to last commit).
 func sweepSeconds(_ text: String, workers: Int) throws -> Double {
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: dir) }
