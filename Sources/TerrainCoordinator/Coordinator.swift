@@ -138,6 +138,7 @@ public final class Coordinator {
         guard taskInfo.count == tasks.count, tasks.allSatisfy({ $0.descriptor.id >= 1 && $0.descriptor.id <= UInt64(tasks.count) }) else {
             throw DatasetError.io("\(options.datasetPath): task ids are not 1…\(tasks.count)")
         }
+        checkpointed = try dataset.checkpointedTasks()
         let r = spec.runtime
         scheduler = try Scheduler(tasks: tasks.map(\.descriptor),
                                   config: SchedulerConfig(maxAttempts: r.maxAttempts, heartbeatInterval: Double(r.heartbeatMs) / 1000,
@@ -354,8 +355,13 @@ public final class Coordinator {
         return nil
     }
 
+    /// Tasks with a checkpoint in the dataset or on its way there (so that a dispatch asks
+    /// SQLite only for those).
+    private var checkpointed = Set<UInt64>()
+
     /// The latest checkpoint of a task, committed or about to be.
     private func latestCheckpoint(_ task: UInt64) -> (attempt: UInt64, step: UInt64, hash: [UInt8])? {
+        guard checkpointed.contains(task) else { return nil }
         let stored = try? dataset.checkpoint(of: task)
         guard let c = pendingCheckpoints.filter({ $0.task == task }).max(by: { $0.step < $1.step }), c.step >= stored?.step ?? 0 else {
             return stored
@@ -450,6 +456,7 @@ public final class Coordinator {
                 if firstPending == nil { firstPending = now }
                 pendingCheckpoints.append(.init(task: task, attempt: attempt, step: step, hash: SHA256.hash(c.data), data: c.data,
                                                 received: wallClock))
+                checkpointed.insert(task)
             case let .status(task, status, attempts, worker, error):
                 pendingStatuses.append(.init(task: task, status: status, attempts: attempts, worker: worker, error: error, time: wallClock))
                 if firstPending == nil { firstPending = now }

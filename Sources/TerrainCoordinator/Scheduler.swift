@@ -333,10 +333,9 @@ public struct Scheduler: Sendable {
         // Idle workers first, and one task each before anyone's prefetch credit: tasks that
         // become ready together (a chain's next level) must not all go to one worker's queue
         // while another sits idle.
-        let order = credited.sorted { a, b in
-            let ra = workers[a]?.running.count ?? 0, rb = workers[b]?.running.count ?? 0
-            return ra != rb ? ra < rb : a.lexicographicallyPrecedes(b)
-        }
+        let order = credited.map { (peer: $0, running: workers[$0]?.running.count ?? 0) }
+            .sorted { $0.running != $1.running ? $0.running < $1.running : $0.peer.lexicographicallyPrecedes($1.peer) }
+            .map(\.peer)
         for peer in order { dispatch(to: peer, now: now, into: &out, limit: 1) }
         for peer in order where credited.contains(peer) { dispatch(to: peer, now: now, into: &out) }
     }

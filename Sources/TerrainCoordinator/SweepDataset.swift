@@ -313,6 +313,11 @@ public final class SweepDataset: @unchecked Sendable {
         }
     }
 
+    /// The tasks that have a checkpoint.
+    public func checkpointedTasks() throws -> Set<UInt64> {
+        try db.read { db in Set(try Int64.fetchAll(db, sql: "SELECT task FROM checkpoints").map { UInt64($0) }) }
+    }
+
     /// Deletes every checkpoint and its artifact (a finished sweep needs none).
     public func dropCheckpoints() throws {
         try db.write { db in
