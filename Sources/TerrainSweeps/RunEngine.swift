@@ -115,12 +115,9 @@ final class RunEngine {
             if periodic || forceLambda { lambda = try lambdaMax() }
         }
         let point = CurvePoint(step: step, epoch: Double(step) / Double(perEpoch), trainLoss: tr.loss, trainAccuracy: tr.accuracy,
-                               testLoss: te?.loss, testAccuracy: te?.accuracy,
+                               testLoss: te?.loss, testAccuracy: te?.accuracy, validationLoss: va?.loss, validationAccuracy: va?.accuracy,
                                learningRate: trainer.learningRate(at: max(step - 1, 0)), lambdaMax: lambda)
-        var withValidation = point
-        withValidation.validationLoss = va?.loss
-        withValidation.validationAccuracy = va?.accuracy
-        state.curve.append(withValidation)
+        state.curve.append(point)
         if let target = spec.targetAccuracy, state.stepsToTarget == nil, let acc = te?.accuracy, acc >= target {
             state.stepsToTarget = step
         }

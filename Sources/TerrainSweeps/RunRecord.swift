@@ -32,7 +32,9 @@ public struct CurvePoint: Codable, Sendable, Equatable {
 
     /// Creates a point.
     public init(step: Int, epoch: Double, trainLoss: Double, trainAccuracy: Double?, testLoss: Double?, testAccuracy: Double?,
-                learningRate: Double, lambdaMax: Double? = nil) {
+                validationLoss: Double? = nil, validationAccuracy: Double? = nil, learningRate: Double, lambdaMax: Double? = nil) {
+        self.validationLoss = validationLoss
+        self.validationAccuracy = validationAccuracy
         self.step = step
         self.epoch = epoch
         self.trainLoss = trainLoss

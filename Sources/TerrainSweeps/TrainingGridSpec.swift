@@ -80,11 +80,11 @@ public struct TrainingGridSpec: Sendable {
         if g["lr"] != nil { supplied.insert("lr") }
         if g["optimizer"] != nil { supplied.insert("optimizer") }
         let training = try RunTraining.parse(root["training"]!, section: "training", source: source, gridSupplies: supplied)
+        if let n = g["seeds"], n.sequence == nil {
+            throw fail("grid.seeds: expected a list of seeds, e.g. [0, 1, 2] (a single number is ambiguous)")
+        }
         func list<T>(_ key: String, _ convert: (Node) -> T?, what: String) throws -> [T]? {
             guard let n = g[key] else { return nil }
-            if key == "seeds" && n.sequence == nil {
-                throw fail("grid.seeds: expected a list of seeds, e.g. [0, 1, 2] (a single number is ambiguous)")
-            }
             let items = n.sequence ?? [n]
             guard !items.isEmpty else { throw fail("grid.\(key): expected a non-empty list of \(what)") }
             var values = [T]()

@@ -57,11 +57,7 @@ struct RenderCommand: ParsableCommand {
                                           title: "Hessian eigenvalue density at \(SurfaceResults.centreName(spec))",
                                           subtitle: "stochastic Lanczos quadrature, \(summary.lanczosRuns ?? 0) runs × \(spec.curvature?.lanczosSteps ?? 0) steps, σ = \(String(format: "%.3g", summary.sigma ?? 0)) · \(samples)",
                                           xLabel: "eigenvalue", yLabel: "density", logY: true)
-            let out = output ?? ((dataset as NSString).deletingPathExtension + "-density.svg")
-            do { try svg.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                throw CLI.Failure(message: "\(out): cannot write: \(error.localizedDescription)")
-            }
-            print("wrote \(out)")
+            try write(svg, to: output ?? ((dataset as NSString).deletingPathExtension + "-density.svg"))
             return
         }
         let subtitle = SurfaceResults.describe(spec, metric: metric)
@@ -87,13 +83,10 @@ struct RenderCommand: ParsableCommand {
             svg = SVGRenderer.curves(x: table.x, series: losses, title: title, subtitle: subtitle,
                                      xLabel: spec.directionKind == .interpolation ? "t" : "α", yLabel: "loss", logY: log)
         }
-        let out = output ?? ((dataset as NSString).deletingPathExtension + "-\(table.y != nil ? metric : "curves").svg")
-        do { try svg.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-            throw CLI.Failure(message: "\(out): cannot write: \(error.localizedDescription)")
-        }
-        print("wrote \(out)")
+        try write(svg, to: output ?? ((dataset as NSString).deletingPathExtension + "-\(table.y != nil ? metric : "curves").svg"))
     }
 
+    /// Writes an SVG and says where.
     private func write(_ svg: String, to path: String) throws {
         do { try svg.write(toFile: path, atomically: true, encoding: .utf8) } catch {
             throw CLI.Failure(message: "\(path): cannot write: \(error.localizedDescription)")
@@ -124,7 +117,7 @@ struct RenderCommand: ParsableCommand {
             }
             return "\(base)-\(figure)\(suffix).svg"
         }
-        if chosen == "all" && output != nil { throw CLI.Failure(message: "--figure all writes three files with default names; drop --output") }
+        if chosen == "all" && output != nil { throw CLI.Failure(message: "--figure all writes every figure under its default name; drop --output") }
         let figures = chosen == "all" ? (kind == "lottery" ? ["accuracy", "curves"] : ["heatmap", "accuracy", "lambda", "sharpness"]) : [chosen]
         for figure in figures where figure != "sharpness" && figure != "curves" {
             for (label, slug, group) in variants { jobs.append((figure, path(figure, slug), label, group)) }
@@ -134,7 +127,7 @@ struct RenderCommand: ParsableCommand {
             if series.isEmpty { throw CLI.Failure(message: "\(dataset): no finished main-chain levels with test accuracy yet") }
             let svg = SVGRenderer.curves(x: steps, series: series, title: "Test accuracy along training, main chain (\(name))",
                                          subtitle: "mean over seeds; legend: level (density)", xLabel: "step", yLabel: "test accuracy (%)")
-            try write(svg, to: output.map { chosen == "all" ? "\(base)-curves.svg" : $0 } ?? "\(base)-curves.svg")
+            try write(svg, to: output ?? "\(base)-curves.svg")
         }
         if figures.contains("sharpness") {
             let groups = try RunResults.sharpnessAlongTraining(dataset)
@@ -167,10 +160,7 @@ struct RenderCommand: ParsableCommand {
             } catch {
                 throw CLI.Failure(message: "\(dataset): \(error)")
             }
-            do { try svg.write(toFile: job.path, atomically: true, encoding: .utf8) } catch {
-                throw CLI.Failure(message: "\(job.path): cannot write: \(error.localizedDescription)")
-            }
-            print("wrote \(job.path)")
+            try write(svg, to: job.path)
         }
     }
 }
