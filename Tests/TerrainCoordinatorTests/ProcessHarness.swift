@@ -84,6 +84,15 @@ final class ProcessHarness {
         return p.terminationStatus
     }
 
+    /// Runs `spec` to the end with a coordinator and `workers` worker processes; fails the
+    /// test unless the coordinator exits with status 0 within `seconds` (a hang guard).
+    func runToEnd(_ spec: String, workers: Int = 1, seconds: Double = 120, file: StaticString = #filePath, line: UInt = #line) throws {
+        let c = try coordinator(spec)
+        let started = try (0..<workers).map { try worker("w\($0)") }
+        XCTAssertEqual(waitForExit(c, seconds: seconds, file: file, line: line), 0, output("coordinator"), file: file, line: line)
+        for w in started { _ = waitForExit(w, file: file, line: line) }
+    }
+
     /// Results committed so far (0 while the dataset does not exist yet).
     func resultCount() -> Int {
         guard FileManager.default.fileExists(atPath: dataset), let ds = try? SweepDataset(path: dataset, readOnly: true),

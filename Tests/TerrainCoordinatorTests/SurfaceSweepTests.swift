@@ -52,10 +52,7 @@ final class SurfaceSweepTests: XCTestCase {
         harnesses.append(h)
         let (path, _, _) = try centre(in: h.dir)
         let s = try spec(h, checkpoint: path, tile: 8, axes: "x: \"-1:1:7\"\n  y: \"-1:1:5\"")
-        let c = try h.coordinator(s)
-        let w = try h.worker("w")
-        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
-        _ = h.waitForExit(w)
+        try h.runToEnd(s)
         let g = try grid(h, points: 35)
         // The origin is x index 3, y index 2 → flat index 2·7 + 3 = 17.
         // Reference: the evaluation `terrain train`/`terrain evaluate` use, on the loaded checkpoint.
@@ -78,10 +75,7 @@ final class SurfaceSweepTests: XCTestCase {
         harnesses += [ha, hb]
         let (path, _, _) = try centre(in: ha.dir)
         // A: tile 1, one worker.
-        let ca = try ha.coordinator(try spec(ha, checkpoint: path, tile: 1))
-        let wa = try ha.worker("w")
-        XCTAssertEqual(ha.waitForExit(ca), 0, ha.output("coordinator"))
-        _ = ha.waitForExit(wa)
+        try ha.runToEnd(try spec(ha, checkpoint: path, tile: 1))
         // B: tile 64 (81 points: two tasks), three workers, one killed mid-sweep.
         let cb = try hb.coordinator(try spec(hb, checkpoint: path, tile: 64))
         let workers = try (0..<3).map { try hb.worker("w\($0)") }
@@ -120,10 +114,7 @@ extension SurfaceSweepTests {
         curvature: {eigenvalues: 1, hutchinson: 6, lanczos: {runs: 2, steps: 10}, samples: 200}
         runtime: {heartbeat_ms: 100}
         """)
-        let c = try h.coordinator(spec)
-        let w = try h.worker("w")
-        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
-        _ = h.waitForExit(w)
+        try h.runToEnd(spec)
         let sweep = try SweepSpec.load(path: spec)
         let (trainSet, _) = try DataLoader.load(sweep.surface!.data, baseDirectory: "/", seed: sweep.surface!.dataSeed, as: Float.self)
         let lossA = Evaluator.evaluate(modelA, on: trainSet, loss: .crossEntropy).loss
@@ -172,10 +163,7 @@ extension SurfaceSweepTests {
           sets: [train]
         runtime: {heartbeat_ms: 100}
         """)
-        let c = try h.coordinator(spec)
-        let w = try h.worker("w")
-        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
-        _ = h.waitForExit(w)
+        try h.runToEnd(spec)
         let sweep = try SweepSpec.load(path: spec)
         let (trainSet, _) = try DataLoader.load(sweep.surface!.data, baseDirectory: "/", seed: sweep.surface!.dataSeed, as: Float.self)
         let grid = try self.grid(h, points: 4, metrics: 2)
@@ -203,10 +191,7 @@ extension SurfaceSweepTests {
           tile: 4
         runtime: {heartbeat_ms: 100}
         """)
-        let c = try h.coordinator(spec)
-        let workers = try (0..<2).map { try h.worker("w\($0)") }
-        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
-        for w in workers { _ = h.waitForExit(w) }
+        try h.runToEnd(spec, workers: 2)
         let sweep = try SweepSpec.load(path: spec)
         let s = sweep.surface!
         let (train, _) = try DataLoader.load(s.data, baseDirectory: "/", seed: s.dataSeed, as: Float.self)
@@ -226,10 +211,7 @@ extension SurfaceSweepTests {
         let h = try ProcessHarness(name: "artifacts")
         harnesses.append(h)
         let (path, _, _) = try centre(in: h.dir)
-        let c = try h.coordinator(try spec(h, checkpoint: path, tile: 3))   // 81 points: 27 tasks
-        let w = try h.worker("w")
-        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
-        _ = h.waitForExit(w)
+        try h.runToEnd(try spec(h, checkpoint: path, tile: 3))   // 81 points: 27 tasks
         let sent = try h.open().events(kind: "artifact-sent")
         XCTAssertEqual(sent.count, 3, "centre, d1 and d2, once each: \(sent.map(\.detail))")
         XCTAssertEqual(try h.open().resultRows().count, 27)

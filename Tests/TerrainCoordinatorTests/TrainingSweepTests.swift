@@ -65,10 +65,7 @@ final class TrainingSweepTests: XCTestCase {
     private func runTwice(_ spec: String, tasks: Int, killAfter: Int) throws -> (one: [String], three: [String], killed: ProcessHarness) {
         let a = try ProcessHarness(name: "one"), b = try ProcessHarness(name: "three")
         harnesses += [a, b]
-        let ca = try a.coordinator(try a.write("s.yaml", spec))
-        let w = try a.worker("w")
-        XCTAssertEqual(a.waitForExit(ca), 0, a.output("coordinator"))
-        _ = a.waitForExit(w)
+        try a.runToEnd(try a.write("s.yaml", spec))
         let cb = try b.coordinator(try b.write("s.yaml", spec))
         let workers = try (0..<3).map { try b.worker("w\($0)") }
         // Kill a worker while it computes: worker names are host-pid-random.
@@ -208,10 +205,7 @@ final class TrainingSweepTests: XCTestCase {
               epochs: 10
             lottery: {levels: 7, fraction: 0.2, scope: global, rewind_step: 0, seeds: [0], controls: [random_reinit]}
             """)
-        let c = try h.coordinator(spec)
-        let workers = try (0..<2).map { try h.worker("w\($0)") }
-        XCTAssertEqual(h.waitForExit(c, seconds: 600), 0, h.output("coordinator"))
-        for w in workers { _ = h.waitForExit(w) }
+        try h.runToEnd(spec, workers: 2, seconds: 600)
         var acc = [String: Double]()
         var density = [String: Double]()
         for r in try h.open().table("SELECT branch, level, test_acc, density FROM runs").rows {
@@ -238,10 +232,7 @@ final class TrainingSweepTests: XCTestCase {
             curvature: {lambda_max: true, samples: 50, iterations: 3}
             runtime: {heartbeat_ms: 100, liveness: 5}
             """)
-        let c = try h.coordinator(spec)
-        let w = try h.worker("w")
-        XCTAssertEqual(h.waitForExit(c), 0, h.output("coordinator"))
-        _ = h.waitForExit(w)
+        try h.runToEnd(spec)
         let render = try h.start(["render", h.dataset, "--figure", "all"], label: "render")
         XCTAssertEqual(h.waitForExit(render), 0, h.output("render"))
         let base = (h.dataset as NSString).deletingPathExtension

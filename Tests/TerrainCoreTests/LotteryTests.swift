@@ -215,6 +215,8 @@ final class LotteryTests: XCTestCase {
         XCTAssertTrue(message("{levels: 2, rewind_step: 2}").contains("rewind_step"), "2 steps of training end before step 2")
         XCTAssertTrue(message("{levels: 2, sedes: [0]}").contains("seeds"), "unknown keys suggest the nearest")
         XCTAssertTrue(message("{levels: 2, scope: local}").contains("global, layerwise"))
+        XCTAssertTrue(message("{levels: 0}").contains("got 0"), message("{levels: 0}"))
+        XCTAssertTrue(message("{levels: 2, seeds: 3}").contains("lottery.seeds: expected a list"))
     }
 }
 

@@ -117,9 +117,24 @@ final class TrainingGridTests: XCTestCase {
             ("{lr: [0.1]}", "", "training.batch_size"),
             ("{batch_size: [32], lrs: [0.1]}", "", "did you mean 'grid.lr'"),
             ("{batch_size: [32], lr: [0.1]}", "target_accuracy: 60", "training.target_accuracy"),
+            ("{batch_size: [32], lr: [0.1], seeds: 3}", "", "grid.seeds: expected a list"),
+            ("{batch_size: [32], lr: [0.1, fast]}", "", "'fast'"),
+            ("{batch_size: [400], lr: [0.1]}", "", "warmup_steps: 4 steps of warm-up, but the run with batch size 400 trains only 3 steps"),
         ] {
             let m = message(grid, training)
             XCTAssertTrue(m.contains(expected), "\(grid) \(training): \(m)")
+        }
+        do {
+            _ = try SweepSpec.parse("""
+                kind: training
+                model: {kind: mlp, hidden: [8]}
+                data: {path: no-such-data.npz}
+                training: {optimizer: {name: sgd, lr: 0.1}, batch_size: 32, epochs: 1}
+                grid: {lr: [0.1]}
+                """, source: "missing.yaml", baseDirectory: "/tmp")
+            XCTFail("a missing data file must be refused")
+        } catch {
+            XCTAssertTrue("\(error)".contains("data.path: /tmp/no-such-data.npz: no such file"), "\(error)")
         }
     }
 }
