@@ -54,6 +54,8 @@ public struct LotterySpec: Sendable {
     public var curvature: RunCurvature?
     /// Seed of data subsets (the spec's top-level `seed`).
     public var dataSeed: UInt64
+    /// SHA-256 (hex) of the data file, checked by every task on its worker.
+    public var dataSHA256: String
 
     /// A chain of levels.
     public enum Branch: String, Codable, Sendable, CaseIterable {
@@ -150,9 +152,11 @@ public struct LotterySpec: Sendable {
         }
         var curvature: RunCurvature? = nil
         if let c = root["curvature"] { curvature = try RunCurvature.parse(c, source: source) }
+        let checked = try SweepSpec.checkModelAndData(model: model, data: data, dataSeed: dataSeed,
+                                                      validationSamples: training.validationSamples, source: source)
         let spec = LotterySpec(model: model, data: data, loss: loss, training: training, levels: levels, plan: plan, rewindStep: rewind,
-                               seeds: seeds, controls: controls, curvature: curvature, dataSeed: dataSeed)
-        let stepsPerEpoch = try spec.stepsPerEpoch(source: source)
+                               seeds: seeds, controls: controls, curvature: curvature, dataSeed: dataSeed, dataSHA256: checked.sha256)
+        let stepsPerEpoch = (checked.trainingSamples + training.batchSize - 1) / training.batchSize
         try training.checkWarmup(steps: training.epochs * stepsPerEpoch, batchSize: training.batchSize, section: "training", source: source)
         guard rewind < training.epochs * stepsPerEpoch else {
             throw fail("lottery.rewind_step: \(rewind) is not before the end of training (\(training.epochs * stepsPerEpoch) steps)")
@@ -160,14 +164,8 @@ public struct LotterySpec: Sendable {
         return spec
     }
 
-    private func stepsPerEpoch(source: String) throws -> Int {
-        let n = try SweepSpec.trainingSampleCount(data: data, dataSeed: dataSeed, source: source, validationSamples: training.validationSamples)
-        return (n + training.batchSize - 1) / training.batchSize
-    }
-
     /// The tasks: for each level (slowest), each seed, the main chain then the controls.
     func expand(source: String) throws -> [ExpandedTask] {
-        let sha = try SweepSpec.checkModelAndData(model: model, data: data, dataSeed: dataSeed, source: source)
         let encoder = JSONEncoder.runState
         var tasks = [ExpandedTask]()
         var ids = [String: UInt64]()
@@ -181,7 +179,7 @@ public struct LotterySpec: Sendable {
                     let dense = level > 0 && branch != .randomReinit ? ids[key(seed, .main, 0)] : nil
                     var deps = [UInt64]()
                     for d in [previousMain, previousBranch, dense].compactMap({ $0 }) where !deps.contains(d) { deps.append(d) }
-                    let p = Params(model: model, data: data, dataSHA256: sha, dataSeed: dataSeed, loss: loss, training: training, seed: seed,
+                    let p = Params(model: model, data: data, dataSHA256: dataSHA256, dataSeed: dataSeed, loss: loss, training: training, seed: seed,
                                    branch: branch, level: level, plan: plan, rewindStep: rewindStep, previousMain: previousMain,
                                    previousBranch: previousBranch, dense: dense, curvature: curvature)
                     tasks.append(ExpandedTask(id: id, kind: "lottery", dependencies: deps, params: [UInt8](try encoder.encode(p))))

@@ -351,11 +351,7 @@ public struct SurfaceSpec: Sendable {
         let sha: String
         if let training {
             // θ* is trained by task 1; task 2 computes the directions from it; tiles need both.
-            do {
-                sha = try dataSHA256()
-                let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
-                _ = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0, as: Float.self)
-            } catch let e as TerrainError { throw SpecError(file: source, message: e.description) }
+            sha = try SweepSpec.checkModelAndData(model: model, data: data, dataSeed: dataSeed, source: source).sha256
             let t = TrainParams(model: model, data: data, dataSHA256: sha, dataSeed: dataSeed, loss: loss, training: training)
             tasks.append(ExpandedTask(id: 1, kind: "train", params: [UInt8](try encoder.encode(t))))
             tasks.append(ExpandedTask(id: 2, kind: "directions", dependencies: [1], params: [UInt8](try encoder.encode(directionsParams))))

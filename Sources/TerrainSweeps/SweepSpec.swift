@@ -279,9 +279,15 @@ extension SweepSpec {
         return (model, data, loss, TerrainRNG.derive(seed, "data"))
     }
 
-    /// The number of training samples `data` yields (after subsets and splits). A missing
-    /// file is named by its spec field.
-    static func trainingSampleCount(data: DataSpec, dataSeed: UInt64, source: String, validationSamples: Int? = nil) throws -> Int {
+    /// Checks a spec's data and model once, when the spec is read, so that a spec whose files
+    /// are missing or whose model does not fit its data fails at `terrain run`/`validate` time,
+    /// not on a worker: every data file must exist (a missing one is named by its field), the
+    /// data must load and the model must build for it, and `validationSamples` must leave
+    /// training samples. Returns the data file's SHA-256 (hex), which tasks check on the
+    /// worker, and the number of training samples a run trains on.
+    static func checkModelAndData(model: ModelSpec, data: DataSpec, dataSeed: UInt64, validationSamples: Int? = nil, source: String) throws
+        -> (sha256: String, trainingSamples: Int)
+    {
         for (key, path) in [("data.path", data.path), ("data.train_images", data.trainImages), ("data.train_labels", data.trainLabels),
                             ("data.test_images", data.testImages), ("data.test_labels", data.testLabels)] {
             if let path, !FileManager.default.fileExists(atPath: path) {
@@ -289,27 +295,15 @@ extension SweepSpec {
             }
         }
         do {
-            let n = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self).0.count
-            if let v = validationSamples, v >= n {
-                throw SpecError(file: source, message: "training.validation_samples: \(v) is not less than the \(n) training samples")
-            }
-            return n - (validationSamples ?? 0)
-        } catch let e as TerrainError {
-            throw SpecError(file: source, message: "data: \(e.description)")
-        }
-    }
-
-    /// Loads the data and builds the model once, so that a spec whose model does not fit its
-    /// data fails at `terrain run`/`validate` time, not on a worker. Returns the data file's
-    /// SHA-256 (hex), which tasks check on the worker.
-    static func checkModelAndData(model: ModelSpec, data: DataSpec, dataSeed: UInt64, source: String) throws -> String {
-        do {
             guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
                 throw TerrainError.invalidData("data: \(data.path ?? data.trainImages ?? "?"): cannot read the data file")
             }
             let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
             _ = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0, as: Float.self)
-            return SHA256.hex(SHA256.hash([UInt8](bytes)))
+            if let v = validationSamples, v >= train.count {
+                throw SpecError(file: source, message: "training.validation_samples: \(v) is not less than the \(train.count) training samples")
+            }
+            return (SHA256.hex(SHA256.hash([UInt8](bytes))), train.count - (validationSamples ?? 0))
         } catch let e as TerrainError {
             throw SpecError(file: source, message: e.description)
         }

@@ -53,6 +53,8 @@ public struct TrainingGridSpec: Sendable {
     public var curvature: RunCurvature?
     /// Seed of data subsets (the spec's top-level `seed`).
     public var dataSeed: UInt64
+    /// SHA-256 (hex) of the data file, checked by every task on its worker.
+    public var dataSHA256: String
 
     static let gridKeys = ["batch_size", "lr", "seeds", "optimizer", "momentum", "weight_decay", "sam_rho"]
 
@@ -115,13 +117,14 @@ public struct TrainingGridSpec: Sendable {
         }
         var curvature: RunCurvature? = nil
         if let c = root["curvature"] { curvature = try RunCurvature.parse(c, source: source) }
+        let checked = try SweepSpec.checkModelAndData(model: model, data: data, dataSeed: dataSeed,
+                                                      validationSamples: training.validationSamples, source: source)
         let spec = TrainingGridSpec(model: model, data: data, loss: loss, training: training, batchSizes: batches, learningRates: rates,
                                     seeds: seeds, optimizers: optimizers, momenta: momenta, weightDecays: decays, samRho: rho,
-                                    curvature: curvature, dataSeed: dataSeed)
-        let trainCount = try SweepSpec.trainingSampleCount(data: data, dataSeed: dataSeed, source: source,
-                                                           validationSamples: training.validationSamples)
+                                    curvature: curvature, dataSeed: dataSeed, dataSHA256: checked.sha256)
         for b in batches {
-            try training.checkWarmup(steps: training.epochs * ((trainCount + b - 1) / b), batchSize: b, section: "training", source: source)
+            let steps = training.epochs * ((checked.trainingSamples + b - 1) / b)
+            try training.checkWarmup(steps: steps, batchSize: b, section: "training", source: source)
         }
         // Every combination must be a valid optimizer (e.g. momentum with Adam is not).
         for p in spec.combinations() {
@@ -133,7 +136,7 @@ public struct TrainingGridSpec: Sendable {
     }
 
     /// Every run of the grid, batch size slowest, then lr, optimizer, momentum, weight
-    /// decay, seed (fastest). `dataSHA256` is left empty.
+    /// decay, seed (fastest).
     func combinations() -> [Params] {
         var out = [Params]()
         for b in batchSizes {
@@ -161,7 +164,7 @@ public struct TrainingGridSpec: Sendable {
                                         t.optimizer.nesterov = false
                                     }
                                 }
-                                out.append(Params(model: model, data: data, dataSHA256: "", dataSeed: dataSeed, loss: loss, training: t,
+                                out.append(Params(model: model, data: data, dataSHA256: dataSHA256, dataSeed: dataSeed, loss: loss, training: t,
                                                   seed: seed, optimizerLabel: label, curvature: curvature))
                             }
                         }
@@ -172,14 +175,11 @@ public struct TrainingGridSpec: Sendable {
         return out
     }
 
-    /// One `run` task per grid point; checks the data and model first.
+    /// One `run` task per grid point (the data and model were checked when the spec was read).
     func expand(source: String) throws -> [ExpandedTask] {
-        let sha = try SweepSpec.checkModelAndData(model: model, data: data, dataSeed: dataSeed, source: source)
         let encoder = JSONEncoder.runState
         return try combinations().enumerated().map { i, p in
-            var p = p
-            p.dataSHA256 = sha
-            return ExpandedTask(id: UInt64(i + 1), kind: "run", params: [UInt8](try encoder.encode(p)))
+            ExpandedTask(id: UInt64(i + 1), kind: "run", params: [UInt8](try encoder.encode(p)))
         }
     }
 }
