@@ -5,6 +5,7 @@
 //   terrain-bench runtime    coordinator/worker throughput and dispatch latency
 //   terrain-bench surface    loss-surface grid points per second, 1 and 2 workers
 //   terrain-bench training   run-task overhead over bare training; a lottery sweep on 1 and 2 workers
+//   terrain-bench conv       ResNet-20 on CIFAR-shaped data: training, evaluation, surface points
 //
 // OPENBLAS_NUM_THREADS=1 is set by the Makefile; the numbers describe this machine only.
 import Foundation
@@ -16,12 +17,17 @@ case "core": try coreBenchmarks()
 case "runtime": try runtimeBenchmarks()
 case "surface": try surfaceBenchmarks()
 case "training": try trainingBenchmarks()
+case "conv": try convBenchmarks()
+case "profile-train": try profileWorkload("train")
+case "profile-eval": try profileWorkload("eval")
+case "conv-layers": convLayerFigures()
 case "all":
     try coreBenchmarks()
+    try convBenchmarks()
     try runtimeBenchmarks()
     try surfaceBenchmarks()
     try trainingBenchmarks()
 default:
-    print("usage: terrain-bench [core|runtime|surface|training|all]")
+    print("usage: terrain-bench [core|conv|runtime|surface|training|all]")
     exit(2)
 }

@@ -91,6 +91,10 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
         return spatialDimensions == 2 ? [oh, ow, outChannels] : [ow, outChannels]
     }
 
+    public override func multiplyAccumulates(for inputShape: [Int]) throws -> Int {
+        try outputShape(for: inputShape).reduce(1, *) * fanIn
+    }
+
     public override var summary: String {
         "Conv\(spatialDimensions)d(\(inChannels) → \(outChannels), k=\(kernel.w), s=\(stride), p=\(padding))"
     }

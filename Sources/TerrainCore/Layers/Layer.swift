@@ -105,6 +105,11 @@ open class Layer<Scalar: TensorScalar> {
 
     /// A one-line description for model summaries.
     open var summary: String { "\(type(of: self))" }
+
+    /// Multiply-accumulates of one forward pass for one sample of `inputShape` (without the
+    /// batch dimension): the products of convolutions and linear layers, nothing else.
+    /// A training step costs about three times this (forward, input and weight gradients).
+    open func multiplyAccumulates(for inputShape: [Int]) throws -> Int { 0 }
 }
 
 extension Layer {

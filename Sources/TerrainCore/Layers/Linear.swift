@@ -29,6 +29,8 @@ public final class Linear<Scalar: TensorScalar>: Layer<Scalar> {
         return [outFeatures]
     }
 
+    public override func multiplyAccumulates(for inputShape: [Int]) throws -> Int { inFeatures * outFeatures }
+
     public override var summary: String { "Linear(\(inFeatures) → \(outFeatures)\(bias == nil ? ", no bias" : ""))" }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)

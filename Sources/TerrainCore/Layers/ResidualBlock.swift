@@ -38,6 +38,16 @@ public final class ResidualBlock<Scalar: TensorScalar>: Layer<Scalar> {
         return shape
     }
 
+    public override func multiplyAccumulates(for inputShape: [Int]) throws -> Int {
+        var shape = inputShape, total = 0
+        for (_, layer) in body {
+            total += try layer.multiplyAccumulates(for: shape)
+            shape = try layer.outputShape(for: shape)
+        }
+        if useSkip, let shortcut { total += try shortcut.multiplyAccumulates(for: inputShape) }
+        return total
+    }
+
     public override var summary: String { "ResidualBlock(skip: \(useSkip))" }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)

@@ -30,6 +30,7 @@ public final class Model<Scalar: TensorScalar> {
             throw TerrainError.invalidModel("duplicate parameter name \(p.name)")
         }
         Model.fuseBatchNormReLU(in: layers)
+        AllocatorTuning.applied
         // Nobody reads the gradient with respect to the data: the leading layers skip it.
         for layer in layers.layers {
             layer.inputGradientNeeded = false
@@ -49,6 +50,12 @@ public final class Model<Scalar: TensorScalar> {
                 if let bn = a as? BatchNorm<Scalar>, let relu = b as? ReLU<Scalar>, !relu.isFused { bn.fuseReLU(relu) }
             }
         }
+    }
+
+    /// Multiply-accumulates of one sample's forward pass (convolutions and linear layers);
+    /// FLOPs are twice this, a training step about three times the forward pass.
+    public var multiplyAccumulatesPerSample: Int {
+        (try? layers.multiplyAccumulates(for: inputShape)) ?? 0
     }
 
     /// The total number of trainable scalars.

@@ -1,8 +1,11 @@
 /// Per-channel passes over channels-last activations `[M, C]` (M = pixels over the batch):
 /// the reductions and elementwise maps of BatchNorm, fused with ReLU where a network has one
-/// next. Channels are processed 8 at a time in SIMD registers, but every channel's sum still
-/// runs over the pixels in order, one `Double` accumulator per channel, so results do not
-/// depend on the vector width.
+/// next. Each pass walks the pixels in order with a plain loop over a row's channels, which
+/// the compiler vectorizes across channels; every channel's sum still runs over the pixels in
+/// order, one `Double` accumulator per channel, so results do not depend on the vector width.
+///
+/// (Loops are written over scalars on purpose: Swift's generic SIMD comparisons and masks
+/// compile to per-lane code, while these loops become `vmaxps`/`vcmpps` vector code.)
 enum ChannelKernels {
     /// `Σ_p x[p, c]` per channel, in `Double`.
     @_specialize(where T == Float) @_specialize(where T == Double)
@@ -10,19 +13,9 @@ enum ChannelKernels {
         var out = [Double](repeating: 0, count: c)
         out.withUnsafeMutableBufferPointer { o in
             let acc = o.baseAddress!
-            var c0 = 0
-            while c0 + 8 <= c {
-                var s = SIMD8<Double>()
-                var p = x + c0
-                for _ in 0..<m {
-                    s += SIMD8<Double>(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<T>.self))
-                    p += c
-                }
-                UnsafeMutableRawPointer(acc + c0).storeBytes(of: s, as: SIMD8<Double>.self)
-                c0 += 8
-            }
-            if c0 < c {
-                for i in 0..<m { for ch in c0..<c { acc[ch] += Double(x[i * c + ch]) } }
+            for p in 0..<m {
+                let row = x + p * c
+                for ch in 0..<c { acc[ch] += Double(row[ch]) }
             }
         }
         return out
@@ -34,23 +27,12 @@ enum ChannelKernels {
         var out = [Double](repeating: 0, count: c)
         out.withUnsafeMutableBufferPointer { o in
             mean.withUnsafeBufferPointer { mu in
-                let acc = o.baseAddress!
-                var c0 = 0
-                while c0 + 8 <= c {
-                    var s = SIMD8<Double>()
-                    let mv = UnsafeRawPointer(mu.baseAddress! + c0).loadUnaligned(as: SIMD8<Double>.self)
-                    var p = x + c0
-                    for _ in 0..<m {
-                        let d = SIMD8<Double>(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<T>.self)) - mv
-                        s += d * d
-                        p += c
-                    }
-                    UnsafeMutableRawPointer(acc + c0).storeBytes(of: s, as: SIMD8<Double>.self)
-                    c0 += 8
-                }
-                if c0 < c {
-                    for i in 0..<m {
-                        for ch in c0..<c { let d = Double(x[i * c + ch]) - mu[ch]; acc[ch] += d * d }
+                let acc = o.baseAddress!, mp = mu.baseAddress!
+                for p in 0..<m {
+                    let row = x + p * c
+                    for ch in 0..<c {
+                        let d = Double(row[ch]) - mp[ch]
+                        acc[ch] += d * d
                     }
                 }
             }
@@ -59,35 +41,19 @@ enum ChannelKernels {
     }
 
     /// `y[p, c] = x[p, c]·scale[c] + shift[c]`, then `max(·, 0)` when `relu` (NaN → 0, as
-    /// ``ReLU``), or the recorded/frozen activation pattern: with `pattern` given and
-    /// `frozen`, units where the pattern is off give 0; with `record`, the pattern (`z > 0`)
-    /// is written.
+    /// ``ReLU``).
     @_specialize(where T == Float) @_specialize(where T == Double)
     static func affine<T: TensorScalar>(_ x: UnsafePointer<T>, pixels m: Int, channels c: Int, scale: [T], shift: [T],
                                         relu: Bool, into y: UnsafeMutablePointer<T>) {
         scale.withUnsafeBufferPointer { sc in
             shift.withUnsafeBufferPointer { sh in
-                if c % 8 == 0 {
-                    let zero = SIMD8<T>()
-                    for i in 0..<m {
-                        let row = i * c
-                        var c0 = 0
-                        while c0 < c {
-                            let v = UnsafeRawPointer(x + row + c0).loadUnaligned(as: SIMD8<T>.self)
-                            let a = UnsafeRawPointer(sc.baseAddress! + c0).loadUnaligned(as: SIMD8<T>.self)
-                            let b = UnsafeRawPointer(sh.baseAddress! + c0).loadUnaligned(as: SIMD8<T>.self)
-                            var z = v * a + b
-                            if relu { z.replace(with: zero, where: .!(z .> zero)) }
-                            UnsafeMutableRawPointer(y + row + c0).storeBytes(of: z, as: SIMD8<T>.self)
-                            c0 += 8
-                        }
-                    }
-                } else {
-                    for i in 0..<m {
-                        for ch in 0..<c {
-                            let z = x[i * c + ch] * sc[ch] + sh[ch]
-                            y[i * c + ch] = relu ? (z > 0 ? z : 0) : z
-                        }
+                let a = sc.baseAddress!, b = sh.baseAddress!
+                for p in 0..<m {
+                    let src = x + p * c, dst = y + p * c
+                    if relu {
+                        for ch in 0..<c { let z = src[ch] * a[ch] + b[ch]; dst[ch] = z > 0 ? z : 0 }
+                    } else {
+                        for ch in 0..<c { dst[ch] = src[ch] * a[ch] + b[ch] }
                     }
                 }
             }
@@ -105,35 +71,21 @@ enum ChannelKernels {
             invStd.withUnsafeBufferPointer { inv in
                 s1.withUnsafeMutableBufferPointer { a in
                     s2.withUnsafeMutableBufferPointer { b in
-                        var c0 = 0
-                        while c0 + 8 <= c {
-                            let mv = UnsafeRawPointer(mu.baseAddress! + c0).loadUnaligned(as: SIMD8<T>.self)
-                            let iv = UnsafeRawPointer(inv.baseAddress! + c0).loadUnaligned(as: SIMD8<T>.self)
-                            var acc1 = SIMD8<Double>(), acc2 = SIMD8<Double>()
-                            for i in 0..<m {
-                                let o = i * c + c0
-                                var g = UnsafeRawPointer(dy + o).loadUnaligned(as: SIMD8<T>.self)
-                                if let mask {
-                                    let y = UnsafeRawPointer(mask + o).loadUnaligned(as: SIMD8<T>.self)
-                                    g.replace(with: SIMD8<T>(), where: .!(y .> SIMD8<T>()))
+                        let mp = mu.baseAddress!, ip = inv.baseAddress!, ap = a.baseAddress!, bp = b.baseAddress!
+                        for p in 0..<m {
+                            let g = dy + p * c, xr = x + p * c
+                            if let mask {
+                                let mr = mask + p * c
+                                for ch in 0..<c {
+                                    let gv = Double(mr[ch] > 0 ? g[ch] : 0)
+                                    ap[ch] += gv
+                                    bp[ch] += gv * Double((xr[ch] - mp[ch]) * ip[ch])
                                 }
-                                let xh = (UnsafeRawPointer(x + o).loadUnaligned(as: SIMD8<T>.self) - mv) * iv
-                                let gd = SIMD8<Double>(g)
-                                acc1 += gd
-                                acc2 += gd * SIMD8<Double>(xh)
-                            }
-                            UnsafeMutableRawPointer(a.baseAddress! + c0).storeBytes(of: acc1, as: SIMD8<Double>.self)
-                            UnsafeMutableRawPointer(b.baseAddress! + c0).storeBytes(of: acc2, as: SIMD8<Double>.self)
-                            c0 += 8
-                        }
-                        if c0 < c {
-                            for i in 0..<m {
-                                for ch in c0..<c {
-                                    let o = i * c + ch
-                                    let g = mask.map { $0[o] > 0 ? dy[o] : 0 } ?? dy[o]
-                                    let xh = (x[o] - mu[ch]) * inv[ch]
-                                    a[ch] += Double(g)
-                                    b[ch] += Double(g) * Double(xh)
+                            } else {
+                                for ch in 0..<c {
+                                    let gv = Double(g[ch])
+                                    ap[ch] += gv
+                                    bp[ch] += gv * Double((xr[ch] - mp[ch]) * ip[ch])
                                 }
                             }
                         }
@@ -152,47 +104,27 @@ enum ChannelKernels {
                                                meanDy: [T]?, meanDyXhat: [T]?, into dx: UnsafeMutablePointer<T>) {
         let training = meanDy != nil
         let md = meanDy ?? [T](repeating: 0, count: c), mx = meanDyXhat ?? [T](repeating: 0, count: c)
+        let ones = [T](repeating: 1, count: m > 0 && mask == nil ? c : 0)
         mean.withUnsafeBufferPointer { mu in
             invStd.withUnsafeBufferPointer { inv in
                 k.withUnsafeBufferPointer { kk in
                     md.withUnsafeBufferPointer { mdp in
                         mx.withUnsafeBufferPointer { mxp in
-                            for i in 0..<m {
-                                var ch = 0
-                                if c % 8 == 0 {
-                                    while ch < c {
-                                        let o = i * c + ch
-                                        var g = UnsafeRawPointer(dy + o).loadUnaligned(as: SIMD8<T>.self)
-                                        if let mask {
-                                            let y = UnsafeRawPointer(mask + o).loadUnaligned(as: SIMD8<T>.self)
-                                            g.replace(with: SIMD8<T>(), where: .!(y .> SIMD8<T>()))
+                            ones.withUnsafeBufferPointer { on in
+                                let mp = mu.baseAddress!, ip = inv.baseAddress!, kp = kk.baseAddress!
+                                let ap = mdp.baseAddress!, bp = mxp.baseAddress!
+                                for p in 0..<m {
+                                    let g = dy + p * c, xr = x + p * c, out = dx + p * c
+                                    // Without a mask, a row of ones keeps one loop body (the select is exact).
+                                    let mr = mask.map { $0 + p * c } ?? on.baseAddress!
+                                    if training {
+                                        for ch in 0..<c {
+                                            let gv = mr[ch] > 0 ? g[ch] : 0
+                                            let xh = (xr[ch] - mp[ch]) * ip[ch]
+                                            out[ch] = kp[ch] * (gv - ap[ch] - xh * bp[ch])
                                         }
-                                        let kv = UnsafeRawPointer(kk.baseAddress! + ch).loadUnaligned(as: SIMD8<T>.self)
-                                        var r: SIMD8<T>
-                                        if training {
-                                            let mv = UnsafeRawPointer(mu.baseAddress! + ch).loadUnaligned(as: SIMD8<T>.self)
-                                            let iv = UnsafeRawPointer(inv.baseAddress! + ch).loadUnaligned(as: SIMD8<T>.self)
-                                            let xh = (UnsafeRawPointer(x + o).loadUnaligned(as: SIMD8<T>.self) - mv) * iv
-                                            let a = UnsafeRawPointer(mdp.baseAddress! + ch).loadUnaligned(as: SIMD8<T>.self)
-                                            let b = UnsafeRawPointer(mxp.baseAddress! + ch).loadUnaligned(as: SIMD8<T>.self)
-                                            r = kv * (g - a - xh * b)
-                                        } else {
-                                            r = kv * g
-                                        }
-                                        UnsafeMutableRawPointer(dx + o).storeBytes(of: r, as: SIMD8<T>.self)
-                                        ch += 8
-                                    }
-                                } else {
-                                    while ch < c {
-                                        let o = i * c + ch
-                                        let g = mask.map { $0[o] > 0 ? dy[o] : 0 } ?? dy[o]
-                                        if training {
-                                            let xh = (x[o] - mu[ch]) * inv[ch]
-                                            dx[o] = kk[ch] * (g - mdp[ch] - xh * mxp[ch])
-                                        } else {
-                                            dx[o] = kk[ch] * g
-                                        }
-                                        ch += 1
+                                    } else {
+                                        for ch in 0..<c { out[ch] = kp[ch] * (mr[ch] > 0 ? g[ch] : 0) }
                                     }
                                 }
                             }

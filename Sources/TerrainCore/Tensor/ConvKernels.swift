@@ -94,12 +94,12 @@ enum ConvKernels {
                                  packed: UnsafePointer<V.Scalar>, bias: UnsafePointer<V.Scalar>?,
                                  output y: UnsafeMutablePointer<V.Scalar>, ldy: Int) where V.Scalar: TensorScalar {
         let w = V.scalarCount, nr = 2 * w
-        let o = g.outChannels, k = g.reduction, channels = g.inChannels
+        let o = g.outChannels, k = g.reduction
         let panels = (o + nr - 1) / nr
-        let taps = g.tapOffsets
+        let offsets = g.reductionOffsets
         let pixels = g.pixels
-        taps.withUnsafeBufferPointer { tapBuffer in
-            let tp = tapBuffer.baseAddress!, tapCount = tapBuffer.count
+        offsets.withUnsafeBufferPointer { ob in
+            let off = ob.baseAddress!
             var p = 0
             while p < pixels {
                 let rows = min(mr, pixels - p)
@@ -111,23 +111,41 @@ enum ConvKernels {
                 let f4 = x + g.fieldOffset(pixel: min(p + 4, last))
                 let f5 = x + g.fieldOffset(pixel: min(p + 5, last))
                 for panel in 0..<panels {
-                    var t = Tile<V>()
-                    var wp = packed + panel * k * nr
-                    for tap in 0..<tapCount {
-                        let off = tp[tap]
-                        let a0 = f0 + off, a1 = f1 + off, a2 = f2 + off, a3 = f3 + off, a4 = f4 + off, a5 = f5 + off
-                        for ch in 0..<channels {
-                            t.step(a0[ch], a1[ch], a2[ch], a3[ch], a4[ch], a5[ch], wp)
-                            wp += nr
-                        }
-                    }
-                    let cols = min(nr, o - panel * nr)
-                    t.store(to: y + p * ldy + panel * nr, ld: ldy, rows: rows, cols: cols,
+                    let t = gatherTile(V.self, f0, f1, f2, f3, f4, f5, offsets: off, count: k, b: packed + panel * k * nr)
+                    t.store(to: y + p * ldy + panel * nr, ld: ldy, rows: rows, cols: min(nr, o - panel * nr),
                             bias: bias.map { $0 + panel * nr })
                 }
                 p += mr
             }
         }
+    }
+
+    /// `tile[r][j] = chain over i < count of fr[offsets[i]] · b[i·2w + j]`: six gathered rows
+    /// times a packed panel, in one register-resident loop.
+    @inline(__always)
+    static func gatherTile<V: SIMD>(_: V.Type, _ f0: UnsafePointer<V.Scalar>, _ f1: UnsafePointer<V.Scalar>,
+                                    _ f2: UnsafePointer<V.Scalar>, _ f3: UnsafePointer<V.Scalar>,
+                                    _ f4: UnsafePointer<V.Scalar>, _ f5: UnsafePointer<V.Scalar>,
+                                    offsets: UnsafePointer<Int>, count: Int, b: UnsafePointer<V.Scalar>) -> Tile<V>
+    where V.Scalar: TensorScalar {
+        let w = V.scalarCount
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        var bp = b
+        for i in 0..<count {
+            let o = offsets[i]
+            let b0 = UnsafeRawPointer(bp).loadUnaligned(as: V.self)
+            let b1 = UnsafeRawPointer(bp + w).loadUnaligned(as: V.self)
+            var a = V(repeating: f0[o]); c00.addProduct(a, b0); c01.addProduct(a, b1)
+            a = V(repeating: f1[o]); c10.addProduct(a, b0); c11.addProduct(a, b1)
+            a = V(repeating: f2[o]); c20.addProduct(a, b0); c21.addProduct(a, b1)
+            a = V(repeating: f3[o]); c30.addProduct(a, b0); c31.addProduct(a, b1)
+            a = V(repeating: f4[o]); c40.addProduct(a, b0); c41.addProduct(a, b1)
+            a = V(repeating: f5[o]); c50.addProduct(a, b0); c51.addProduct(a, b1)
+            bp += 2 * w
+        }
+        return Tile(c00: c00, c01: c01, c10: c10, c11: c11, c20: c20, c21: c21,
+                    c30: c30, c31: c31, c40: c40, c41: c41, c50: c50, c51: c51)
     }
 
     // MARK: Weight gradient
@@ -154,22 +172,45 @@ enum ConvKernels {
                     let o0 = off[kg], o1 = off[min(kg + 1, lastK)], o2 = off[min(kg + 2, lastK)]
                     let o3 = off[min(kg + 3, lastK)], o4 = off[min(kg + 4, lastK)], o5 = off[min(kg + 5, lastK)]
                     for panel in 0..<panels {
-                        var t = Tile<V>()
-                        for oy in 0..<oh {
-                            var field = image + oy * sh * rowStride
-                            var d = dyImage + oy * ow * ldo + panel * nr
-                            for _ in 0..<ow {
-                                t.step(field[o0], field[o1], field[o2], field[o3], field[o4], field[o5], d)
-                                field += colStride
-                                d += ldo
-                            }
-                        }
+                        let t = imageTile(V.self, image: image, rows: oh, rowStride: sh * rowStride, columns: ow,
+                                          columnStride: colStride, offsets: (o0, o1, o2, o3, o4, o5),
+                                          b: dyImage + panel * nr, ldb: ldo)
                         t.add(to: dw + kg * ldw + panel * nr, ld: ldw, rows: rows)
                     }
                     kg += mr
                 }
             }
         }
+    }
+
+    /// `tile[r][j] = chain over the image's output pixels (raster order) of
+    /// field(pixel)[offset_r] · b[pixel·ldb + j]`, in one register-resident loop nest.
+    @inline(__always)
+    static func imageTile<V: SIMD>(_: V.Type, image: UnsafePointer<V.Scalar>, rows: Int, rowStride: Int, columns: Int,
+                                   columnStride: Int, offsets: (Int, Int, Int, Int, Int, Int),
+                                   b: UnsafePointer<V.Scalar>, ldb: Int) -> Tile<V> where V.Scalar: TensorScalar {
+        let w = V.scalarCount
+        let (o0, o1, o2, o3, o4, o5) = offsets
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        var bp = b
+        for r in 0..<rows {
+            var field = image + r * rowStride
+            for _ in 0..<columns {
+                let b0 = UnsafeRawPointer(bp).loadUnaligned(as: V.self)
+                let b1 = UnsafeRawPointer(bp + w).loadUnaligned(as: V.self)
+                var a = V(repeating: field[o0]); c00.addProduct(a, b0); c01.addProduct(a, b1)
+                a = V(repeating: field[o1]); c10.addProduct(a, b0); c11.addProduct(a, b1)
+                a = V(repeating: field[o2]); c20.addProduct(a, b0); c21.addProduct(a, b1)
+                a = V(repeating: field[o3]); c30.addProduct(a, b0); c31.addProduct(a, b1)
+                a = V(repeating: field[o4]); c40.addProduct(a, b0); c41.addProduct(a, b1)
+                a = V(repeating: field[o5]); c50.addProduct(a, b0); c51.addProduct(a, b1)
+                field += columnStride
+                bp += ldb
+            }
+        }
+        return Tile(c00: c00, c01: c01, c10: c10, c11: c11, c20: c20, c21: c21,
+                    c30: c30, c31: c31, c40: c40, c41: c41, c50: c50, c51: c51)
     }
 
     // MARK: Input gradient (scatter)
@@ -195,12 +236,7 @@ enum ConvKernels {
             let d0 = dy + p * ldo, d1 = dy + min(p + 1, last) * ldo, d2 = dy + min(p + 2, last) * ldo
             let d3 = dy + min(p + 3, last) * ldo, d4 = dy + min(p + 4, last) * ldo, d5 = dy + min(p + 5, last) * ldo
             for kp in 0..<kPanels {
-                var t = Tile<V>()
-                var wp = packed + kp * o * nr
-                for oc in 0..<o {
-                    t.step(d0[oc], d1[oc], d2[oc], d3[oc], d4[oc], d5[oc], wp)
-                    wp += nr
-                }
+                let t = rowsTile(V.self, d0, d1, d2, d3, d4, d5, count: o, b: packed + kp * o * nr)
                 t.store(to: scratch + kp * nr, ld: k, rows: rows, cols: min(nr, k - kp * nr), bias: nil)
             }
             for r in 0..<rows {
@@ -217,24 +253,38 @@ enum ConvKernels {
     }
 }
 
+extension ConvKernels {
+    /// `tile[r][j] = chain over i < count of ar[i] · b[i·2w + j]`: six contiguous rows times a
+    /// packed panel (the input-gradient product `dy · Wᵀ`).
+    @inline(__always)
+    static func rowsTile<V: SIMD>(_: V.Type, _ a0: UnsafePointer<V.Scalar>, _ a1: UnsafePointer<V.Scalar>,
+                                  _ a2: UnsafePointer<V.Scalar>, _ a3: UnsafePointer<V.Scalar>,
+                                  _ a4: UnsafePointer<V.Scalar>, _ a5: UnsafePointer<V.Scalar>,
+                                  count: Int, b: UnsafePointer<V.Scalar>) -> Tile<V> where V.Scalar: TensorScalar {
+        let w = V.scalarCount
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        var bp = b
+        for i in 0..<count {
+            let b0 = UnsafeRawPointer(bp).loadUnaligned(as: V.self)
+            let b1 = UnsafeRawPointer(bp + w).loadUnaligned(as: V.self)
+            var a = V(repeating: a0[i]); c00.addProduct(a, b0); c01.addProduct(a, b1)
+            a = V(repeating: a1[i]); c10.addProduct(a, b0); c11.addProduct(a, b1)
+            a = V(repeating: a2[i]); c20.addProduct(a, b0); c21.addProduct(a, b1)
+            a = V(repeating: a3[i]); c30.addProduct(a, b0); c31.addProduct(a, b1)
+            a = V(repeating: a4[i]); c40.addProduct(a, b0); c41.addProduct(a, b1)
+            a = V(repeating: a5[i]); c50.addProduct(a, b0); c51.addProduct(a, b1)
+            bp += 2 * w
+        }
+        return Tile(c00: c00, c01: c01, c10: c10, c11: c11, c20: c20, c21: c21,
+                    c30: c30, c31: c31, c40: c40, c41: c41, c50: c50, c51: c51)
+    }
+}
+
 /// A `6 × 2w` register tile of accumulators and the operations the kernels need on it.
 struct Tile<V: SIMD> where V.Scalar: TensorScalar {
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
     var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
-
-    /// One step of every chain: `c[r] ← fma(a_r, b, c[r])` with `b` the `2w` values at `bp`.
-    @inline(__always)
-    mutating func step(_ a0: V.Scalar, _ a1: V.Scalar, _ a2: V.Scalar, _ a3: V.Scalar, _ a4: V.Scalar, _ a5: V.Scalar,
-                       _ bp: UnsafePointer<V.Scalar>) {
-        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: V.self)
-        let b1 = UnsafeRawPointer(bp + V.scalarCount).loadUnaligned(as: V.self)
-        var x = V(repeating: a0); c00.addProduct(x, b0); c01.addProduct(x, b1)
-        x = V(repeating: a1); c10.addProduct(x, b0); c11.addProduct(x, b1)
-        x = V(repeating: a2); c20.addProduct(x, b0); c21.addProduct(x, b1)
-        x = V(repeating: a3); c30.addProduct(x, b0); c31.addProduct(x, b1)
-        x = V(repeating: a4); c40.addProduct(x, b0); c41.addProduct(x, b1)
-        x = V(repeating: a5); c50.addProduct(x, b0); c51.addProduct(x, b1)
-    }
 
     /// Row `r` as two vectors.
     @inline(__always)
