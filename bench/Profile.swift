@@ -39,3 +39,31 @@ func convLayerFigures() {
                      2 * macs / fwd / 1e9, 2 * macs / wgrad / 1e9, 2 * macs / max(bwd - wgrad, 1e-9) / 1e9))
     }
 }
+
+/// A/B: ResNet-20 forward over 1,000 images in evaluation mode with and without the
+/// inference folding (BatchNorm into convolutions), alternated (diagnostics).
+func foldingAB() throws {
+    let spec = ModelSpec(kind: .resnet, channels: [16, 32, 64], inputShape: [3, 32, 32], blocksPerStage: 3)
+    let model: Model<Float> = try ModelBuilder.build(spec, dataShape: [3, 32, 32], outputs: 10, seed: 0)
+    let data = cifarShapedData(count: 1000, seed: 3)
+    func run(_ context: ForwardContext, _ chunk: Int = 128) -> Double {
+        seconds {
+            var start = 0
+            while start < 1000 {
+                _ = model.forward(data.x.rows(start..<min(start + chunk, 1000)), context: context)
+                start += chunk
+            }
+        }
+    }
+    let chunks = [16, 32, 64, 128, 256]
+    for c in chunks { _ = run(.inference, c) }
+    var a = [Double](), b = [Double]()
+    var t = [[Double]](repeating: [], count: chunks.count)
+    for _ in 0..<6 {
+        a.append(run(.eval)); b.append(run(.inference))
+        for (i, c) in chunks.enumerated() { t[i].append(run(.inference, c)) }
+    }
+    print(String(format: "eval (unfolded) %.0f samples/s, inference (folded) %.0f samples/s (medians of 6 alternations)",
+                 1000 / a.sorted()[3], 1000 / b.sorted()[3]))
+    for (i, c) in chunks.enumerated() { print(String(format: "  inference, chunk %4d: %.0f samples/s", c, 1000 / t[i].sorted()[3])) }
+}

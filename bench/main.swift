@@ -21,6 +21,7 @@ case "conv": try convBenchmarks()
 case "profile-train": try profileWorkload("train")
 case "profile-eval": try profileWorkload("eval")
 case "conv-layers": convLayerFigures()
+case "folding-ab": try foldingAB()
 case "all":
     try coreBenchmarks()
     try convBenchmarks()

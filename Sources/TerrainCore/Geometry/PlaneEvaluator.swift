@@ -74,10 +74,10 @@ public final class PlaneEvaluator {
             }
             Kernels.addRowBias(&z.storage, pointBias)
             var x = z
-            for layer in model.layers.layers.dropFirst() { x = layer.forward(x, context: .eval) }
+            for layer in model.layers.layers.dropFirst() { x = layer.forward(x, context: .inference) }
             let y = data.y.slice(c.range)
-            let l = loss.evaluate(logits: x, targets: y, normalizer: n, wantGradient: false)
-            total += l.lossSum
+            let l = loss.evaluate(logits: x, targets: y, normalizer: n, wantGradient: false, runningTotal: total)
+            total = l.lossSum
             correct += l.correct
         }
         let isClasses: Bool

@@ -28,6 +28,9 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
     public let eps: Double
     /// The ReLU applied in this layer's pass, if fused.
     public private(set) var fusedReLU: ReLU<Scalar>?
+    /// Whether the convolution before this layer applies it in inference passes (then this
+    /// layer passes values through in those passes; see ``Conv2d/foldedNorm``).
+    public internal(set) var isFoldedIntoConvolution = false
 
     private var input = Tensor<Scalar>(shape: [0])
     private var output = Tensor<Scalar>(shape: [0])
@@ -81,9 +84,24 @@ public final class BatchNorm<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override var summary: String { "BatchNorm(\(channels))" + (fusedReLU == nil ? "" : " + ReLU") }
 
+    /// Evaluation mode as one affine map per channel, `y = x·scale + shift` with
+    /// `scale = γ/√(running_var + eps)` and `shift = β − running_mean·scale` (computed in
+    /// `Double`, rounded once), plus `inputBias·scale` when the input carries a bias.
+    public func inferenceAffine(inputBias: [Scalar]? = nil) -> (scale: [Scalar], shift: [Scalar]) {
+        var scale = [Scalar](), shift = [Scalar]()
+        for ch in 0..<channels {
+            let a = Double(weight.value.storage[ch]) / (Double(runningVar.storage[ch]) + eps).squareRoot()
+            let b = Double(bias.value.storage[ch]) - Double(runningMean.storage[ch]) * a + (inputBias.map { Double($0[ch]) * a } ?? 0)
+            scale.append(Scalar(a))
+            shift.append(Scalar(b))
+        }
+        return (scale, shift)
+    }
+
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         precondition(input.rank >= 2 && input.shape.last == channels, "\(summary) got input \(input.shape)")
+        if isFoldedIntoConvolution && context.isInference { return input }
         let c = channels, m = input.count / c
         trainedPass = context.training
         var mu = [Double](repeating: 0, count: c), variance = [Double](repeating: 0, count: c)

@@ -30,16 +30,18 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
     public let padding: Int
     /// Whether inputs arrive channels-first (the data's layout) rather than channels-last.
     public let channelsFirstInput: Bool
+    /// The BatchNorm right after this convolution, which inference passes fold in: weights
+    /// scaled per output channel by the norm's `γ/√(σ² + eps)`, its shift added as the bias
+    /// and its fused ReLU applied on the store (one pass instead of three). Set by the model.
+    public internal(set) var foldedNorm: BatchNorm<Scalar>?
 
     private var geometry: ConvGeometry?
-    /// The zero-padded channels-last input of the latest forward pass (what backward reads).
-    private var padded: [Scalar] = []
-    private var paddedFor: ConvGeometry?
-    /// The latest input itself, when it could be used in place (channels-last, no padding).
-    private var inPlaceInput: Tensor<Scalar>?
+    /// The latest input, kept for the weight gradient (not after inference-only passes).
+    private var savedInput: Tensor<Scalar>?
     private var packed: [Scalar] = []
-    private var gradientPadded: [Scalar] = []
-    private var gradientPaddedFor: ConvGeometry?
+    /// The kernels' per-image padded workspace and scratch rows, reused across calls.
+    private var workspace: [Scalar] = []
+    private var scratch: [Scalar] = []
 
     /// Creates a convolution with zero weights; the model builder initializes them.
     public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
@@ -109,54 +111,44 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
         geometry = g
         let nr = 2 * Scalar.KernelVector.scalarCount
         let panels = (outChannels + nr - 1) / nr
-        resize(&packed, panels * g.reduction * nr)
+        ensureCapacity(&packed, panels * g.reduction * nr)
+        let fold = context.isInference ? foldedNorm : nil
+        let affine = fold?.inferenceAffine(inputBias: bias?.value.storage)
         weight.effectiveValue.storage.withUnsafeBufferPointer { wp in
             packed.withUnsafeMutableBufferPointer { pp in
-                ConvKernels.packWeights(wp.baseAddress!, outChannels: outChannels, inChannels: c, kernelH: kernel.h,
-                                        kernelW: kernel.w, nr: nr, into: pp.baseAddress!)
+                (affine?.scale ?? []).withUnsafeBufferPointer { sp in
+                    ConvKernels.packWeights(wp.baseAddress!, outChannels: outChannels, inChannels: c, kernelH: kernel.h,
+                                            kernelW: kernel.w, nr: nr, scale: affine == nil ? nil : sp.baseAddress!,
+                                            into: pp.baseAddress!)
+                }
             }
         }
+        let shift = affine?.shift ?? bias?.value.storage
+        savedInput = context.retainsForBackward ? input : nil
         let output = [Scalar](unsafeUninitializedCapacity: g.outputCount) { out, initialized in
-            withPaddedInput(input, g) { x in
-                packed.withUnsafeBufferPointer { pp in
-                    if let bias {
-                        bias.value.storage.withUnsafeBufferPointer { bp in
-                            ConvKernels.forward(Scalar.KernelVector.self, geometry: g, input: x, packed: pp.baseAddress!,
-                                                bias: bp.baseAddress!, output: out.baseAddress!, ldy: outChannels)
-                        }
-                    } else {
-                        ConvKernels.forward(Scalar.KernelVector.self, geometry: g, input: x, packed: pp.baseAddress!,
-                                            bias: nil, output: out.baseAddress!, ldy: outChannels)
-                    }
+            packed.withUnsafeBufferPointer { pp in
+                (shift ?? []).withUnsafeBufferPointer { bp in
+                    convolve(input, g, channelsFirst: channelsFirstInput, packed: pp.baseAddress!,
+                             bias: shift == nil ? nil : bp.baseAddress!, relu: fold?.fusedReLU != nil, into: out.baseAddress!)
                 }
             }
             initialized = g.outputCount
         }
-        if !context.retainsForBackward { inPlaceInput = nil }
         let shape = spatialDimensions == 2 ? [g.batch, g.outH, g.outW, outChannels] : [g.batch, g.outW, outChannels]
         return Tensor(shape: shape, storage: output)
     }
 
-    /// Runs `body` on the padded channels-last input: the input's own storage when it can be
-    /// used in place (channels-last, no padding), else the layer's padded buffer, refilled.
-    private func withPaddedInput<R>(_ input: Tensor<Scalar>, _ g: ConvGeometry, _ body: (UnsafePointer<Scalar>) -> R) -> R {
-        if !channelsFirstInput && g.padH == 0 && g.padW == 0 {
-            inPlaceInput = input
-            padded = []
-            paddedFor = nil
-            return input.storage.withUnsafeBufferPointer { body($0.baseAddress!) }
-        }
-        inPlaceInput = nil
-        let fresh = paddedFor != g
-        if fresh { resize(&padded, g.paddedCount) }
-        paddedFor = g
-        padded.withUnsafeMutableBufferPointer { pp in
-            input.storage.withUnsafeBufferPointer { src in
-                ChannelsLast.pad(src.baseAddress!, channelsFirst: channelsFirstInput, n: g.batch, h: g.inH, w: g.inW,
-                                 c: g.inChannels, padH: g.padH, padW: g.padW, into: pp.baseAddress!, zeroBorder: fresh)
+    /// Runs the forward kernel of geometry `g` on `input` with packed weights.
+    private func convolve(_ input: Tensor<Scalar>, _ g: ConvGeometry, channelsFirst: Bool, packed: UnsafePointer<Scalar>,
+                          bias: UnsafePointer<Scalar>?, relu: Bool, into out: UnsafeMutablePointer<Scalar>) {
+        ensureCapacity(&workspace, ConvKernels.workspaceCount(g))
+        input.storage.withUnsafeBufferPointer { x in
+            workspace.withUnsafeMutableBufferPointer { ws in
+                ConvKernels.forward(Scalar.KernelVector.self, geometry: g, input: x.baseAddress!, channelsFirst: channelsFirst,
+                                    packed: packed, bias: bias, relu: relu, output: out, ldy: g.outChannels,
+                                    workspace: ws.baseAddress!)
             }
         }
-        return padded.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -183,15 +175,17 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
         let ldw = (outChannels + nr - 1) / nr * nr
         let k = g.reduction
         var dwk = [Scalar](repeating: 0, count: k * ldw)
+        guard let savedInput else { preconditionFailure("\(summary): backward after an inference-only forward") }
+        ensureCapacity(&workspace, ConvKernels.workspaceCount(g))
         withChannelPaddedGradient(dy, g, width: ldw) { d in
-            let run = { (x: UnsafePointer<Scalar>) in
+            savedInput.storage.withUnsafeBufferPointer { x in
                 dwk.withUnsafeMutableBufferPointer { dp in
-                    ConvKernels.weightGradient(Scalar.KernelVector.self, geometry: g, input: x, gradOutput: d, ldo: ldw,
-                                               into: dp.baseAddress!, ldw: ldw)
+                    workspace.withUnsafeMutableBufferPointer { ws in
+                        ConvKernels.weightGradient(Scalar.KernelVector.self, geometry: g, input: x.baseAddress!,
+                                                   channelsFirst: channelsFirstInput, gradOutput: d, ldo: ldw,
+                                                   into: dp.baseAddress!, ldw: ldw, workspace: ws.baseAddress!)
+                    }
                 }
-            }
-            if let inPlaceInput { inPlaceInput.storage.withUnsafeBufferPointer { run($0.baseAddress!) } } else {
-                padded.withUnsafeBufferPointer { run($0.baseAddress!) }
             }
         }
         let (kh, kw, c) = (kernel.h, kernel.w, inChannels)
@@ -236,19 +230,11 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
         for o in 0..<outChannels { bias.grad.storage[o] += Scalar(sums[o]) }
     }
 
-    /// Stride 1: ∂L/∂x is the convolution of the padded output gradient with the flipped,
-    /// transposed kernel (`t`), channels-last.
+    /// Stride 1: ∂L/∂x is the convolution of the output gradient (padded by
+    /// `kernel − 1 − pad`, read in place) with the flipped, transposed kernel (`t`),
+    /// channels-last.
     private func transposedInputGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry, _ t: ConvGeometry) -> [Scalar] {
         let nr = 2 * Scalar.KernelVector.scalarCount
-        let fresh = gradientPaddedFor != t
-        if fresh { resize(&gradientPadded, t.paddedCount) }
-        gradientPaddedFor = t
-        gradientPadded.withUnsafeMutableBufferPointer { gp in
-            dy.storage.withUnsafeBufferPointer { src in
-                ChannelsLast.pad(src.baseAddress!, channelsFirst: false, n: t.batch, h: t.inH, w: t.inW, c: t.inChannels,
-                                 padH: t.padH, padW: t.padW, into: gp.baseAddress!, zeroBorder: fresh)
-            }
-        }
         var flipped = [Scalar](repeating: 0, count: (inChannels + nr - 1) / nr * t.reduction * nr)
         weight.effectiveValue.storage.withUnsafeBufferPointer { wp in
             flipped.withUnsafeMutableBufferPointer { fp in
@@ -257,11 +243,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
             }
         }
         return [Scalar](unsafeUninitializedCapacity: t.outputCount) { out, initialized in
-            gradientPadded.withUnsafeBufferPointer { gp in
-                flipped.withUnsafeBufferPointer { fp in
-                    ConvKernels.forward(Scalar.KernelVector.self, geometry: t, input: gp.baseAddress!, packed: fp.baseAddress!,
-                                        bias: nil, output: out.baseAddress!, ldy: inChannels)
-                }
+            flipped.withUnsafeBufferPointer { fp in
+                convolve(dy, t, channelsFirst: false, packed: fp.baseAddress!, bias: nil, relu: false, into: out.baseAddress!)
             }
             initialized = t.outputCount
         }
@@ -278,32 +261,29 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
                                                 kernelH: kernel.h, kernelW: kernel.w, nr: nr, into: pp.baseAddress!)
             }
         }
-        var dxp = [Scalar](repeating: 0, count: g.paddedCount)
-        var scratch = [Scalar](repeating: 0, count: ConvKernels.mr * k)
-        dy.storage.withUnsafeBufferPointer { d in
-            panels.withUnsafeBufferPointer { pp in
-                dxp.withUnsafeMutableBufferPointer { xp in
-                    scratch.withUnsafeMutableBufferPointer { sp in
-                        ConvKernels.scatterInputGradient(Scalar.KernelVector.self, geometry: g, gradOutput: d.baseAddress!,
-                                                         ldo: outChannels, panels: pp.baseAddress!, into: xp.baseAddress!,
-                                                         scratch: sp.baseAddress!)
-                    }
-                }
-            }
-        }
+        ensureCapacity(&workspace, ConvKernels.workspaceCount(g))
+        ensureCapacity(&scratch, ConvKernels.mr * k)
         let count = g.batch * g.inH * g.inW * g.inChannels
         return [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
-            dxp.withUnsafeBufferPointer { xp in
-                ChannelsLast.unpad(xp.baseAddress!, n: g.batch, h: g.inH, w: g.inW, c: g.inChannels, padH: g.padH,
-                                   padW: g.padW, channelsFirst: false, into: out.baseAddress!)
+            dy.storage.withUnsafeBufferPointer { d in
+                panels.withUnsafeBufferPointer { pp in
+                    workspace.withUnsafeMutableBufferPointer { ws in
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            ConvKernels.scatterInputGradient(Scalar.KernelVector.self, geometry: g, gradOutput: d.baseAddress!,
+                                                             ldo: outChannels, panels: pp.baseAddress!, into: out.baseAddress!,
+                                                             workspace: ws.baseAddress!, scratch: sp.baseAddress!)
+                        }
+                    }
+                }
             }
             initialized = count
         }
     }
 }
 
-/// Makes `buffer` hold exactly `count` elements (contents unspecified when it grows).
+/// Makes `buffer` hold at least `count` elements, keeping it when it already does (a reused
+/// workspace: contents unspecified).
 @inline(__always)
-func resize<T: TensorScalar>(_ buffer: inout [T], _ count: Int) {
-    if buffer.count != count { buffer = [T](repeating: 0, count: count) }
+func ensureCapacity<T: TensorScalar>(_ buffer: inout [T], _ count: Int) {
+    if buffer.count < count { buffer = [T](unsafeUninitializedCapacity: count) { _, n in n = count } }
 }

@@ -27,6 +27,10 @@ public struct ForwardContext: Sendable {
 
     /// Evaluation mode.
     public static let eval = ForwardContext(training: false, seed: 0, step: 0)
+    /// Whether this is a pure inference pass: evaluation mode, live activations, nothing
+    /// kept for backward. Only then may a BatchNorm be folded into the convolution before it.
+    public var isInference: Bool { !training && !retainsForBackward && activations == .live && !statisticsOnly }
+
     /// Evaluation mode for inference only: nothing is kept for a backward pass.
     public static let inference: ForwardContext = {
         var c = ForwardContext.eval

@@ -80,7 +80,7 @@ public final class ResidualBlock<Scalar: TensorScalar>: Layer<Scalar> {
         } else if context.activations == .record || skip == nil {
             if context.activations == .record { pattern = y.storage.map { $0 > 0 } }
             y.storage.withUnsafeMutableBufferPointer { p in
-                Elementwise.relu(UnsafePointer(p.baseAddress!), into: p.baseAddress!, count: p.count)
+                Elementwise.reluInPlace(p.baseAddress!, count: p.count)
             }
         }
         output = context.retainsForBackward ? y : Tensor(shape: [0])

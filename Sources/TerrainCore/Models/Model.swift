@@ -39,7 +39,8 @@ public final class Model<Scalar: TensorScalar> {
     }
 
     /// Lets every BatchNorm directly followed by a ReLU (in a layer stack or a residual
-    /// block's body) apply it in its own pass.
+    /// block's body) apply it in its own pass, and every convolution directly followed by a
+    /// BatchNorm fold that norm (and its ReLU) in for inference passes.
     private static func fuseBatchNormReLU(in root: Layer<Scalar>) {
         for layer in root.allLayers() {
             let sequence: [Layer<Scalar>]
@@ -48,6 +49,10 @@ public final class Model<Scalar: TensorScalar> {
             else { continue }
             for (a, b) in zip(sequence, sequence.dropFirst()) {
                 if let bn = a as? BatchNorm<Scalar>, let relu = b as? ReLU<Scalar>, !relu.isFused { bn.fuseReLU(relu) }
+                if let conv = a as? Conv2d<Scalar>, let bn = b as? BatchNorm<Scalar>, !bn.isFoldedIntoConvolution {
+                    conv.foldedNorm = bn
+                    bn.isFoldedIntoConvolution = true
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ enum AllocatorTuning {
         #if os(Linux)
         // glibc's <malloc.h> parameters (not exported by Swift's Glibc module).
         let trimThreshold: Int32 = -1, topPad: Int32 = -2, mmapThreshold: Int32 = -3
-        _ = glibcMallopt(mmapThreshold, 256 << 20)
+        _ = glibcMallopt(mmapThreshold, 32 << 20)   // glibc's maximum on 64-bit
         _ = glibcMallopt(trimThreshold, 1 << 30)
         _ = glibcMallopt(topPad, 64 << 20)
         #endif

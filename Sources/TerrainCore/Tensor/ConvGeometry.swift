@@ -1,6 +1,6 @@
 /// The shape arithmetic of one 2-D convolution over channels-last (`[N, H, W, C]`) data,
-/// as the convolution kernels see it: the input lives in a zero-padded buffer
-/// `[N, H + 2·padH, W + 2·padW, C]`, so every receptive field is in bounds and a kernel tap
+/// as the convolution kernels see it: each image is read from a zero-padded copy
+/// `[H + 2·padH, W + 2·padW, C]`, so every receptive field is in bounds and a kernel tap
 /// is a fixed offset from the field's top-left corner. A 1-D convolution is the case
 /// `H = 1`, `kernelH = 1`, `padH = 0`, `strideH = 1`.
 ///
@@ -48,13 +48,11 @@ public struct ConvGeometry: Equatable, Sendable {
     public var pixels: Int { batch * outH * outW }
     /// The reduction length `kernelH · kernelW · inChannels`.
     public var reduction: Int { kernelH * kernelW * inChannels }
-    /// Elements of the padded input buffer.
-    public var paddedCount: Int { batch * paddedH * paddedW * inChannels }
     /// Elements of the output.
     public var outputCount: Int { pixels * outChannels }
 
     /// The offset of each tap `(ky, kx)` (row-major over the kernel) from a receptive field's
-    /// corner in the padded buffer, in elements.
+    /// corner in a padded image, in elements.
     public var tapOffsets: [Int] {
         var offsets = [Int]()
         offsets.reserveCapacity(kernelH * kernelW)
@@ -74,16 +72,6 @@ public struct ConvGeometry: Equatable, Sendable {
         return offsets
     }
 
-    /// The padded-buffer offset of the receptive field of output pixel `p` (flattened
-    /// `(n, oy, ox)`).
-    @inline(__always)
-    public func fieldOffset(pixel p: Int) -> Int {
-        let plane = outH * outW
-        let n = p / plane, r = p - n * plane
-        let oy = r / outW, ox = r - oy * outW
-        return ((n * paddedH + oy * strideH) * paddedW + ox * strideW) * inChannels
-    }
-
     /// The geometry of the convolution that computes this one's input gradient when the
     /// stride is 1: the output gradient, padded by `kernel − 1 − pad`, convolved with the
     /// flipped, transposed kernel. `nil` when the stride is not 1 or the padding exceeds
@@ -95,3 +83,4 @@ public struct ConvGeometry: Equatable, Sendable {
                             padH: kernelH - 1 - padH, padW: kernelW - 1 - padW)
     }
 }
+

@@ -32,6 +32,12 @@ where RawSignificand: FixedWidthInteger {
     static func zeroWhereMaskIsZero(_ x: UnsafeMutablePointer<Self>, mask: UnsafePointer<Self>, count: Int)
     /// `out[i] = mask[i] != 0 ? x[i] : +0` for `i < count`.
     static func maskedCopy(_ x: UnsafePointer<Self>, mask: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = x[i] > 0 ? x[i] : +0` (`x` and `y` may be the same buffer). See Rectifier.swift.
+    static func rectify(_ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = relu(a[i] + b[i])` (`y` may be `a` or `b`).
+    static func addRectify(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
+    /// `out[i] = m[i] > 0 ? g[i] : 0` (a ReLU's gradient given its output `m`).
+    static func gate(_ g: UnsafePointer<Self>, wherePositive m: UnsafePointer<Self>, into out: UnsafeMutablePointer<Self>, count: Int)
 }
 
 extension Float: TensorScalar {

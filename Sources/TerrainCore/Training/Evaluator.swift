@@ -1,10 +1,14 @@
 /// Full-data evaluation and full-batch gradients, the building blocks of loss surfaces and
 /// curvature. Everything runs in evaluation mode (BatchNorm running statistics, no
-/// dropout) and accumulates sums in `Double`, so results do not depend on chunking beyond
-/// `Float` rounding inside each chunk.
+/// dropout). Each sample's output does not depend on which other samples share its chunk
+/// (the kernels' sums run per sample), and losses are added sample after sample in
+/// `Double`, so an evaluation's result does not depend on the chunk size at all. Peak
+/// memory is the network's activations for one chunk, whatever the data set's size.
 public enum Evaluator {
-    /// The default number of samples pushed through the network at once.
-    public static let defaultChunkSize = 512
+    /// The default number of samples pushed through the network at once: small enough that
+    /// a chunk's activations stay in cache-friendly, reusable buffers, large enough to keep
+    /// every GEMM's tiles full.
+    public static let defaultChunkSize = 128
 
     /// Mean loss and accuracy of `model` over all of `data`.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -17,9 +21,9 @@ public enum Evaluator {
             let end = min(start + chunkSize, data.count)
             let x = chunkSize >= data.count ? data.x : data.x.rows(start..<end)
             let y = chunkSize >= data.count ? data.y : data.y.slice(start..<end)
-            let out = model.forward(x, context: .eval)
-            let l = loss.evaluate(logits: out, targets: y, normalizer: end - start, wantGradient: false)
-            total += l.lossSum
+            let out = model.forward(x, context: .inference)
+            let l = loss.evaluate(logits: out, targets: y, normalizer: end - start, wantGradient: false, runningTotal: total)
+            total = l.lossSum
             correct += l.correct
             start = end
         }
@@ -46,9 +50,9 @@ public enum Evaluator {
             let y = chunkSize >= data.count ? data.y : data.y.slice(start..<end)
             model.zeroGradients()
             let out = model.forward(x, context: .eval)
-            let l = loss.evaluate(logits: out, targets: y, normalizer: data.count, wantGradient: true)
+            let l = loss.evaluate(logits: out, targets: y, normalizer: data.count, wantGradient: true, runningTotal: total)
             model.backward(l.gradient!)
-            total += l.lossSum
+            total = l.lossSum
             correct += l.correct
             for (p, slot) in zip(space.parameters, space.layout) {
                 p.grad.storage.withUnsafeBufferPointer { gp in

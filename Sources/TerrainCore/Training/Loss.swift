@@ -41,10 +41,13 @@ public enum LossKind: String, Sendable, Codable, CaseIterable {
     case mse
 }
 
-/// The loss of a batch: the summed loss (so partial sums over chunks add up exactly), the
+/// The loss of a batch: the summed loss (continuing a running total, so chunks chained
+/// through ``LossKind/evaluate(logits:targets:normalizer:wantGradient:runningTotal:)`` sum
+/// exactly as one pass over all samples would), the
 /// number of correct argmax predictions (for class targets) and, when asked for, ∂L/∂logits.
 public struct LossOutput<Scalar: TensorScalar> {
-    /// Sum over samples of the per-sample loss, accumulated in `Double`.
+    /// The running total passed in plus every sample's loss, added one sample after another
+    /// in `Double`.
     public var lossSum: Double
     /// Samples whose argmax prediction equals the class target (0 for value targets).
     public var correct: Int
@@ -62,35 +65,38 @@ extension LossKind {
     ///     for a mean over this batch, or the full data-set size when gradients of several
     ///     chunks are summed into one full-batch gradient.
     ///   - wantGradient: skip the gradient for evaluation-only passes.
+    ///   - runningTotal: where `lossSum` starts. Passing the previous chunk's `lossSum` makes
+    ///     the total over a data set independent of how it is split into chunks.
     /// Cross-entropy is computed stably as `logsumexp(z) − z_y` with the max subtracted.
     public func evaluate<Scalar: TensorScalar>(
-        logits: Tensor<Scalar>, targets: Targets<Scalar>, normalizer: Int, wantGradient: Bool
+        logits: Tensor<Scalar>, targets: Targets<Scalar>, normalizer: Int, wantGradient: Bool, runningTotal: Double = 0
     ) -> LossOutput<Scalar> {
         precondition(logits.rank == 2, "loss expects [N, K] logits, got \(logits.shape)")
         let n = logits.shape[0], k = logits.shape[1]
         precondition(targets.count == n, "loss: \(n) predictions but \(targets.count) targets")
         switch (self, targets) {
         case (.crossEntropy, .classes(let labels)):
-            return Self.crossEntropy(logits, labels, n: n, k: k, normalizer: normalizer, wantGradient: wantGradient)
+            return Self.crossEntropy(logits, labels, n: n, k: k, normalizer: normalizer, wantGradient: wantGradient,
+                                     total: runningTotal)
         case (.crossEntropy, .values):
             preconditionFailure("cross-entropy needs class targets")
         case (.mse, .classes(let labels)):
             var onehot = Tensor<Scalar>(shape: [n, k])
             for (i, l) in labels.enumerated() { onehot.storage[i * k + l] = 1 }
-            var out = Self.meanSquared(logits, onehot, normalizer: normalizer, wantGradient: wantGradient)
+            var out = Self.meanSquared(logits, onehot, normalizer: normalizer, wantGradient: wantGradient, total: runningTotal)
             out.correct = Self.countCorrect(logits, labels, n: n, k: k)
             return out
         case (.mse, .values(let values)):
             precondition(values.count == logits.count, "mse: targets \(values.shape) vs outputs \(logits.shape)")
-            return Self.meanSquared(logits, values, normalizer: normalizer, wantGradient: wantGradient)
+            return Self.meanSquared(logits, values, normalizer: normalizer, wantGradient: wantGradient, total: runningTotal)
         }
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func crossEntropy<Scalar: TensorScalar>(
-        _ logits: Tensor<Scalar>, _ labels: [Int], n: Int, k: Int, normalizer: Int, wantGradient: Bool
+        _ logits: Tensor<Scalar>, _ labels: [Int], n: Int, k: Int, normalizer: Int, wantGradient: Bool, total start: Double
     ) -> LossOutput<Scalar> {
-        var total = 0.0
+        var total = start
         var correct = 0
         var grad: [Scalar] = wantGradient ? logits.storage : []
         let inv = Scalar(1.0 / Double(normalizer))
@@ -118,24 +124,28 @@ extension LossKind {
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     static func meanSquared<Scalar: TensorScalar>(
-        _ outputs: Tensor<Scalar>, _ targets: Tensor<Scalar>, normalizer: Int, wantGradient: Bool
+        _ outputs: Tensor<Scalar>, _ targets: Tensor<Scalar>, normalizer: Int, wantGradient: Bool, total start: Double
     ) -> LossOutput<Scalar> {
         let n = outputs.shape[0]
         let perSample = outputs.count / max(n, 1)
-        var total = 0.0
+        var total = start
         var grad: [Scalar] = wantGradient ? outputs.storage : []
         // Mean over all elements: per-sample loss is the sum over outputs / perSample.
         let scale = Scalar(2.0 / Double(normalizer * perSample))
         outputs.storage.withUnsafeBufferPointer { o in
             targets.storage.withUnsafeBufferPointer { t in
-                for i in 0..<o.count {
-                    let d = o[i] - t[i]
-                    total += Double(d) * Double(d)
-                    if wantGradient { grad[i] = scale * d }
+                for sample in 0..<n {
+                    var squares = 0.0
+                    for i in (sample * perSample)..<((sample + 1) * perSample) {
+                        let d = o[i] - t[i]
+                        squares += Double(d) * Double(d)
+                        if wantGradient { grad[i] = scale * d }
+                    }
+                    total += squares / Double(perSample)
                 }
             }
         }
-        return LossOutput(lossSum: total / Double(perSample), correct: 0, count: n,
+        return LossOutput(lossSum: total, correct: 0, count: n,
                           gradient: wantGradient ? Tensor(shape: outputs.shape, storage: grad) : nil)
     }
 

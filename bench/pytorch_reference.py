@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""PyTorch's figures for the workloads of `terrain-bench`, on one CPU thread.
+
+    python3 bench/pytorch_reference.py [--workload mlp|resnet20|resnet56|vgg9|all] [--json]
+
+Each workload mirrors a line of `terrain-bench` (bench/CoreBenchmarks.swift and
+bench/ConvBenchmarks.swift): same model, batch size, data shape and amount of work, so the
+ratio of the two programs' figures, measured on one machine in one run, is the speed-up.
+`terrain-bench` calls this script itself when `import torch` works (PyPI's torch; the
+benchmark does not need it otherwise).
+
+Workloads
+  mlp       the example MLP 40-256-256-10 on MNIST-1D: training samples/s at batch 128
+            (SGD, momentum 0.9) and full-train-set evaluations per second (4,000 samples)
+  resnet20  CIFAR ResNet-20 (16/32/64 channels, 3 basic blocks per stage, BatchNorm,
+            1x1 projection shortcuts) on random [3, 32, 32] images: training samples/s at
+            batch 128, evaluation samples/s over 1,000 images (no_grad, eval mode, batches
+            of 128), surface points/s (set the weights to θ + a·d1 + b·d2, evaluate 1,000 images)
+  resnet56, vgg9  the same figures for those presets
+Always printed: single-thread sgemm 1024^3 in GFLOP/s.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def best_time(fn, budget=2.0, rounds=3):
+    """Best per-call seconds over `rounds` rounds of at least budget/rounds seconds each."""
+    fn()
+    best = float("inf")
+    for _ in range(rounds):
+        calls, elapsed = 0, 0.0
+        while elapsed < budget / rounds:
+            t = time.perf_counter()
+            fn()
+            elapsed += time.perf_counter() - t
+            calls += 1
+        best = min(best, elapsed / calls)
+    return best
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride, skip=True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.skip = skip
+        self.shortcut = nn.Sequential()
+        if skip and (stride != 1 or cin != cout):
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.skip:
+            out = out + self.shortcut(x)
+        return F.relu(out)
+
+
+class CifarResNet(nn.Module):
+    """The CIFAR ResNets of He et al. as loss-landscape's code defines them (6n+2 layers)."""
+
+    def __init__(self, blocks, classes=10, skip=True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        layers, cin = [], 16
+        for stage, cout in enumerate([16, 32, 64]):
+            seq = []
+            for b in range(blocks):
+                seq.append(BasicBlock(cin, cout, 2 if stage > 0 and b == 0 else 1, skip))
+                cin = cout
+            layers.append(nn.Sequential(*seq))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.linear = nn.Linear(64, classes)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layer3(self.layer2(self.layer1(out)))
+        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+
+
+class VGG9(nn.Module):
+    """VGG-9 as in Li et al.'s loss-landscape code (cfg [64, M, 128, M, 256, M, 512, M, 512, M])
+    with BatchNorm, followed by a 512-unit linear classifier."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        cfg, layers, cin = [64, "M", 128, "M", 256, "M", 512, "M", 512, "M"], [], 3
+        for v in cfg:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(cin, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                cin = v
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(512, classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
+def sgemm():
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    t = best_time(lambda: torch.mm(a, b))
+    return {"sgemm_gflops": 2 * 1024 ** 3 / t / 1e9}
+
+
+def mlp():
+    data = np.load(os.path.join(ROOT, "data", "mnist1d.npz"))
+    x = torch.tensor(data["x_train"], dtype=torch.float32)
+    y = torch.tensor(data["y_train"], dtype=torch.int64)
+    model = nn.Sequential(nn.Linear(40, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    steps, state = 64, {"i": 0}
+
+    def train():
+        for _ in range(steps):
+            i = state["i"] % (len(x) // 128)
+            state["i"] += 1
+            xb, yb = x[i * 128:(i + 1) * 128], y[i * 128:(i + 1) * 128]
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+
+    t_train = best_time(train, budget=3)
+    model.eval()
+
+    def evaluate():
+        with torch.no_grad():
+            F.cross_entropy(model(x), y, reduction="sum")
+
+    t_eval = best_time(evaluate, budget=3)
+    return {"mlp_train_samples_per_s": steps * 128 / t_train, "mlp_eval_points_per_s": 1 / t_eval}
+
+
+def conv_model(name):
+    return {"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9), "vgg9": VGG9}[name]()
+
+
+def conv(name, train_steps=4):
+    model = conv_model(name)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(128 * train_steps, 3, 32, 32, generator=g)
+    y = torch.randint(0, 10, (128 * train_steps,), generator=g)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def train():
+        for s in range(train_steps):
+            opt.zero_grad()
+            F.cross_entropy(model(x[s * 128:(s + 1) * 128]), y[s * 128:(s + 1) * 128]).backward()
+            opt.step()
+
+    t_train = best_time(train, budget=6, rounds=2)
+    model.eval()
+    xe = torch.randn(1000, 3, 32, 32, generator=g)
+    ye = torch.randint(0, 10, (1000,), generator=g)
+
+    def evaluate():
+        with torch.no_grad():
+            for i in range(0, 1000, 128):
+                F.cross_entropy(model(xe[i:i + 128]), ye[i:i + 128], reduction="sum")
+
+    t_eval = best_time(evaluate, budget=4, rounds=2)
+    params = list(model.parameters())
+    centre = torch.nn.utils.parameters_to_vector(params).detach().clone()
+    d1, d2 = torch.randn_like(centre), torch.randn_like(centre)
+    state = {"p": 0}
+
+    def point():
+        a, b = (state["p"] % 7) * 0.1 - 0.3, (state["p"] % 5) * 0.1 - 0.2
+        state["p"] += 1
+        with torch.no_grad():
+            torch.nn.utils.vector_to_parameters(centre + a * d1 + b * d2, params)
+        evaluate()
+
+    t_point = best_time(point, budget=4, rounds=2)
+    return {f"{name}_train_samples_per_s": 128 * train_steps / t_train,
+            f"{name}_eval_samples_per_s": 1000 / t_eval,
+            f"{name}_surface_points_per_s": 1 / t_point}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workload", default="all", choices=["mlp", "resnet20", "resnet56", "vgg9", "all"])
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = parser.parse_args()
+    out = {"torch": torch.__version__, **sgemm()}
+    if args.workload in ("mlp", "all"):
+        out.update(mlp())
+    for name in ("resnet20", "resnet56", "vgg9"):
+        if args.workload in (name, "all"):
+            out.update(conv(name))
+    if args.json:
+        json.dump(out, sys.stdout)
+        print()
+    else:
+        for k, v in out.items():
+            print(f"{k:32} {v if isinstance(v, str) else f'{v:10.2f}'}")
+
+
+if __name__ == "__main__":
+    main()
