@@ -45,8 +45,8 @@ public enum DataLoader {
             train = try csv(spec)
             test = nil
         }
-        if case .dense = train, spec.normalize != nil || spec.augment != nil {
-            throw TerrainError.invalidData("\(source): data.normalize and data.augment need image data (format cifar10/cifar100, or a 4-D npz array [N, C, H, W] or [N, H, W, C]); these inputs have shape \(shape(train))")
+        if case .dense = train, spec.normalize != nil || spec.augment != nil || spec.layout != nil {
+            throw TerrainError.invalidData("\(source): data.layout, data.normalize and data.augment need image data (format cifar10/cifar100, or a 4-D npz array [N, C, H, W] or [N, H, W, C]); these inputs have shape \(shape(train))")
         }
         let classes = try self.classes(spec, train.labels + (test?.labels ?? []), source: source)
         var trainSet: Dataset<Scalar> = try make(train, "training", spec: spec, classes: classes, source: source)
@@ -134,7 +134,8 @@ public enum DataLoader {
         return .dense(x: xs, shape: [table.rows, table.columns - 1], y: ys, yShape: [table.rows])
     }
 
-    /// The number of classes (nil for regression), with every label checked.
+    /// The number of classes (nil for regression), with every label checked: `data.classes`,
+    /// else the format's (10 for CIFAR-10, 100 or 20 for CIFAR-100), else the largest label + 1.
     static func classes(_ spec: DataSpec, _ labels: [Double], source: String) throws -> Int? {
         guard spec.targets == "classes" else { return nil }
         for v in labels where v < 0 || v != v.rounded() || !(v < 1e9) {
@@ -144,7 +145,13 @@ public enum DataLoader {
         if let k = spec.classes, k < inferred {
             throw TerrainError.invalidData("\(source): labels go up to \(inferred - 1) but data.classes is \(k)")
         }
-        return spec.classes ?? inferred
+        let standard: Int?
+        switch spec.resolvedFormat {
+        case .cifar10?: standard = 10
+        case .cifar100?: standard = spec.label == "coarse" ? 20 : 100
+        default: standard = nil
+        }
+        return spec.classes ?? standard ?? inferred
     }
 
     static func make<Scalar: TensorScalar>(_ part: Part, _ name: String, spec: DataSpec, classes: Int?, source: String) throws -> Dataset<Scalar> {

@@ -68,6 +68,12 @@ public struct Dataset<Scalar: TensorScalar>: Sendable {
         return nil
     }
 
+    /// The samples of ``imageStore`` this set consists of, in order (`nil` for dense data).
+    public var imageRows: [Int]? {
+        guard case .images(let s, let indices) = storage else { return nil }
+        return indices ?? Array(0..<s.count)
+    }
+
     /// The number of samples.
     public var count: Int { y.count }
     /// The shape of one sample.
