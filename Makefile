@@ -11,7 +11,7 @@ WORKERS      ?= $(shell nproc)
 # Parallelism comes from processes, never from BLAS threads.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: all deps pydeps build run test bench clean
+.PHONY: all deps pydeps build run test bench shapes clean
 
 all: build
 
@@ -49,6 +49,13 @@ pydeps:
 test: deps pydeps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build --disable-swift-testing
+
+# The generated 32×32 RGB shapes set (10 classes; docs/spec.md, "The generated shapes set"),
+# the CIFAR-shaped data of the conv-net examples. Deterministic: the same bytes everywhere.
+shapes: data/shapes.npz
+
+data/shapes.npz: | build
+	$(BIN) data shapes --train 5000 --test 1000 --seed 1 --output $@
 
 bench: build
 	.build/$(CONFIG)/terrain-bench
