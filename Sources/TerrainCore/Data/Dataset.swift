@@ -171,7 +171,9 @@ public struct Dataset<Scalar: TensorScalar>: Sendable {
         return (selecting(perm.dropFirst(testCount).sorted()), test)
     }
 
-    /// The same samples in another precision (image data shares its store).
+    /// The same samples in another precision. Image data shares its store and is normalized
+    /// directly in the new precision (a Float set converted to Double gives the exact
+    /// normalized values, not Float-rounded ones); dense data is converted element by element.
     public func converted<Other: TensorScalar>(to: Other.Type) -> Dataset<Other> {
         let targets: Targets<Other>
         switch y {
