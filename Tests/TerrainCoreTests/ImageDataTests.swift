@@ -223,6 +223,13 @@ final class ImageDataTests: XCTestCase {
         npy.removeLast(5)
         let short = try write("short.npz", [("x_train", npy), ("y_train", NPY.encode(int64s: [0, 1], shape: [2]))])
         XCTAssertTrue(error("path: \(short)\nlayout: nchw").contains("need 54 bytes, found 49"), error("path: \(short)\nlayout: nchw"))
+        // Dimensions whose product overflows (with no element, so the file is small).
+        let huge = try write("huge.npz", [("x_train", NPY.encode(uint8s: [], shape: [0, 1 << 40, 1 << 40, 3])),
+                                          ("y_train", NPY.encode(int64s: [], shape: [0]))])
+        XCTAssertTrue(error("path: \(huge)").contains("is too large"), error("path: \(huge)"))
+        // A FIFO named as the data file is refused, not waited on.
+        XCTAssertEqual(mkfifo(dir + "/fifo.npz", 0o600), 0)
+        XCTAssertTrue(error("path: \(dir)/fifo.npz").contains("not a regular file"), error("path: \(dir)/fifo.npz"))
         // A flipped byte in the mapped member fails its CRC-32.
         var bytes = try Data(contentsOf: URL(fileURLWithPath: ambiguous))
         bytes[100] ^= 0xFF

@@ -44,6 +44,10 @@ extension ImageStore {
         guard c > 0, height > 0, width > 0 else {
             throw TerrainError.invalidData("\(source): image array \(h.shape) has an empty channel, height or width axis")
         }
+        let (plane, o1) = height.multipliedReportingOverflow(by: width)
+        let (pixels, o2) = plane.multipliedReportingOverflow(by: c)
+        let (_, o3) = pixels.multipliedReportingOverflow(by: 8)  // the widest element
+        guard !o1, !o2, !o3 else { throw TerrainError.invalidData("\(source): image array \(h.shape) is too large") }
         let normalization = try ImageNormalization(scale: scale, mean: normalize?.mean ?? [], std: normalize?.std ?? [], channels: c)
         let element: Element?
         switch h.type {
@@ -54,7 +58,7 @@ extension ImageStore {
         }
         let inPlace = !(h.fortranOrder && h.count > 1 && h.shape.filter { $0 > 1 }.count > 1)
         if case .mapped(_, let npy, let owner, _) = member, let element, inPlace {
-            let stride = c * height * width * element.size
+            let stride = pixels * element.size
             let base = npy.baseAddress! + h.dataStart
             return try ImageStore(segments: [Segment(base: base, count: n, stride: stride)], owners: [owner],
                                   element: element, layout: layout, channels: c, height: height, width: width,
@@ -65,7 +69,7 @@ extension ImageStore {
             throw TerrainError.invalidData("\(source): \(e.description)")
         }
         let owned = OwnedPixels(floats: floats)
-        return try ImageStore(segments: [Segment(base: UnsafeRawPointer(owned.pointer), count: n, stride: c * height * width * 4)],
+        return try ImageStore(segments: [Segment(base: UnsafeRawPointer(owned.pointer), count: n, stride: pixels * 4)],
                               owners: [owned], element: .float32, layout: layout, channels: c, height: height, width: width,
                               normalization: normalization, isMapped: false)
     }

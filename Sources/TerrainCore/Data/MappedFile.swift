@@ -27,7 +27,8 @@ public final class MappedFile: @unchecked Sendable {
     ///   is not a regular file, or cannot be mapped.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO named as a data file must fail below, not hang.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw TerrainError.invalidData("\(path): cannot read the file (\(String(cString: strerror(errno))))")
         }
