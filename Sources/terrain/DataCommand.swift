@@ -116,12 +116,12 @@ struct DataCommand: ParsableCommand {
         /// The data section of a training spec or a sweep spec, and the directory its paths
         /// are relative to.
         static func dataSection(_ path: String) throws -> (DataSpec, String) {
-            do {
-                let t = try TrainSpec.load(path: path)
+            // A sweep spec has a top-level `kind:` (the rule `terrain validate` uses).
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            guard text.range(of: #"(?m)^kind\s*:"#, options: .regularExpression) != nil else {
+                let t = try CLI.loadSpec(path)
                 return (t.data, t.baseDirectory)
-            } catch let e as SpecError where !e.description.contains("this is a sweep spec") {
-                throw CLI.Failure(message: e.description)
-            } catch is SpecError {}
+            }
             let sweep = try CLI.loadSweep(path)
             guard let d = sweep.surface?.data ?? sweep.lottery?.data ?? sweep.trainingGrid?.data else {
                 throw CLI.Failure(message: "\(path): this spec has no data: section")
