@@ -1,6 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Every Swift target is compiled for x86-64 with AVX2 and FMA (Haswell and later, every
+// AMD Zen): Terrain's kernels are written with 8-lane Float SIMD and fused multiply-adds,
+// and one instruction set on every machine is part of what makes results bit-identical
+// across CPUs (docs/architecture.md, "Same bits on every CPU"). Other architectures build
+// with the compiler's defaults.
+#if arch(x86_64)
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let kernelFlags: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "Terrain",
     platforms: [.macOS(.v13)],
@@ -31,10 +42,7 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
-        .target(
-            name: "TerrainCore",
-            dependencies: ["CBLAS"]
-        ),
+        .target(name: "TerrainCore", swiftSettings: kernelFlags),
         .target(name: "TerrainWire", dependencies: ["CZeroMQ", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TerrainSweeps", dependencies: ["TerrainCore", .product(name: "Yams", package: "Yams")]),
         .target(
@@ -57,9 +65,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "terrain-bench",
-            dependencies: ["TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWire"],
-            path: "bench"),
-        .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"], exclude: ["Fixtures"]),
+            dependencies: ["TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWire", "CBLAS"],
+            path: "bench", swiftSettings: kernelFlags),
+        .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps", "CBLAS"], exclude: ["Fixtures"],
+                    swiftSettings: kernelFlags),
         .testTarget(name: "TerrainWireTests", dependencies: ["TerrainWire"]),
         .testTarget(name: "TerrainExportTests", dependencies: ["TerrainExport", "TerrainCore", "CHDF5"]),
         .testTarget(

@@ -5,6 +5,7 @@
 //   terrain-bench runtime    coordinator/worker throughput and dispatch latency
 //   terrain-bench surface    loss-surface grid points per second, 1 and 2 workers
 //   terrain-bench training   run-task overhead over bare training; a lottery sweep on 1 and 2 workers
+//   terrain-bench conv       ResNet-20 on CIFAR-shaped data: training, evaluation, surface points
 //   terrain-bench data-memory [N]  resident memory of N processes holding one CIFAR-sized image set (default 8)
 //
 // OPENBLAS_NUM_THREADS=1 is set by the Makefile; the numbers describe this machine only.
@@ -17,14 +18,19 @@ case "core": try coreBenchmarks()
 case "runtime": try runtimeBenchmarks()
 case "surface": try surfaceBenchmarks()
 case "training": try trainingBenchmarks()
+case "conv": try convBenchmarks()
+case "profile-train": try profileWorkload("train")
+case "profile-eval": try profileWorkload("eval")
+case "conv-layers": convLayerFigures()
 case "data-memory": try dataMemoryBenchmark(processes: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 8)
 case "data-hold": try dataHold(directory: CommandLine.arguments[2], mode: CommandLine.arguments[3])
 case "all":
     try coreBenchmarks()
+    try convBenchmarks()
     try runtimeBenchmarks()
     try surfaceBenchmarks()
     try trainingBenchmarks()
 default:
-    print("usage: terrain-bench [core|runtime|surface|training|all|data-memory [N]]")
+    print("usage: terrain-bench [core|conv|runtime|surface|training|all|data-memory [N]]")
     exit(2)
 }

@@ -54,15 +54,23 @@ final class LayerGradientTests: XCTestCase {
         check(Linear(inFeatures: 3, outFeatures: 6, bias: false), input: [2, 3])
     }
 
+    /// Channels-last inputs `[N, H, W, C]` (activations inside a network), and the
+    /// channels-first `[N, C, H, W]` a network's first convolution reads; stride 1 (input
+    /// gradient by the transposed convolution), strided and 1×1 (scattered).
     func testConv2dBackwardMatchesFiniteDifferencesIn2D() {
-        check(Conv2d(inChannels: 3, outChannels: 4, kernelSize: 3, stride: 1, padding: 1), input: [2, 3, 5, 6])
-        check(Conv2d(inChannels: 2, outChannels: 3, kernelSize: 3, stride: 2, padding: 0), input: [2, 2, 7, 7])
-        check(Conv2d(inChannels: 2, outChannels: 2, kernelSize: 1, stride: 2, bias: false), input: [3, 2, 4, 4])
+        check(Conv2d(inChannels: 3, outChannels: 4, kernelSize: 3, stride: 1, padding: 1), input: [2, 5, 6, 3])
+        check(Conv2d(inChannels: 2, outChannels: 3, kernelSize: 3, stride: 2, padding: 0), input: [2, 7, 7, 2])
+        check(Conv2d(inChannels: 2, outChannels: 2, kernelSize: 1, stride: 2, bias: false), input: [3, 4, 4, 2])
+        check(Conv2d(inChannels: 3, outChannels: 5, kernelSize: 3, stride: 2, padding: 1), input: [2, 6, 5, 3])
+        check(Conv2d(inChannels: 3, outChannels: 4, kernelSize: 3, stride: 1, padding: 1, channelsFirstInput: true), input: [2, 3, 5, 6])
+        check(Conv2d(inChannels: 2, outChannels: 3, kernelSize: 3, stride: 2, padding: 1, channelsFirstInput: true), input: [2, 2, 5, 5])
     }
 
     func testConv2dBackwardMatchesFiniteDifferencesIn1D() {
-        check(Conv2d(inChannels: 1, outChannels: 4, kernelSize: 5, stride: 2, padding: 2, spatialDimensions: 1), input: [3, 1, 12])
-        check(Conv2d(inChannels: 3, outChannels: 2, kernelSize: 3, stride: 1, padding: 1, spatialDimensions: 1), input: [2, 3, 9])
+        check(Conv2d(inChannels: 1, outChannels: 4, kernelSize: 5, stride: 2, padding: 2, spatialDimensions: 1,
+                     channelsFirstInput: true), input: [3, 1, 12])
+        check(Conv2d(inChannels: 3, outChannels: 2, kernelSize: 3, stride: 1, padding: 1, spatialDimensions: 1), input: [2, 9, 3])
+        check(Conv2d(inChannels: 4, outChannels: 3, kernelSize: 5, stride: 2, padding: 2, spatialDimensions: 1), input: [2, 11, 4])
     }
 
     func testActivationsBackwardMatchFiniteDifferences() {
@@ -73,12 +81,23 @@ final class LayerGradientTests: XCTestCase {
 
     func testBatchNormBackwardMatchesFiniteDifferencesInTrainingAndEvalMode() {
         check(BatchNorm(channels: 4), input: [6, 4], context: .train())
-        check(BatchNorm(channels: 3), input: [4, 3, 2, 3], context: .train())
-        check(BatchNorm(channels: 3), input: [4, 3, 5], context: .train())
+        check(BatchNorm(channels: 3), input: [4, 2, 3, 3], context: .train())
+        check(BatchNorm(channels: 3), input: [4, 5, 3], context: .train())
+        check(BatchNorm(channels: 8), input: [3, 2, 2, 8], context: .train())   // the 8-channel SIMD path
         let bn = BatchNorm<Double>(channels: 3)
         bn.runningMean = Tensor(shape: [3], storage: [0.1, -0.2, 0.3])
         bn.runningVar = Tensor(shape: [3], storage: [0.5, 1.5, 2.0])
-        check(bn, input: [4, 3, 2, 2], context: .eval)
+        check(bn, input: [4, 2, 2, 3], context: .eval)
+    }
+
+    /// A BatchNorm with its ReLU fused (as models do) has the gradient of the two layers.
+    func testBatchNormWithFusedReLUMatchesFiniteDifferences() {
+        for (channels, context) in [(3, ForwardContext.train()), (8, .train()), (8, .eval)] {
+            let bn = BatchNorm<Double>(channels: channels), relu = ReLU<Double>()
+            bn.fuseReLU(relu)
+            XCTAssertTrue(relu.isFused)
+            check(Sequential([bn, relu]), input: [3, 2, 3, channels], context: context)
+        }
     }
 
     func testLayerNormBackwardMatchesFiniteDifferences() {
@@ -87,15 +106,16 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testPoolingBackwardMatchesFiniteDifferences() {
-        check(Pool(.max, kernelSize: 2), input: [2, 3, 4, 6])
-        check(Pool(.average, kernelSize: 2), input: [2, 3, 4, 6])
-        check(Pool(.max, kernelSize: 3, stride: 2, spatialDimensions: 1), input: [2, 2, 11])
-        check(Pool(.average, kernelSize: 2, spatialDimensions: 1), input: [2, 2, 8])
-        check(GlobalAvgPool(), input: [3, 4, 2, 3])
+        check(Pool(.max, kernelSize: 2), input: [2, 4, 6, 3])
+        check(Pool(.average, kernelSize: 2), input: [2, 4, 6, 3])
+        check(Pool(.max, kernelSize: 3, stride: 2, spatialDimensions: 1), input: [2, 11, 2])
+        check(Pool(.average, kernelSize: 2, spatialDimensions: 1), input: [2, 8, 2])
+        check(GlobalAvgPool(), input: [3, 2, 3, 4])
     }
 
     func testShapeLayersBackwardMatchFiniteDifferences() {
         check(Flatten(), input: [2, 3, 4])
+        check(Flatten(channelsLastInput: true), input: [2, 3, 4, 5])
         check(Unflatten([2, 5]), input: [3, 10])
     }
 
@@ -113,7 +133,7 @@ final class LayerGradientTests: XCTestCase {
                 ("bn2", BatchNorm(channels: 3)),
             ]
             let shortcut = Sequential<Double>([Conv2d(inChannels: 2, outChannels: 3, kernelSize: 1, stride: 2), BatchNorm(channels: 3)])
-            check(ResidualBlock(body: body, shortcut: skip ? shortcut : nil, useSkip: skip), input: [3, 2, 6, 6], context: .train())
+            check(ResidualBlock(body: body, shortcut: skip ? shortcut : nil, useSkip: skip), input: [3, 6, 6, 2], context: .train())
         }
         // Identity shortcut.
         let body: [(name: String, layer: Layer<Double>)] = [
@@ -121,7 +141,7 @@ final class LayerGradientTests: XCTestCase {
             ("relu", ReLU()),
             ("conv2", Conv2d(inChannels: 2, outChannels: 2, kernelSize: 3, padding: 1, spatialDimensions: 1)),
         ]
-        check(ResidualBlock(body: body, shortcut: nil, useSkip: true), input: [2, 2, 7])
+        check(ResidualBlock(body: body, shortcut: nil, useSkip: true), input: [2, 7, 2])
     }
 
     func testWholeModelsBackwardMatchFiniteDifferences() throws {
@@ -131,9 +151,12 @@ final class LayerGradientTests: XCTestCase {
             (ModelSpec(kind: .cnn, channels: [3, 4], inputShape: [1, 12], kernelSize: 3), [12]),
             (ModelSpec(kind: .resnet, channels: [3, 4], inputShape: [1, 6, 6]), [36]),
             (ModelSpec(kind: .resnet, channels: [3, 4], inputShape: [1, 6, 6], batchNorm: false, skip: false), [36]),
+            (ModelSpec(kind: .resnet, channels: [8, 16], inputShape: [3, 4, 4]), [48]),   // SIMD channel paths, fused BN+ReLU
         ]
         for (i, (spec, shape)) in specs.enumerated() {
             let model: Model<Double> = try ModelBuilder.build(spec, dataShape: shape, outputs: 3, seed: UInt64(i))
+            // A model skips the gradient with respect to its data; this check wants it.
+            for layer in model.layers.allLayers() { layer.inputGradientNeeded = true }
             check(model.layers, input: [4] + shape, context: .train(), seed: UInt64(10 + i))
         }
     }

@@ -44,10 +44,10 @@ final class ReferenceForwardTests: XCTestCase {
     func testCNN2dWithMaxPoolForwardMatchesNumpyReference() throws {
         let layers = Sequential<Float>([
             Unflatten([1, 8, 8]),
-            Conv2d(inChannels: 1, outChannels: 3, kernelSize: 3, stride: 1, padding: 1), ReLU(),
+            Conv2d(inChannels: 1, outChannels: 3, kernelSize: 3, stride: 1, padding: 1, channelsFirstInput: true), ReLU(),
             Pool(.max, kernelSize: 2),
             Conv2d(inChannels: 3, outChannels: 4, kernelSize: 3, stride: 2, padding: 1), ReLU(),
-            Flatten(), Linear(inFeatures: 16, outFeatures: 10),
+            Flatten(channelsLastInput: true), Linear(inFeatures: 16, outFeatures: 10),
         ])
         let model = try Model(spec: ModelSpec(kind: .cnn, channels: [3, 4], inputShape: [1, 8, 8]), layers: layers, inputShape: [64])
         try assertMatchesReference(model, try load("cnn2d"))

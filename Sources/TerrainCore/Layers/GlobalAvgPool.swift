@@ -1,5 +1,5 @@
-/// Averages every channel over its spatial positions: `[N, C, spatial…]` → `[N, C]`
-/// (PyTorch's `AdaptiveAvgPool*d(1)` followed by flatten).
+/// Averages every channel over its spatial positions: channels-last `[N, spatial…, C]` →
+/// `[N, C]` (PyTorch's `AdaptiveAvgPool*d(1)` followed by flatten).
 public final class GlobalAvgPool<Scalar: TensorScalar>: Layer<Scalar> {
     private var inputShape: [Int] = []
 
@@ -8,38 +8,45 @@ public final class GlobalAvgPool<Scalar: TensorScalar>: Layer<Scalar> {
 
     public override func outputShape(for inputShape: [Int]) throws -> [Int] {
         guard inputShape.count >= 2 else {
-            throw TerrainError.invalidModel("GlobalAvgPool expects [C, spatial…] input, got \(inputShape)")
+            throw TerrainError.invalidModel("GlobalAvgPool expects [spatial…, C] input, got \(inputShape)")
         }
-        return [inputShape[0]]
+        return [inputShape[inputShape.count - 1]]
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         inputShape = input.shape
-        let planes = input.shape[0] * input.shape[1]
-        let s = input.count / max(planes, 1)
-        var out = [Scalar](repeating: 0, count: planes)
+        let n = input.shape[0], c = input.shape[input.rank - 1]
+        let s = input.count / max(n * c, 1)
+        var out = [Scalar](repeating: 0, count: n * c)
         input.storage.withUnsafeBufferPointer { x in
-            for p in 0..<planes {
-                var acc: Scalar = 0
-                for t in 0..<s { acc += x[p * s + t] }
-                out[p] = acc / Scalar(s)
+            for b in 0..<n {
+                for t in 0..<s {
+                    let row = (b * s + t) * c
+                    for ch in 0..<c { out[b * c + ch] += x[row + ch] }
+                }
             }
         }
-        return Tensor(shape: [input.shape[0], input.shape[1]], storage: out)
+        let scale = Scalar(s)
+        for i in 0..<out.count { out[i] /= scale }
+        return Tensor(shape: [n, c], storage: out)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
-        let planes = inputShape[0] * inputShape[1]
+        let n = inputShape[0], c = inputShape[inputShape.count - 1]
         let total = inputShape.reduce(1, *)
-        let s = total / max(planes, 1)
-        var dx = [Scalar](repeating: 0, count: total)
-        gradOutput.storage.withUnsafeBufferPointer { g in
-            for p in 0..<planes {
-                let v = g[p] / Scalar(s)
-                for t in 0..<s { dx[p * s + t] = v }
+        let s = total / max(n * c, 1)
+        let scale = Scalar(s)
+        let dx = [Scalar](unsafeUninitializedCapacity: total) { d, initialized in
+            gradOutput.storage.withUnsafeBufferPointer { g in
+                for b in 0..<n {
+                    for t in 0..<s {
+                        for ch in 0..<c { d[(b * s + t) * c + ch] = g[b * c + ch] / scale }
+                    }
+                }
             }
+            initialized = total
         }
         return Tensor(shape: inputShape, storage: dx)
     }

@@ -13,6 +13,10 @@ public struct ForwardContext: Sendable {
     /// A pass that only re-estimates BatchNorm statistics: BatchNorm behaves as in training
     /// (batch statistics, running statistics updated as a cumulative average), dropout stays off.
     public var statisticsOnly = false
+    /// Whether layers keep what `backward` needs. `false` for pure inference, so that a
+    /// forward pass holds no activation beyond the one it is computing (peak memory of
+    /// evaluation independent of depth); `backward` must not follow such a pass.
+    public var retainsForBackward = true
 
     /// The BatchNorm re-estimation pass (see ``statisticsOnly``).
     public static let batchNormStatistics: ForwardContext = {
@@ -23,6 +27,12 @@ public struct ForwardContext: Sendable {
 
     /// Evaluation mode.
     public static let eval = ForwardContext(training: false, seed: 0, step: 0)
+    /// Evaluation mode for inference only: nothing is kept for a backward pass.
+    public static let inference: ForwardContext = {
+        var c = ForwardContext.eval
+        c.retainsForBackward = false
+        return c
+    }()
     /// Training mode keyed by `seed` and `step`.
     public static func train(seed: UInt64 = 0, step: UInt64 = 0) -> ForwardContext {
         ForwardContext(training: true, seed: seed, step: step)
@@ -60,6 +70,10 @@ open class Layer<Scalar: TensorScalar> {
     /// Creates a layer.
     public init() {}
 
+    /// Whether `backward` must return ∂L/∂input. A model clears it on its first layer,
+    /// whose input gradient nobody reads; such a layer's `backward` returns an empty tensor.
+    public var inputGradientNeeded = true
+
     /// Computes the layer's output for `input`.
     open func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         fatalError("\(type(of: self)) does not implement forward")
@@ -91,6 +105,11 @@ open class Layer<Scalar: TensorScalar> {
 
     /// A one-line description for model summaries.
     open var summary: String { "\(type(of: self))" }
+
+    /// Multiply-accumulates of one forward pass for one sample of `inputShape` (without the
+    /// batch dimension): the products of convolutions and linear layers, nothing else.
+    /// A training step costs about three times this (forward, input and weight gradients).
+    open func multiplyAccumulates(for inputShape: [Int]) throws -> Int { 0 }
 }
 
 extension Layer {

@@ -29,6 +29,8 @@ public final class Linear<Scalar: TensorScalar>: Layer<Scalar> {
         return [outFeatures]
     }
 
+    public override func multiplyAccumulates(for inputShape: [Int]) throws -> Int { inFeatures * outFeatures }
+
     public override var summary: String { "Linear(\(inFeatures) → \(outFeatures)\(bias == nil ? ", no bias" : ""))" }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -38,23 +40,17 @@ public final class Linear<Scalar: TensorScalar>: Layer<Scalar> {
         self.input = input
         usedWeight = weight.effectiveValue
         let n = input.shape[0], o = outFeatures
-        // Start from the broadcast bias and let GEMM accumulate onto it (one pass fewer).
-        var out = Tensor<Scalar>(shape: [n, o]) { buffer in
-            if let bias {
-                bias.value.storage.withUnsafeBufferPointer { b in
-                    for r in 0..<n { for j in 0..<o { buffer[r * o + j] = b[j] } }
-                }
-            } else {
-                buffer.initialize(repeating: 0)
-            }
-        }
-        Kernels.matmul(input, usedWeight, transposeB: true, into: &out, beta: 1)
+        // The product first, then the bias (as PyTorch's addmm): each output is the GEMM's
+        // chain from zero plus the bias, so it does not depend on how a caller splits the sum.
+        var out = Tensor<Scalar>(shape: [n, o]) { _ in }
+        Kernels.matmul(input, usedWeight, transposeB: true, into: &out)
+        if let bias { Kernels.addRowBias(&out.storage, bias.value.storage) }
         return out
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
-        Kernels.matmul(gradOutput, transposeA: true, input, into: &weight.grad, beta: 1)
+        Kernels.matmul(gradOutput, transposeA: true, input, into: &weight.grad, accumulate: true)
         // y uses W ⊙ M, so ∂L/∂W = (dyᵀx) ⊙ M.
         if weight.mask != nil { weight.maskGradient() }
         if let bias { Kernels.accumulateColumnSums(gradOutput.storage, into: &bias.grad.storage) }

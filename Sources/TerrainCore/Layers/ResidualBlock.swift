@@ -38,30 +38,53 @@ public final class ResidualBlock<Scalar: TensorScalar>: Layer<Scalar> {
         return shape
     }
 
+    public override func multiplyAccumulates(for inputShape: [Int]) throws -> Int {
+        var shape = inputShape, total = 0
+        for (_, layer) in body {
+            total += try layer.multiplyAccumulates(for: shape)
+            shape = try layer.outputShape(for: shape)
+        }
+        if useSkip, let shortcut { total += try shortcut.multiplyAccumulates(for: inputShape) }
+        return total
+    }
+
     public override var summary: String { "ResidualBlock(skip: \(useSkip))" }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         var h = input
         for (_, layer) in body { h = layer.forward(h, context: context) }
-        if useSkip {
-            let s = shortcut?.forward(input, context: context) ?? input
-            Kernels.axpy(1, s.storage, &h.storage)
-        }
+        let skip: Tensor<Scalar>? = useSkip ? (shortcut?.forward(input, context: context) ?? input) : nil
         frozen = context.activations == .frozen
+        // One pass: y = relu(F(x) + S(x)) (or the frozen pattern applied to the sum).
+        var y = Tensor<Scalar>(shape: h.shape) { out in
+            h.storage.withUnsafeBufferPointer { hp in
+                if let skip, !frozen, context.activations == .live {
+                    skip.storage.withUnsafeBufferPointer { sp in
+                        Elementwise.addRelu(hp.baseAddress!, sp.baseAddress!, into: out.baseAddress!, count: hp.count)
+                    }
+                } else if let skip {
+                    skip.storage.withUnsafeBufferPointer { sp in
+                        Elementwise.add(hp.baseAddress!, sp.baseAddress!, into: out.baseAddress!, count: hp.count)
+                    }
+                } else {
+                    out.baseAddress!.update(from: hp.baseAddress!, count: hp.count)
+                }
+            }
+        }
         if frozen {
-            precondition(pattern.count == h.count, "ResidualBlock: no recorded activation pattern for this batch")
-            h.storage.withUnsafeMutableBufferPointer { p in
+            precondition(pattern.count == y.count, "ResidualBlock: no recorded activation pattern for this batch")
+            y.storage.withUnsafeMutableBufferPointer { p in
                 for i in 0..<p.count where !pattern[i] { p[i] = 0 }
             }
-        } else {
-            if context.activations == .record { pattern = h.storage.map { $0 > 0 } }
-            h.storage.withUnsafeMutableBufferPointer { p in
-                for i in 0..<p.count { p[i] = p[i] > 0 ? p[i] : 0 }
+        } else if context.activations == .record || skip == nil {
+            if context.activations == .record { pattern = y.storage.map { $0 > 0 } }
+            y.storage.withUnsafeMutableBufferPointer { p in
+                Elementwise.relu(UnsafePointer(p.baseAddress!), into: p.baseAddress!, count: p.count)
             }
         }
-        output = h
-        return h
+        output = context.retainsForBackward ? y : Tensor(shape: [0])
+        return y
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -72,18 +95,26 @@ public final class ResidualBlock<Scalar: TensorScalar>: Layer<Scalar> {
                 for i in 0..<p.count where !pattern[i] { p[i] = 0 }
             }
         } else {
-            output.storage.withUnsafeBufferPointer { y in
-                g.storage.withUnsafeMutableBufferPointer { p in
-                    for i in 0..<p.count { p[i] = y[i] > 0 ? p[i] : 0 }
+            precondition(output.count == g.count, "ResidualBlock: backward without a matching forward")
+            g = output.storage.withUnsafeBufferPointer { y in
+                gradOutput.storage.withUnsafeBufferPointer { gp in
+                    Tensor<Scalar>(shape: gradOutput.shape) { out in
+                        Elementwise.maskWherePositive(gp.baseAddress!, by: y.baseAddress!, into: out.baseAddress!, count: gp.count)
+                    }
                 }
             }
         }
         var gx = g
         for (_, layer) in body.reversed() { gx = layer.backward(gx) }
-        if useSkip {
-            let gs = shortcut?.backward(g) ?? g
-            Kernels.axpy(1, gs.storage, &gx.storage)
+        guard useSkip else { return gx }
+        let gs = shortcut?.backward(g) ?? g
+        guard inputGradientNeeded else { return Tensor(shape: [0]) }
+        return gx.storage.withUnsafeBufferPointer { a in
+            gs.storage.withUnsafeBufferPointer { b in
+                Tensor<Scalar>(shape: gx.shape) { out in
+                    Elementwise.add(a.baseAddress!, b.baseAddress!, into: out.baseAddress!, count: a.count)
+                }
+            }
         }
-        return gx
     }
 }

@@ -21,6 +21,15 @@ public final class Sequential<Scalar: TensorScalar>: Layer<Scalar> {
         return shape
     }
 
+    public override func multiplyAccumulates(for inputShape: [Int]) throws -> Int {
+        var shape = inputShape, total = 0
+        for layer in layers {
+            total += try layer.multiplyAccumulates(for: shape)
+            shape = try layer.outputShape(for: shape)
+        }
+        return total
+    }
+
     public override func forward(_ input: Tensor<Scalar>, context: ForwardContext) -> Tensor<Scalar> {
         var x = input
         for layer in layers { x = layer.forward(x, context: context) }

@@ -24,6 +24,6 @@ public final class Unflatten<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     public override func backward(_ gradOutput: Tensor<Scalar>) -> Tensor<Scalar> {
-        gradOutput.reshaped(inputShape)
+        gradOutput.count == 0 ? gradOutput : gradOutput.reshaped(inputShape)
     }
 }

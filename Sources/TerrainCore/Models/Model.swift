@@ -29,6 +29,33 @@ public final class Model<Scalar: TensorScalar> {
         for p in parameters where !seen.insert(p.name).inserted {
             throw TerrainError.invalidModel("duplicate parameter name \(p.name)")
         }
+        Model.fuseBatchNormReLU(in: layers)
+        AllocatorTuning.applied
+        // Nobody reads the gradient with respect to the data: the leading layers skip it.
+        for layer in layers.layers {
+            layer.inputGradientNeeded = false
+            if !layer.parameters.isEmpty || !layer.children.isEmpty { break }
+        }
+    }
+
+    /// Lets every BatchNorm directly followed by a ReLU (in a layer stack or a residual
+    /// block's body) apply it in its own pass.
+    private static func fuseBatchNormReLU(in root: Layer<Scalar>) {
+        for layer in root.allLayers() {
+            let sequence: [Layer<Scalar>]
+            if let s = layer as? Sequential<Scalar> { sequence = s.layers }
+            else if let block = layer as? ResidualBlock<Scalar> { sequence = block.body.map(\.layer) }
+            else { continue }
+            for (a, b) in zip(sequence, sequence.dropFirst()) {
+                if let bn = a as? BatchNorm<Scalar>, let relu = b as? ReLU<Scalar>, !relu.isFused { bn.fuseReLU(relu) }
+            }
+        }
+    }
+
+    /// Multiply-accumulates of one sample's forward pass (convolutions and linear layers);
+    /// FLOPs are twice this, a training step about three times the forward pass.
+    public var multiplyAccumulatesPerSample: Int {
+        (try? layers.multiplyAccumulates(for: inputShape)) ?? 0
     }
 
     /// The total number of trainable scalars.

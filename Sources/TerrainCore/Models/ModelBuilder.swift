@@ -45,14 +45,14 @@ public enum ModelBuilder {
             let dims = shape.count - 1
             let k = spec.kernelSize ?? 5
             var c = shape[0]
-            for ch in spec.channels {
+            for (i, ch) in spec.channels.enumerated() {
                 layers.append(Conv2d(inChannels: c, outChannels: ch, kernelSize: k, stride: spec.stride,
-                                     padding: k / 2, spatialDimensions: dims))
+                                     padding: k / 2, spatialDimensions: dims, channelsFirstInput: i == 0))
                 if spec.batchNorm ?? false { layers.append(BatchNorm(channels: ch)) }
                 layers.append(activation())
                 c = ch
             }
-            layers.append(Flatten())
+            layers.append(Flatten(channelsLastInput: true))
             let flat = try Sequential(layers).outputShape(for: dataShape).reduce(1, *)
             layers.append(Linear(inFeatures: flat, outFeatures: outputs))
         case .resnet:
@@ -61,7 +61,7 @@ public enum ModelBuilder {
             let bn = spec.batchNorm ?? true
             var c = spec.channels[0]
             layers.append(Conv2d(inChannels: shape[0], outChannels: c, kernelSize: k, padding: k / 2,
-                                 spatialDimensions: dims, bias: !bn))
+                                 spatialDimensions: dims, bias: !bn, channelsFirstInput: true))
             if bn { layers.append(BatchNorm(channels: c)) }
             layers.append(ReLU())
             for (stage, ch) in spec.channels.enumerated() {

@@ -1,16 +1,14 @@
-import CBLAS
-
 /// Low-level numeric kernels shared by the layers. Each works on whole buffers so that the
 /// generic layer code calls into a specialized loop once per operation; the
 /// `@_specialize` attributes give `Float` and `Double` their own compiled bodies even when
 /// reached from unspecialized generic code.
 public enum Kernels {
-    /// `C[m×n] = alpha·op(A)·op(B) + beta·C` on row-major tensors, where `op` transposes
-    /// when asked. Shapes are checked; the multiply itself is BLAS.
+    /// `C[m×n] = op(A)·op(B)` (or `C += op(A)·op(B)` when `accumulate`) on row-major
+    /// tensors, where `op` transposes when asked. Shapes are checked; the product is ``GEMM``.
     public static func matmul<T: TensorScalar>(
         _ a: Tensor<T>, transposeA: Bool = false,
         _ b: Tensor<T>, transposeB: Bool = false,
-        into c: inout Tensor<T>, alpha: T = 1, beta: T = 0
+        into c: inout Tensor<T>, accumulate: Bool = false
     ) {
         precondition(a.rank == 2 && b.rank == 2 && c.rank == 2, "matmul needs 2-D tensors")
         let m = transposeA ? a.shape[1] : a.shape[0]
@@ -19,32 +17,20 @@ public enum Kernels {
         let n = transposeB ? b.shape[0] : b.shape[1]
         precondition(k == kb && c.shape == [m, n],
                      "matmul shapes \(a.shape)\(transposeA ? "ᵀ" : "") × \(b.shape)\(transposeB ? "ᵀ" : "") → \(c.shape)")
-        gemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, alpha: alpha,
-             a: a.storage, lda: a.shape[1], b: b.storage, ldb: b.shape[1], beta: beta,
-             c: &c.storage, ldc: n)
+        gemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+             a: a.storage, lda: a.shape[1], b: b.storage, ldb: b.shape[1], c: &c.storage, ldc: n,
+             accumulate: accumulate)
     }
 
-    /// OpenBLAS runs with one thread in every Terrain process, whatever
-    /// `OPENBLAS_NUM_THREADS` says: a threaded GEMM may split work differently on different
-    /// machines and change the last bits of results, and Terrain's parallelism comes from
-    /// processes. Evaluated once, before the first product.
-    public static let singleThreadedBLAS: Void = { openblas_set_num_threads(1) }()
-
-    /// Row-major GEMM on raw arrays (see `TensorScalar.gemm`).
+    /// Row-major GEMM on raw arrays (see ``GEMM`` for the summation order).
     @inlinable
     public static func gemm<T: TensorScalar>(
-        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: T,
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
-        beta: T, c: UnsafeMutablePointer<T>, ldc: Int
+        c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool
     ) {
-        _ = singleThreadedBLAS
-        if m == 0 || n == 0 { return }
-        if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
-            return
-        }
-        T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-               b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+               c: c, ldc: ldc, accumulate: accumulate)
     }
 
     /// `y += alpha · x` elementwise.

@@ -1,23 +1,24 @@
-import CBLAS
 import Foundation
 
-/// The element types a ``Tensor`` can hold: `Float` for training and evaluation (through
-/// OpenBLAS `sgemm`) and `Double` for reference computations such as finite-difference
-/// gradient checks (through `dgemm`).
+/// The element types a ``Tensor`` can hold: `Float` for training and evaluation and `Double`
+/// for reference computations such as finite-difference gradient checks and curvature. Both
+/// multiply matrices through Terrain's own ``GEMM``, whose summation order is fixed.
 ///
 /// Only the operations whose implementation differs per type are requirements; everything
 /// else is written once, generically, and specialized by the compiler.
-public protocol TensorScalar: BinaryFloatingPoint, Sendable, Codable, CustomStringConvertible
+public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable, CustomStringConvertible
 where RawSignificand: FixedWidthInteger {
+    /// The vector the kernels compute with: one 256-bit AVX2 register (8 `Float`s, 4
+    /// `Double`s).
+    associatedtype KernelVector: SIMD where KernelVector.Scalar == Self
     /// The safetensors dtype tag for this type (`"F32"` or `"F64"`).
     static var safetensorsDType: String { get }
-    /// Row-major general matrix multiply `C = alpha·op(A)·op(B) + beta·C` through CBLAS,
-    /// with `op(A)` of shape `m×k` and `op(B)` of shape `k×n`.
+    /// Row-major general matrix multiply `C = op(A)·op(B)` (or `C += op(A)·op(B)` when
+    /// `accumulate`), with `op(A)` of shape `m×k` and `op(B)` of shape `k×n`, through ``GEMM``.
     static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-        alpha: Self, a: UnsafePointer<Self>, lda: Int,
-        b: UnsafePointer<Self>, ldb: Int,
-        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+        a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        c: UnsafeMutablePointer<Self>, ldc: Int, accumulate: Bool)
     /// The natural exponential.
     static func exp(_ x: Self) -> Self
     /// The natural logarithm.
@@ -34,18 +35,16 @@ where RawSignificand: FixedWidthInteger {
 }
 
 extension Float: TensorScalar {
+    public typealias KernelVector = SIMD8<Float>
     public static var safetensorsDType: String { "F32" }
     @inlinable
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-        alpha: Float, a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
-        cblas_sgemm(
-            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-            beta, c, blasint(ldc))
+        GEMM.multiply(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                      c: c, ldc: ldc, accumulate: accumulate)
     }
     @inlinable public static func exp(_ x: Float) -> Float { Foundation.expf(x) }
     @inlinable public static func log(_ x: Float) -> Float { Foundation.logf(x) }
@@ -71,18 +70,16 @@ extension Float: TensorScalar {
 }
 
 extension Double: TensorScalar {
+    public typealias KernelVector = SIMD4<Double>
     public static var safetensorsDType: String { "F64" }
     @inlinable
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-        alpha: Double, a: UnsafePointer<Double>, lda: Int,
-        b: UnsafePointer<Double>, ldb: Int,
-        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+        a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        c: UnsafeMutablePointer<Double>, ldc: Int, accumulate: Bool
     ) {
-        cblas_dgemm(
-            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-            beta, c, blasint(ldc))
+        GEMM.multiply(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                      c: c, ldc: ldc, accumulate: accumulate)
     }
     @inlinable public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
     @inlinable public static func log(_ x: Double) -> Double { Foundation.log(x) }

@@ -1,0 +1,41 @@
+// terrain-bench profile-eval / profile-train: a fixed amount of ResNet-20 work for perf record.
+import Foundation
+import TerrainCore
+
+func profileWorkload(_ what: String) throws {
+    let spec = ModelSpec(kind: .resnet, channels: [16, 32, 64], inputShape: [3, 32, 32], blocksPerStage: 3)
+    let model: Model<Float> = try ModelBuilder.build(spec, dataShape: [3, 32, 32], outputs: 10, seed: 0)
+    if what == "train" {
+        let train = cifarShapedData(count: 512, seed: 2)
+        let trainer = try Trainer(model: model, train: train, config: TrainingConfig(
+            batchSize: 128, epochs: 1000, seed: 0, optimizer: OptimizerSpec(name: .sgd, lr: 0.01, momentum: 0.9)))
+        for _ in 0..<12 { trainer.trainStep() }
+    } else {
+        let eval = cifarShapedData(count: 1000, seed: 3)
+        for _ in 0..<4 { _ = Evaluator.evaluate(model, on: eval, loss: .crossEntropy) }
+    }
+}
+
+/// GFLOP/s of each convolution kernel on ResNet-20's layer shapes, batch 128 (diagnostics).
+func convLayerFigures() {
+    let shapes: [(String, Int, Int, Int, Int, Int)] = [   // name, H, C, O, kernel, stride
+        ("stage1 3x3 16->16", 32, 16, 16, 3, 1), ("stage2 3x3 32->32", 16, 32, 32, 3, 1),
+        ("stage3 3x3 64->64", 8, 64, 64, 3, 1), ("down 3x3 16->32 s2", 32, 16, 32, 3, 2),
+        ("stem 3x3 3->16", 32, 3, 16, 3, 1), ("proj 1x1 16->32 s2", 32, 16, 32, 1, 2),
+    ]
+    for (name, h, c, o, k, s) in shapes {
+        let conv = Conv2d<Float>(inChannels: c, outChannels: o, kernelSize: k, stride: s, padding: k / 2, bias: false)
+        var rng = TerrainRNG(seed: 1)
+        conv.weight.value.storage = rng.normals(conv.weight.count, std: 0.1)
+        let x = Tensor<Float>(shape: [128, h, h, c], storage: rng.normals(128 * h * h * c, std: 1))
+        var y = conv.forward(x, context: .train())
+        let dy = Tensor<Float>(shape: y.shape, storage: rng.normals(y.count, std: 1))
+        let macs = Double(y.count) * Double(c * k * k)
+        let fwd = bestTime(budget: 1) { y = conv.forward(x, context: .train()) }
+        let bwd = bestTime(budget: 1) { _ = conv.backward(dy) }
+        conv.inputGradientNeeded = false
+        let wgrad = bestTime(budget: 1) { _ = conv.backward(dy) }
+        print(String(format: "%-22@ forward %5.1f GFLOP/s  weight grad %5.1f  input grad %5.1f", name,
+                     2 * macs / fwd / 1e9, 2 * macs / wgrad / 1e9, 2 * macs / max(bwd - wgrad, 1e-9) / 1e9))
+    }
+}
