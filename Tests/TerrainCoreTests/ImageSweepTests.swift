@@ -80,6 +80,39 @@ final class ImageSweepTests: XCTestCase {
         XCTAssertEqual(try RunRecord.decode(try XCTUnwrap(InProcessSweep.run(spec)[1]).output).trainLoss, record.trainLoss)
     }
 
+    func testASurfaceWithBatchNormRecomputationRunsOnTheMappedImages() throws {
+        let modelSpec = ModelSpec(kind: .resnet, channels: [4], inputShape: [3, 32, 32])
+        var models = [Model<Float>]()
+        for seed in [1, 2] as [UInt64] {
+            let m: Model<Float> = try ModelBuilder.build(modelSpec, dataShape: [3, 32, 32], outputs: 10, seed: seed)
+            try Checkpoint.save(model: m, step: 0, to: dir + "/m\(seed).safetensors")
+            models.append(m)
+        }
+        let spec = try SweepSpec.parse("""
+            kind: surface
+            model: {kind: resnet, channels: [4], input_shape: [3, 32, 32]}
+            data: \(data)
+            surface:
+              checkpoint: m1.safetensors
+              x: "0:1:2"
+              directions: {kind: interpolation, to: m2.safetensors}
+              batch_norm: recompute
+              sets: [train]
+            """, source: "surface.yaml", baseDirectory: dir)
+        let outputs = try InProcessSweep.run(spec)
+        let tasks = try spec.expand()
+        let grid = try SurfaceSpec.assemble(points: 2, metrics: 2, outputs: tasks.compactMap { t in
+            outputs[t.id].map { (params: t.params, output: $0.output) }
+        })
+        let (train, _) = try DataLoader.load(spec.surface!.data, baseDirectory: "/", seed: spec.surface!.dataSeed, as: Float.self)
+        XCTAssertNotNil(train.imageStore)
+        for (k, m) in models.enumerated() {
+            Evaluator.recomputeBatchNormStatistics(m, on: train)
+            let expected = Evaluator.evaluate(m, on: train, loss: .crossEntropy).loss
+            XCTAssertEqual(grid[0][k], expected, accuracy: 1e-5 * expected, "endpoint \(k)")
+        }
+    }
+
     func testEvaluationGradientsAndBatchNormRecomputationMatchTheDenseCopy() throws {
         let spec = try trainingSweep()
         let (images, _) = try DataLoader.load(spec.trainingGrid!.data, baseDirectory: "/", seed: 0, as: Float.self)
