@@ -11,7 +11,7 @@ WORKERS      ?= $(shell nproc)
 # Parallelism comes from processes, never from BLAS threads.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: all deps pydeps build run test bench clean
+.PHONY: all deps pydeps build run test bench shapes clean
 
 all: build
 
@@ -46,9 +46,19 @@ pydeps:
 	  python3 -m pip install --quiet numpy h5py >/dev/null 2>&1 || true
 
 # The whole test suite, optimized build (the training tests need it to be quick).
+# The example specs on the generated shapes set are checked too, so the set is made first.
 test: deps pydeps
 	$(SWIFT) build -c $(CONFIG) --build-tests
+	@test -f $(SHAPES) || $(MAKE_SHAPES)
 	$(SWIFT) test -c $(CONFIG) --skip-build --disable-swift-testing
+
+# The generated 32×32 RGB shapes set (10 classes; docs/spec.md, "The generated shapes set"),
+# the CIFAR-shaped data of the conv-net examples. Deterministic: the same bytes everywhere.
+SHAPES       := data/shapes.npz
+MAKE_SHAPES   = $(BIN) data shapes --train 5000 --test 1000 --seed 1 --output $(SHAPES)
+
+shapes: build
+	@test -f $(SHAPES) || $(MAKE_SHAPES)
 
 bench: build
 	.build/$(CONFIG)/terrain-bench

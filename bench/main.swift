@@ -6,6 +6,7 @@
 //   terrain-bench surface    loss-surface grid points per second, 1 and 2 workers
 //   terrain-bench training   run-task overhead over bare training; a lottery sweep on 1 and 2 workers
 //   terrain-bench conv       ResNet-20 on CIFAR-shaped data: training, evaluation, surface points
+//   terrain-bench data-memory [N]  resident memory of N processes holding one CIFAR-sized image set (default 8)
 //
 // OPENBLAS_NUM_THREADS=1 is set by the Makefile; the numbers describe this machine only.
 import Foundation
@@ -22,6 +23,8 @@ case "profile-train": try profileWorkload("train")
 case "profile-eval": try profileWorkload("eval")
 case "conv-layers": convLayerFigures()
 case "folding-ab": try foldingAB()
+case "data-memory": try dataMemoryBenchmark(processes: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 8)
+case "data-hold": try dataHold(directory: CommandLine.arguments[2], mode: CommandLine.arguments[3])
 case "all":
     try coreBenchmarks()
     try convBenchmarks()
@@ -29,6 +32,6 @@ case "all":
     try surfaceBenchmarks()
     try trainingBenchmarks()
 default:
-    print("usage: terrain-bench [core|conv|runtime|surface|training|all]")
+    print("usage: terrain-bench [core|conv|conv-layers|runtime|surface|training|all|data-memory [N]]")
     exit(2)
 }

@@ -92,11 +92,12 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
 
     /// Loads a sweep's data after checking the file is the coordinator's (by SHA-256).
     static func loadData(_ data: DataSpec, sha256: String, seed: UInt64) throws -> (Dataset<Float>, Dataset<Float>?) {
-        guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
-            throw TaskError("cannot read the data file \(data.path ?? "?") on this worker", retryable: false)
+        let sha: String
+        do { sha = try data.sha256() } catch let e as TerrainError {
+            throw TaskError("cannot read the data on this worker: \(e.description)", retryable: false)
         }
-        let sha = SHA256.hex(SHA256.hash([UInt8](bytes)))
         guard sha == sha256 else {
+            let path = data.files.map(\.path).joined(separator: ", ")
             throw TaskError("the data file \(path) on this worker differs from the coordinator's (sha256 \(sha.prefix(12))… vs \(sha256.prefix(12))…)", retryable: false)
         }
         return try DataLoader.load(data, baseDirectory: "/", seed: seed, as: Float.self)

@@ -320,13 +320,8 @@ public struct SurfaceSpec: Sendable {
         }
     }
 
-    /// SHA-256 (hex) of the data file.
-    func dataSHA256() throws -> String {
-        guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
-            throw TerrainError.invalidData("\(data.path ?? data.trainImages ?? "data"): cannot read the data file")
-        }
-        return SHA256.hex(SHA256.hash([UInt8](bytes)))
-    }
+    /// SHA-256 (hex) of the data files (``DataSpec/sha256()``).
+    func dataSHA256() throws -> String { try data.sha256() }
 
     /// The parameters of the `train` task that produces θ*.
     public struct TrainParams: Codable, Sendable, Equatable {

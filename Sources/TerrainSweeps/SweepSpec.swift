@@ -203,10 +203,9 @@ public struct SweepSpec: Sendable {
     public func inputsFingerprint() throws -> String? {
         let optional: [String?]
         if let s = surface {
-            optional = [s.checkpoint, s.target, s.third] + s.trajectory.map { Optional($0) }
-                + [s.data.path, s.data.trainImages, s.data.trainLabels, s.data.testImages, s.data.testLabels]
+            optional = [s.checkpoint, s.target, s.third] + s.trajectory.map { Optional($0) } + s.data.files.map(\.path)
         } else if let d = lottery?.data ?? trainingGrid?.data {
-            optional = [d.path, d.trainImages, d.trainLabels, d.testImages, d.testLabels]
+            optional = d.files.map(\.path)
         } else {
             return nil
         }
@@ -253,14 +252,7 @@ extension SweepSpec {
         let model: ModelSpec = try SpecYAML.decode(root["model"]!, section: "model", source: source)
         var data: DataSpec = try SpecYAML.decode(root["data"]!, section: "data", source: source)
         do { try model.validate(); try data.validate() } catch let e as TerrainError { throw fail(e.description) }
-        func absolute(_ p: String) -> String {
-            p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDirectory).appendingPathComponent(p).standardizedFileURL.path
-        }
-        data.path = data.path.map(absolute)
-        data.trainImages = data.trainImages.map(absolute)
-        data.trainLabels = data.trainLabels.map(absolute)
-        data.testImages = data.testImages.map(absolute)
-        data.testLabels = data.testLabels.map(absolute)
+        data = data.resolvingPaths(against: baseDirectory)
         var loss = LossKind.crossEntropy
         if let l = root["loss"] {
             guard let v = l.string, let k = LossKind(rawValue: v) else {
@@ -288,22 +280,19 @@ extension SweepSpec {
     static func checkModelAndData(model: ModelSpec, data: DataSpec, dataSeed: UInt64, validationSamples: Int? = nil, source: String) throws
         -> (sha256: String, trainingSamples: Int)
     {
-        for (key, path) in [("data.path", data.path), ("data.train_images", data.trainImages), ("data.train_labels", data.trainLabels),
-                            ("data.test_images", data.testImages), ("data.test_labels", data.testLabels)] {
-            if let path, !FileManager.default.fileExists(atPath: path) {
+        for (key, path) in data.files {
+            if !FileManager.default.fileExists(atPath: path) {
                 throw SpecError(file: source, message: "\(key): \(path): no such file (relative paths are resolved against the spec's directory)")
             }
         }
         do {
-            guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
-                throw TerrainError.invalidData("data: \(data.path ?? data.trainImages ?? "?"): cannot read the data file")
-            }
+            let sha256 = try data.sha256()
             let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
             _ = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0, as: Float.self)
             if let v = validationSamples, v >= train.count {
                 throw SpecError(file: source, message: "training.validation_samples: \(v) is not less than the \(train.count) training samples")
             }
-            return (SHA256.hex(SHA256.hash([UInt8](bytes))), train.count - (validationSamples ?? 0))
+            return (sha256, train.count - (validationSamples ?? 0))
         } catch let e as TerrainError {
             throw SpecError(file: source, message: e.description)
         }

@@ -6,14 +6,7 @@ import XCTest
 final class CLITests: XCTestCase {
     /// The `terrain` binary built next to the test bundle.
     private var terrain: String {
-        get throws {
-            let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            for candidate in [dir, dir.deletingLastPathComponent()] {
-                let path = candidate.appendingPathComponent("terrain").path
-                if FileManager.default.isExecutableFile(atPath: path) { return path }
-            }
-            throw XCTSkip("the terrain executable was not built next to the tests (run `make test`)")
-        }
+        get throws { try TestSupport.terrainBinary() }
     }
 
     private func tempDir() throws -> String {

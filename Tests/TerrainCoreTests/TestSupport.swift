@@ -37,6 +37,16 @@ enum TestSupport {
         return (mnist1dCache!.train, mnist1dCache!.test!)
     }
 
+    /// The `terrain` binary built next to the test bundle; skips the test when it is missing.
+    static func terrainBinary() throws -> String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("terrain").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw XCTSkip("the terrain executable was not built next to the tests (run `make test`)")
+    }
+
     /// Whether `python3 -c "import <modules>"` works here.
     static func pythonHas(_ modules: [String]) -> Bool {
         (try? run("/usr/bin/env", ["python3", "-c", "import " + modules.joined(separator: ", ")]).status) == 0

@@ -87,7 +87,7 @@ public final class HessianOperator<Scalar: TensorScalar> {
         var start = 0
         while start < data.count {
             let end = min(start + chunkSize, data.count)
-            let x = chunkSize >= data.count ? data.x : data.x.rows(start..<end)
+            let x = data.inputs(start..<end)
             let y = chunkSize >= data.count ? data.y : data.y.slice(start..<end)
             set(centre)
             _ = model.forward(x, context: .eval(.record))

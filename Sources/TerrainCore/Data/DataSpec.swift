@@ -1,21 +1,55 @@
 import Foundation
 
-/// The `data:` section of a spec: where the samples come from and how to split them.
+/// The `data:` section of a spec: where the samples come from, how to split them, and, for
+/// images, how to normalize and augment them.
 ///
 /// Formats: `npz` (arrays `x_train`, `y_train`, and optionally `x_test`, `y_test`; key names
-/// configurable), `idx` (MNIST's format: `train_images`, `train_labels`, `test_images`,
-/// `test_labels` files) and `csv` (one sample per row, the label in `label_column`).
-/// Relative paths are resolved against the directory of the spec file.
+/// configurable; a 4-D `x` array is an image set, memory-mapped), `cifar10` and `cifar100`
+/// (the binary batch files of the CIFAR distributions, memory-mapped), `idx` (MNIST's format:
+/// `train_images`, `train_labels`, `test_images`, `test_labels` files) and `csv` (one sample
+/// per row, the label in `label_column`). Relative paths are resolved against the directory
+/// of the spec file. docs/spec.md describes every key.
 public struct DataSpec: Codable, Sendable, Equatable {
     /// The file format.
-    public enum Format: String, Codable, Sendable, CaseIterable { case npz, idx, csv }
+    public enum Format: String, Codable, Sendable, CaseIterable { case npz, idx, csv, cifar10, cifar100 }
+
+    /// Per-channel normalization of image inputs: `(raw · scale − mean[c]) / std[c]`.
+    public struct Normalize: Codable, Sendable, Equatable {
+        /// Per-channel means (one value: every channel).
+        public var mean: [Double]
+        /// Per-channel standard deviations (one value: every channel).
+        public var std: [Double]
+
+        /// Creates a normalization.
+        public init(mean: [Double], std: [Double]) {
+            self.mean = mean
+            self.std = std
+        }
+
+        public init(from decoder: Decoder) throws {
+            try SpecKeys.check(decoder, allowed: ["mean", "std"])
+            let c = try decoder.container(keyedBy: SpecKeys.self)
+            mean = try c.decodeIfPresent([Double].self, forKey: SpecKeys("mean")) ?? []
+            std = try c.decodeIfPresent([Double].self, forKey: SpecKeys("std")) ?? []
+        }
+    }
 
     /// The format; inferred from `path`'s extension when omitted.
     public var format: Format?
-    /// The `.npz` or `.csv` file.
+    /// The `.npz` or `.csv` file, or the directory of the CIFAR batch files.
     public var path: String?
     /// IDX files.
     public var trainImages: String?, trainLabels: String?, testImages: String?, testLabels: String?
+    /// CIFAR batch files (default: the distribution's names inside `path`).
+    public var trainFiles: [String]?, testFiles: [String]?
+    /// CIFAR-100: which label, `fine` (100 classes, the default) or `coarse` (20 superclasses).
+    public var label: String?
+    /// NPZ image arrays: `nchw` or `nhwc` (inferred when the channel axis is unambiguous).
+    public var layout: ImageStore.Layout?
+    /// Per-channel normalization of image inputs.
+    public var normalize: Normalize?
+    /// Training-time augmentation of image inputs.
+    public var augment: ImageAugmentation?
     /// NPZ array names.
     public var xTrainKey: String, yTrainKey: String, xTestKey: String, yTestKey: String
     /// CSV: the label column (0-based; negative counts from the end). Default: the last.
@@ -30,12 +64,13 @@ public struct DataSpec: Codable, Sendable, Equatable {
     public var classes: Int?
     /// `classes` (integer labels, the default) or `values` (regression targets).
     public var targets: String
-    /// Multiply every input by this (e.g. `0.00392156862745098` = 1/255 for raw MNIST pixels).
+    /// Multiply every input by this (e.g. `0.00392156862745098` = 1/255 for raw 0–255 pixels).
     public var scale: Double
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, path, trainImages = "train_images", trainLabels = "train_labels"
         case testImages = "test_images", testLabels = "test_labels"
+        case trainFiles = "train_files", testFiles = "test_files", label, layout, normalize, augment
         case xTrainKey = "x_train_key", yTrainKey = "y_train_key", xTestKey = "x_test_key", yTestKey = "y_test_key"
         case labelColumn = "label_column", testFraction = "test_fraction", trainSubset = "train_subset"
         case testSubset = "test_subset", classes, targets, scale
@@ -66,6 +101,12 @@ public struct DataSpec: Codable, Sendable, Equatable {
         trainLabels = try c.decodeIfPresent(String.self, forKey: .trainLabels)
         testImages = try c.decodeIfPresent(String.self, forKey: .testImages)
         testLabels = try c.decodeIfPresent(String.self, forKey: .testLabels)
+        trainFiles = try c.decodeIfPresent([String].self, forKey: .trainFiles)
+        testFiles = try c.decodeIfPresent([String].self, forKey: .testFiles)
+        label = try c.decodeIfPresent(String.self, forKey: .label)
+        layout = try c.decodeIfPresent(ImageStore.Layout.self, forKey: .layout)
+        normalize = try c.decodeIfPresent(Normalize.self, forKey: .normalize)
+        augment = try c.decodeIfPresent(ImageAugmentation.self, forKey: .augment)
         xTrainKey = try c.decodeIfPresent(String.self, forKey: .xTrainKey) ?? "x_train"
         yTrainKey = try c.decodeIfPresent(String.self, forKey: .yTrainKey) ?? "y_train"
         xTestKey = try c.decodeIfPresent(String.self, forKey: .xTestKey) ?? "x_test"
@@ -91,125 +132,123 @@ public struct DataSpec: Codable, Sendable, Equatable {
         }
     }
 
+    /// Whether the format is one of the CIFAR binary formats.
+    public var isCIFAR: Bool { resolvedFormat == .cifar10 || resolvedFormat == .cifar100 }
+
     /// Checks the fields without reading files.
     public func validate() throws {
         func fail(_ m: String) throws -> Never { throw TerrainError.invalidData(m) }
         guard let format = resolvedFormat else {
-            try fail("data: give path (an .npz or .csv file) or format: idx with train_images/train_labels; set data.format when the extension does not tell")
+            try fail("data: give path (an .npz or .csv file) or format: idx with train_images/train_labels, or format: cifar10/cifar100 with path (the batch files' directory); set data.format when the extension does not tell")
         }
         switch format {
         case .npz, .csv: if path == nil { try fail("data.path is required for format \(format.rawValue)") }
         case .idx: if trainImages == nil || trainLabels == nil { try fail("data.train_images and data.train_labels are required for format idx") }
+        case .cifar10, .cifar100:
+            if path == nil && trainFiles == nil {
+                try fail("data.path (the directory of the batch files) or data.train_files is required for format \(format.rawValue)")
+            }
+            if trainFiles?.isEmpty == true { try fail("data.train_files must name at least one file") }
         }
+        if !isCIFAR && (trainFiles != nil || testFiles != nil) { try fail("data.train_files and data.test_files are for format cifar10 or cifar100") }
+        if let l = label {
+            guard format == .cifar100 else { try fail("data.label is for format cifar100 (fine or coarse)") }
+            guard l == "fine" || l == "coarse" else { try fail("data.label must be fine or coarse, got \(l)") }
+        }
+        if layout != nil && format != .npz { try fail("data.layout is for 4-D image arrays in npz files") }
         if let f = testFraction, !(f > 0 && f < 1) { try fail("data.test_fraction must be in (0, 1), got \(f)") }
         if let n = trainSubset, n <= 0 { try fail("data.train_subset must be positive, got \(n)") }
         if let n = testSubset, n <= 0 { try fail("data.test_subset must be positive, got \(n)") }
         if let k = classes, k <= 0 { try fail("data.classes must be positive, got \(k)") }
         if targets != "classes" && targets != "values" { try fail("data.targets must be classes or values, got \(targets)") }
         if !(scale.isFinite) || scale == 0 { try fail("data.scale must be a finite non-zero number") }
+        if let n = normalize {
+            if n.mean.isEmpty && n.std.isEmpty { try fail("data.normalize: give mean and/or std (per channel)") }
+            if !n.mean.allSatisfy(\.isFinite) { try fail("data.normalize.mean must be finite numbers") }
+            if !n.std.allSatisfy({ $0.isFinite && $0 > 0 }) { try fail("data.normalize.std must be positive numbers, got \(n.std)") }
+        }
+        if let a = augment, !(0...64).contains(a.crop) { try fail("data.augment.crop must be a padding of 0 to 64 pixels, got \(a.crop)") }
+    }
+
+    /// The same spec with every relative path made absolute against `directory`.
+    public func resolvingPaths(against directory: String) -> DataSpec {
+        func absolute(_ p: String) -> String {
+            p.hasPrefix("/") ? p : URL(fileURLWithPath: directory).appendingPathComponent(p).standardizedFileURL.path
+        }
+        var s = self
+        s.path = path.map(absolute)
+        s.trainImages = trainImages.map(absolute)
+        s.trainLabels = trainLabels.map(absolute)
+        s.testImages = testImages.map(absolute)
+        s.testLabels = testLabels.map(absolute)
+        s.trainFiles = trainFiles.map { $0.map(absolute) }
+        s.testFiles = testFiles.map { $0.map(absolute) }
+        return s
+    }
+
+    /// The CIFAR batch files: `train_files`/`test_files` when given, else the distribution's
+    /// names in `path` (`data_batch_1.bin` … `data_batch_5.bin` and `test_batch.bin` for
+    /// CIFAR-10, `train.bin` and `test.bin` for CIFAR-100). Empty for other formats.
+    public var cifarFiles: (train: [String], test: [String]) {
+        guard isCIFAR else { return ([], []) }
+        func inDirectory(_ names: [String]) -> [String] {
+            guard let dir = path else { return [] }
+            return names.map { (dir as NSString).appendingPathComponent($0) }
+        }
+        let ten = resolvedFormat == .cifar10
+        let train = trainFiles ?? inDirectory(ten ? (1...5).map { "data_batch_\($0).bin" } : ["train.bin"])
+        let test = testFiles ?? (trainFiles == nil ? inDirectory([ten ? "test_batch.bin" : "test.bin"]) : [])
+        return (train, test)
+    }
+
+    /// Every file the spec reads, each with the field that names it (`data.path`,
+    /// `data.train_files[2]`, …), in a fixed order.
+    public var files: [(field: String, path: String)] {
+        if isCIFAR {
+            let f = cifarFiles
+            let trainField = trainFiles == nil ? "data.path" : "data.train_files"
+            let testField = testFiles == nil ? "data.path" : "data.test_files"
+            return f.train.enumerated().map { ("\(trainField)[\($0.offset)]", $0.element) }
+                + f.test.enumerated().map { ("\(testField)[\($0.offset)]", $0.element) }
+        }
+        return [("data.path", path), ("data.train_images", trainImages), ("data.train_labels", trainLabels),
+                ("data.test_images", testImages), ("data.test_labels", testLabels)]
+            .compactMap { field, p in p.map { (field, $0) } }
+    }
+
+    /// The SHA-256 (hex) that identifies the data a sweep uses: with one file, the SHA-256 of
+    /// its bytes; with several (IDX image and label files, CIFAR batches), the SHA-256 of the
+    /// concatenated 32-byte digests of every file in ``files`` order. Files are read through
+    /// a map, never copied whole into memory. Resolve relative paths first.
+    /// - Throws: ``TerrainError/invalidData(_:)`` naming the field and file that cannot be read.
+    public func sha256() throws -> String {
+        let list = files
+        guard !list.isEmpty else { throw TerrainError.invalidData("data: the spec names no file") }
+        var digests = [[UInt8]]()
+        for (field, path) in list {
+            do { digests.append(try MappedFile.sha256(of: path)) } catch let e as TerrainError {
+                throw TerrainError.invalidData("\(field): \(e.description)")
+            }
+        }
+        if digests.count == 1 { return SHA256.hex(digests[0]) }
+        return SHA256.hex(SHA256.hash(digests.flatMap { $0 }))
     }
 }
 
-/// Reads the data a ``DataSpec`` describes.
-public enum DataLoader {
-    /// Loads (train, test) data. `baseDirectory` resolves relative paths; `seed` fixes
-    /// subsets and held-out splits. Throws ``TerrainError/invalidData(_:)`` naming the file
-    /// and array at fault.
-    public static func load<Scalar: TensorScalar>(
-        _ spec: DataSpec, baseDirectory: String, seed: UInt64, as: Scalar.Type = Scalar.self
-    ) throws -> (train: Dataset<Scalar>, test: Dataset<Scalar>?) {
-        try spec.validate()
-        func resolve(_ p: String) -> String {
-            p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDirectory).appendingPathComponent(p).standardizedFileURL.path
+/// Coding keys by name, for the nested `data:` mappings: checks that a mapping holds only
+/// known keys (a typo must not silently fall back to a default).
+struct SpecKeys: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+
+    static func check(_ decoder: Decoder, allowed: [String]) throws {
+        let c = try decoder.container(keyedBy: SpecKeys.self)
+        for k in c.allKeys where !allowed.contains(k.stringValue) {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [k],
+                                                    debugDescription: "unknown key (allowed: \(allowed.joined(separator: ", ")))"))
         }
-        var train: (x: [Double], shape: [Int], y: [Double], yShape: [Int])
-        var test: (x: [Double], shape: [Int], y: [Double], yShape: [Int])? = nil
-        switch spec.resolvedFormat! {
-        case .npz:
-            let path = resolve(spec.path!)
-            let arrays = try NPZ.read(contentsOf: path)
-            func array(_ key: String) throws -> NPYArray {
-                guard let a = arrays[key] ?? arrays[key + ".npy"] else {
-                    throw TerrainError.invalidData("\(path): no array '\(key)' (it has \(arrays.keys.sorted().joined(separator: ", ")))")
-                }
-                return a
-            }
-            let xt = try array(spec.xTrainKey), yt = try array(spec.yTrainKey)
-            train = (try xt.asDoubles(), xt.shape, try yt.asDoubles(), yt.shape)
-            if arrays[spec.xTestKey] != nil || arrays[spec.xTestKey + ".npy"] != nil {
-                let xs = try array(spec.xTestKey), ys = try array(spec.yTestKey)
-                test = (try xs.asDoubles(), xs.shape, try ys.asDoubles(), ys.shape)
-            }
-        case .idx:
-            let xi = try IDX.read(contentsOf: resolve(spec.trainImages!))
-            let yi = try IDX.read(contentsOf: resolve(spec.trainLabels!))
-            train = (xi.values, xi.shape, yi.values, yi.shape)
-            if let ti = spec.testImages, let tl = spec.testLabels {
-                let xs = try IDX.read(contentsOf: resolve(ti)), ys = try IDX.read(contentsOf: resolve(tl))
-                test = (xs.values, xs.shape, ys.values, ys.shape)
-            }
-        case .csv:
-            let path = resolve(spec.path!)
-            let table = try CSVTable.read(contentsOf: path)
-            let column = spec.labelColumn < 0 ? table.columns + spec.labelColumn : spec.labelColumn
-            guard column >= 0 && column < table.columns else {
-                throw TerrainError.invalidData("\(path): data.label_column \(spec.labelColumn) is outside its \(table.columns) columns")
-            }
-            var xs = [Double](), ys = [Double]()
-            xs.reserveCapacity(table.rows * (table.columns - 1))
-            for r in 0..<table.rows {
-                for c in 0..<table.columns {
-                    let v = table.values[r * table.columns + c]
-                    if c == column { ys.append(v) } else { xs.append(v) }
-                }
-            }
-            train = (xs, [table.rows, table.columns - 1], ys, [table.rows])
-        }
-        let source = spec.path ?? spec.trainImages ?? "data"
-        let classes: Int?
-        if spec.targets == "classes" {
-            let all = train.y + (test?.y ?? [])
-            for v in all where v < 0 || v != v.rounded() {
-                throw TerrainError.invalidData("\(source): label \(v) is not a non-negative integer (use data.targets: values for regression)")
-            }
-            let inferred = Int(all.max() ?? 0) + 1
-            if let k = spec.classes, k < inferred {
-                throw TerrainError.invalidData("\(source): labels go up to \(inferred - 1) but data.classes is \(k)")
-            }
-            classes = spec.classes ?? inferred
-        } else {
-            classes = nil
-        }
-        func make(_ part: (x: [Double], shape: [Int], y: [Double], yShape: [Int]), _ name: String) throws -> Dataset<Scalar> {
-            guard let n = part.shape.first, n == part.yShape.first, part.shape.count >= 2 || part.shape.count == 1 else {
-                throw TerrainError.invalidData("\(source): \(name) inputs have shape \(part.shape) but targets \(part.yShape)")
-            }
-            let shape = part.shape.count == 1 ? [n, 1] : part.shape
-            let x = Tensor<Scalar>(shape: shape, storage: part.x.map { Scalar($0 * spec.scale) })
-            let y: Targets<Scalar>
-            if classes != nil {
-                y = .classes(part.y.map { Int($0) })
-            } else {
-                let width = part.y.count / max(n, 1)
-                y = .values(Tensor(shape: [n, width], storage: part.y.map { Scalar($0) }))
-            }
-            return Dataset(x: x, y: y, classes: classes)
-        }
-        var trainSet = try make(train, "training")
-        var testSet = try test.map { try make($0, "test") }
-        if testSet != nil, spec.testFraction != nil {
-            throw TerrainError.invalidData("\(source): has a test set already; remove data.test_fraction")
-        }
-        if testSet == nil, let f = spec.testFraction {
-            let parts = trainSet.split(testFraction: f, seed: seed)
-            trainSet = parts.train
-            testSet = parts.test
-        }
-        if let n = spec.trainSubset { trainSet = trainSet.subset(n, seed: TerrainRNG.derive(seed, 1)) }
-        if let n = spec.testSubset { testSet = testSet?.subset(n, seed: TerrainRNG.derive(seed, 2)) }
-        if let t = testSet, t.sampleShape != trainSet.sampleShape {
-            throw TerrainError.invalidData("\(source): training samples have shape \(trainSet.sampleShape) but test samples \(t.sampleShape)")
-        }
-        return (trainSet, testSet)
     }
 }

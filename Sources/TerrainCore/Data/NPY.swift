@@ -200,6 +200,43 @@ public enum NPY {
     ///   extra keys, bad shape), an unsupported dtype, or a data section whose size differs
     ///   from what the header's dtype and shape require.
     public static func parse(_ bytes: [UInt8], source: String) throws -> NPYArray {
+        let h = try bytes.withUnsafeBytes { try parseHeader($0, source: source) }
+        let available = bytes.count - h.dataStart
+        guard available == h.dataBytes else {
+            throw TerrainError.invalidData("\(source): data size disagrees with the header: dtype \(h.descr) and shape \(h.shape) need \(h.dataBytes) bytes, found \(available)")
+        }
+        var data = Array(bytes[h.dataStart...])
+        var dtype = h.descr
+        if h.bigEndian {
+            swapBytes(&data, itemSize: h.type.itemSize)
+            dtype = "<" + h.descr.dropFirst()
+        } else if h.descr.hasPrefix("=") {
+            dtype = "<" + h.descr.dropFirst()
+        }
+        if h.fortranOrder && h.shape.count > 1 && h.count > 1 {
+            data = fortranToC(data, shape: h.shape, itemSize: h.type.itemSize)
+        }
+        return NPYArray(shape: h.shape, dtype: dtype, fortranOrder: h.fortranOrder, data: data)
+    }
+
+    /// A parsed `.npy` header: what the data section must hold and where it starts.
+    struct Header {
+        var shape: [Int]
+        var descr: String
+        var type: DType
+        var bigEndian: Bool
+        var fortranOrder: Bool
+        /// Elements (the product of `shape`).
+        var count: Int
+        /// Offset of the data section from the start of the `.npy` bytes.
+        var dataStart: Int
+        /// Bytes the data section must hold.
+        var dataBytes: Int
+    }
+
+    /// Parses the preamble and header dictionary at the start of `bytes` (which may be longer
+    /// than the header, e.g. a whole mapped member); every size is checked without trapping.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, source: String) throws -> Header {
         func fail(_ m: String) -> TerrainError { .invalidData("\(source): \(m)") }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
             throw fail("not a .npy file (bad magic; expected \\x93NUMPY)")
@@ -253,27 +290,10 @@ public enum NPY {
         guard let parsed = DType.parse(descr) else {
             throw fail("unsupported dtype '\(descr)' (supported: <f4 <f8 <i8 <i4 <i2 |i1 |u1 <u2 <u4 <u8 |b1, or their > forms)")
         }
-        let (type, bigEndian) = (parsed.type, parsed.bigEndian)
-        let size = type.itemSize
-        let dataStart = headerStart + headerLength
-        let (needed, o) = count.multipliedReportingOverflow(by: size)
+        let (needed, o) = count.multipliedReportingOverflow(by: parsed.type.itemSize)
         guard !o else { throw fail("shape \(shape) is too large") }
-        let available = bytes.count - dataStart
-        guard available == needed else {
-            throw fail("data size disagrees with the header: dtype \(descr) and shape \(shape) need \(needed) bytes, found \(available)")
-        }
-        var data = Array(bytes[dataStart...])
-        var dtype = descr
-        if bigEndian {
-            swapBytes(&data, itemSize: size)
-            dtype = "<" + descr.dropFirst()
-        } else if descr.hasPrefix("=") {
-            dtype = "<" + descr.dropFirst()
-        }
-        if fortran && shape.count > 1 && count > 1 {
-            data = fortranToC(data, shape: shape, itemSize: size)
-        }
-        return NPYArray(shape: shape, dtype: dtype, fortranOrder: fortran, data: data)
+        return Header(shape: shape, descr: descr, type: parsed.type, bigEndian: parsed.bigEndian, fortranOrder: fortran,
+                      count: count, dataStart: headerStart + headerLength, dataBytes: needed)
     }
 
     static func swapBytes(_ data: inout [UInt8], itemSize: Int) {
@@ -333,6 +353,12 @@ public enum NPY {
         encode(descr: "<f8", shape: shape, count: doubles.count) { out in
             for v in doubles { append(&out, v.bitPattern) }
         }
+    }
+
+    /// Encodes bytes as a version-1.0 `.npy` file of dtype `|u1` (uint8).
+    /// Fails (precondition) when `shape`'s product differs from `uint8s.count`.
+    public static func encode(uint8s: [UInt8], shape: [Int]) -> [UInt8] {
+        encode(descr: "|u1", shape: shape, count: uint8s.count, itemSize: 1) { out in out += uint8s }
     }
 
     /// Encodes 64-bit integers as a version-1.0 `.npy` file of dtype `<i8`.

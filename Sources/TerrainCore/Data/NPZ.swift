@@ -196,9 +196,21 @@ public enum NPZ {
             }
         }
 
-        func members() throws -> [Member] {
+        /// A member's place in the archive: its compressed bytes are `start..<start+csize`.
+        struct Entry {
+            var name: String
+            var method: Int
+            var crc: UInt32
+            var start: Int
+            var csize: Int
+            var usize: Int
+        }
+
+        /// Every file member of the archive, with its central-directory entry and local
+        /// header checked against each other and its data range checked to lie in the file.
+        func entries() throws -> [Entry] {
             let (entries, size, offset) = try endOfCentralDirectory()
-            var result: [Member] = []
+            var result: [Entry] = []
             var p = offset
             let cdEnd = offset + size
             for index in 0..<entries {
@@ -222,19 +234,51 @@ public enum NPZ {
                 guard method == 0 || method == 8 else {
                     throw fail("\(what): unsupported compression method \(method) (only 0, stored, and 8, deflate)")
                 }
-                let data = try memberData(name: name, what: what, localOffset: local!, flags: flags, method: method,
+                let start = try dataStart(name: name, what: what, localOffset: local!, flags: flags, method: method,
                                           csize: csize, usize: usize, centralEnd: offset)
-                let actual = NPZ.crc32(data)
-                guard actual == crc else {
-                    throw fail("\(what): CRC-32 mismatch (stored 0x\(Inflate.hex32(crc)), computed 0x\(Inflate.hex32(actual)))")
+                if method == 0 && csize != usize {
+                    throw fail("\(what): stored member has compressed size \(csize) but uncompressed size \(usize)")
                 }
-                result.append(Member(name: name, data: data))
+                result.append(Entry(name: name, method: method, crc: crc, start: start, csize: csize, usize: usize))
             }
             return result
         }
 
-        func memberData(name: String, what: String, localOffset: Int, flags: Int, method: Int,
-                        csize: Int, usize: Int, centralEnd: Int) throws -> [UInt8] {
+        func members() throws -> [Member] {
+            try entries().map { Member(name: $0.name, data: try data(of: $0)) }
+        }
+
+        /// A member's uncompressed bytes, CRC-checked.
+        func data(of e: Entry) throws -> [UInt8] {
+            let what = "member \(e.name)"
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[e.start..<(e.start + e.csize)])
+            let out: [UInt8]
+            if e.method == 0 {
+                out = [UInt8](raw)
+            } else {
+                do {
+                    out = try Inflate.decompress(raw, expectedSize: e.usize).bytes
+                } catch TerrainError.invalidData(let m) {
+                    throw fail("\(what): \(m)")
+                }
+                guard out.count == e.usize else {
+                    throw fail("\(what): decompressed to \(out.count) bytes, expected \(e.usize)")
+                }
+            }
+            try checkCRC(out.withUnsafeBytes { NPZ.crc32($0) }, e)
+            return out
+        }
+
+        func checkCRC(_ actual: UInt32, _ e: Entry) throws {
+            guard actual == e.crc else {
+                throw fail("member \(e.name): CRC-32 mismatch (stored 0x\(Inflate.hex32(e.crc)), computed 0x\(Inflate.hex32(actual)))")
+            }
+        }
+
+        /// Checks a member's local header against its central-directory entry and returns
+        /// the offset of its data.
+        func dataStart(name: String, what: String, localOffset: Int, flags: Int, method: Int,
+                       csize: Int, usize: Int, centralEnd: Int) throws -> Int {
             let h = localOffset
             guard has(h, 30), u32(h) == 0x0403_4B50 else {
                 throw fail("\(what): local file header at offset \(h) is missing, truncated or has a bad signature")
@@ -261,23 +305,7 @@ public enum NPZ {
             guard has(start, csize), start + csize <= centralEnd else {
                 throw fail("\(what): \(csize) bytes of member data at offset \(start) run past the end of the data area (truncated?)")
             }
-            let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + csize)])
-            if method == 0 {
-                guard csize == usize else {
-                    throw fail("\(what): stored member has compressed size \(csize) but uncompressed size \(usize)")
-                }
-                return [UInt8](raw)
-            }
-            let out: [UInt8]
-            do {
-                out = try Inflate.decompress(raw, expectedSize: usize).bytes
-            } catch TerrainError.invalidData(let m) {
-                throw fail("\(what): \(m)")
-            }
-            guard out.count == usize else {
-                throw fail("\(what): decompressed to \(out.count) bytes, expected \(usize)")
-            }
-            return out
+            return start
         }
     }
 

@@ -20,7 +20,7 @@ public final class PlaneEvaluator {
     public init?(model: Model<Float>, data: Dataset<Float>, loss: LossKind, centre: [Float], d1: [Float], d2: [Float]?,
                  chunkSize: Int = Evaluator.defaultChunkSize) {
         guard let first = model.layers.layers.first as? Linear<Float>, first.weight.mask == nil, first.bias?.mask == nil,
-              data.x.rank == 2, data.x.shape[1] == first.inFeatures else { return nil }
+              data.sampleShape == [first.inFeatures] else { return nil }
         let layout = ParameterSpace(model).layout
         guard let wSlot = layout.first(where: { $0.name == first.weight.name }) else { return nil }
         let bSlot = first.bias.flatMap { b in layout.first(where: { $0.name == b.name }) }
@@ -35,7 +35,7 @@ public final class PlaneEvaluator {
         var start = 0
         while start < data.count {
             let end = min(start + chunkSize, data.count)
-            let x = chunkSize >= data.count ? data.x : data.x.rows(start..<end)
+            let x = data.inputs(start..<end)
             func product(_ w: Tensor<Float>) -> [Float] {
                 var c = Tensor<Float>(shape: [end - start, h])
                 Kernels.matmul(x, w, transposeB: true, into: &c)

@@ -156,15 +156,3 @@ extension Model {
         return copy
     }
 }
-
-extension Dataset {
-    /// The same samples in another precision.
-    public func converted<Other: TensorScalar>(to: Other.Type) -> Dataset<Other> {
-        let targets: Targets<Other>
-        switch y {
-        case .classes(let c): targets = .classes(c)
-        case .values(let v): targets = .values(Tensor(v))
-        }
-        return Dataset<Other>(x: Tensor(x), y: targets, classes: classes)
-    }
-}

@@ -19,7 +19,7 @@ public enum Evaluator {
         var start = 0
         while start < data.count {
             let end = min(start + chunkSize, data.count)
-            let x = chunkSize >= data.count ? data.x : data.x.rows(start..<end)
+            let x = data.inputs(start..<end)
             let y = chunkSize >= data.count ? data.y : data.y.slice(start..<end)
             let out = model.forward(x, context: .inference)
             let l = loss.evaluate(logits: out, targets: y, normalizer: end - start, wantGradient: false, runningTotal: total)
@@ -46,7 +46,7 @@ public enum Evaluator {
         var start = 0
         while start < data.count {
             let end = min(start + chunkSize, data.count)
-            let x = chunkSize >= data.count ? data.x : data.x.rows(start..<end)
+            let x = data.inputs(start..<end)
             let y = chunkSize >= data.count ? data.y : data.y.slice(start..<end)
             model.zeroGradients()
             let out = model.forward(x, context: .eval)
@@ -90,7 +90,7 @@ extension Evaluator {
         var start = 0
         while start < data.count {
             let end = min(start + batchSize, data.count)
-            _ = model.forward(data.x.rows(start..<end), context: .batchNormStatistics)
+            _ = model.forward(data.inputs(start..<end), context: .batchNormStatistics)
             start = end
         }
         return true

@@ -129,7 +129,7 @@ public final class Trainer<Scalar: TensorScalar> {
     public func trainStep() -> StepResult {
         let k = step
         let idx = batches.indices(step: k)
-        let (x, y) = train.batch(idx)
+        let (x, y) = train.trainingBatch(idx, seed: config.seed, epoch: k / batches.stepsPerEpoch)
         let context = ForwardContext.train(seed: config.seed, step: UInt64(k))
         let first = lossAndGradient(x, y, context)
         if let rho = config.optimizer.samRho {

@@ -64,8 +64,24 @@ def write_idx(name, type_code, fmt, arr):
     return header + data
 
 
+def image_fixtures():
+    """images_compressed.npz (np.savez_compressed): a tiny image set in two layouts.
+
+    x_train uint8 [6, 5, 4, 3] (NHWC) with value (7*i + 3) % 256 at flat index i, x_test
+    uint8 [2, 5, 4, 3] with (11*i + 5) % 256; xf_train / xf_test the same images as float32
+    NCHW ([6, 3, 5, 4], [2, 3, 5, 4]); y_train [0, 1, 2, 0, 1, 2], y_test [2, 1] (int64).
+    """
+    x_train = ((np.arange(6 * 5 * 4 * 3) * 7 + 3) % 256).astype(np.uint8).reshape(6, 5, 4, 3)
+    x_test = ((np.arange(2 * 5 * 4 * 3) * 11 + 5) % 256).astype(np.uint8).reshape(2, 5, 4, 3)
+    np.savez_compressed(path("images_compressed.npz"), x_train=x_train, x_test=x_test,
+                        xf_train=x_train.transpose(0, 3, 1, 2).astype(np.float32),
+                        xf_test=x_test.transpose(0, 3, 1, 2).astype(np.float32),
+                        y_train=np.array([0, 1, 2, 0, 1, 2], dtype=np.int64), y_test=np.array([2, 1], dtype=np.int64))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    image_fixtures()
     a = arrays()
     np.savez(path("plain.npz"), **a)
     np.savez_compressed(path("compressed.npz"), **a)
