@@ -35,12 +35,13 @@ let package = Package(
             name: "TerrainCore",
             dependencies: ["CBLAS"]
         ),
-        .target(name: "TerrainWire", dependencies: ["CZeroMQ", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "TerrainProtocol"),
+        .target(name: "TerrainWire", dependencies: ["CZeroMQ", "TerrainProtocol", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TerrainSweeps", dependencies: ["TerrainCore", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "TerrainCoordinator",
             dependencies: [
-                "TerrainSweeps", "TerrainWire",
+                "TerrainSweeps", "TerrainProtocol", "TerrainWire",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -60,6 +61,7 @@ let package = Package(
             dependencies: ["TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWire"],
             path: "bench"),
         .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"], exclude: ["Fixtures"]),
+        .testTarget(name: "TerrainProtocolTests", dependencies: ["TerrainProtocol"]),
         .testTarget(name: "TerrainWireTests", dependencies: ["TerrainWire"]),
         .testTarget(name: "TerrainExportTests", dependencies: ["TerrainExport", "TerrainCore", "CHDF5"]),
         .testTarget(

@@ -406,28 +406,20 @@ public final class Coordinator {
                 send(peer, message, router)
             case let .dispatch(peer, task, attempt):
                 let info = taskInfo[Int(task) - 1]
-                var artifacts = [[UInt8]]()
-                var inputs = [String]()
-                for i in info.inputs {
-                    artifacts.append(i.hash)
-                    inputs.append("0 \(i.name) \(SHA256.hex(i.hash))")
-                }
+                var inputs = info.inputs.map { TaskInputRef(dependency: 0, name: $0.name, hash: $0.hash) }
                 for dep in info.dependencies {
                     for o in (try? dataset.outputs(of: dep)) ?? [] {
-                        artifacts.append(o.hash)
-                        inputs.append("\(dep) \(o.name) \(SHA256.hex(o.hash))")
+                        inputs.append(TaskInputRef(dependency: dep, name: o.name, hash: o.hash))
                     }
                 }
                 // A task dispatched again resumes from its last checkpoint, an input of its own
                 // (whatever attempt made it: the computation is deterministic).
                 if let c = latestCheckpoint(task) {
-                    artifacts.append(c.hash)
-                    inputs.append("\(task) \(TaskContext.checkpointInput) \(SHA256.hex(c.hash))")
+                    inputs.append(TaskInputRef(dependency: task, name: TaskContext.checkpointInput, hash: c.hash))
                     pendingEvents.append(.init(time: wallClock, kind: "resume", task: task, worker: peerName(peer),
                                                detail: "attempt \(attempt) resumes from step \(c.step) (checkpoint of attempt \(c.attempt))"))
                 }
-                send(peer, .task(TaskAssignment(task: task, attempt: attempt, kind: info.kind, params: info.params,
-                                                artifacts: artifacts, inputs: inputs.joined(separator: "\n"))), router)
+                send(peer, .task(TaskAssignment(task: task, attempt: attempt, kind: info.kind, params: info.params, inputs: inputs)), router)
             case let .store(task, attempt, peer):
                 guard let r = currentResult, r.task == task else { continue }
                 if firstPending == nil { firstPending = now }

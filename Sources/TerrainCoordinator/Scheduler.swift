@@ -1,5 +1,5 @@
 import DequeModule
-import TerrainWire
+import TerrainProtocol
 
 /// The coordinator's scheduler: a value-type state machine with no I/O. Events go in
 /// (``SchedulerEvent``), directives come out (``SchedulerDirective``); a thin shell

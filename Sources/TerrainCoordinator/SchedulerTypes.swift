@@ -1,4 +1,4 @@
-import TerrainWire
+import TerrainProtocol
 
 /// The lifecycle state of a task.
 public enum TaskStatus: String, Sendable, Codable, CaseIterable {
@@ -66,7 +66,8 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var deadAfter: Double { heartbeatInterval * Double(liveness) }
 }
 
-/// A worker connection as identified by its ZeroMQ routing id.
+/// A worker connection: opaque bytes by which the transport addresses the peer (the shell's
+/// ROUTER socket uses the DEALER's routing id). The scheduler only compares them.
 public typealias PeerID = [UInt8]
 
 /// Something that happened, fed to ``Scheduler/handle(_:)``. Times are seconds on a

@@ -216,9 +216,8 @@ public final class Worker {
         computing = t.task
         // Inputs travel as blob frames after the task, in `inputs` order.
         var frames = WireCodec.encode(.task(t))
-        for line in t.inputs.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            guard parts.count == 3, let hash = hexBytes(String(parts[2])), let data = cache[hash] else { continue }
+        for input in t.inputs {
+            guard let data = cache[input.hash] else { preconditionFailure("task \(t.task) started without its input \(input.name)") }
             frames.append(data)
         }
         _ = try? ioEnd.send(frames)
@@ -272,9 +271,8 @@ public final class Worker {
                 if frames.count == 1 && frames[0] == [0] { return }
                 guard case .task(let t)? = try? WireCodec.decode([frames[0]]) else { continue }
                 var inputs = [TaskInput]()
-                for (line, data) in zip(t.inputs.split(separator: "\n"), frames.dropFirst()) {
-                    let parts = line.split(separator: " ")
-                    if parts.count == 3, let dep = UInt64(parts[0]) { inputs.append(TaskInput(task: dep, name: String(parts[1]), data: data)) }
+                for (input, data) in zip(t.inputs, frames.dropFirst()) {
+                    inputs.append(TaskInput(task: input.dependency, name: input.name, data: data))
                 }
                 let start = DispatchTime.now().uptimeNanoseconds
                 let reply: WireMessage
@@ -327,26 +325,4 @@ final class ComputeThread: @unchecked Sendable {
 
     func start() { thread.start() }
     func join() { finished.wait() }
-}
-
-private func hexBytes(_ s: String) -> [UInt8]? {
-    let chars = Array(s.utf8)
-    guard chars.count % 2 == 0 else { return nil }
-    var out = [UInt8]()
-    out.reserveCapacity(chars.count / 2)
-    func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 97...102: return c - 87
-        case 65...70: return c - 55
-        default: return nil
-        }
-    }
-    var i = 0
-    while i < chars.count {
-        guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
-        out.append(hi << 4 | lo)
-        i += 2
-    }
-    return out
 }
