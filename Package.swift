@@ -37,12 +37,12 @@ let package = Package(
         ),
         .target(name: "TerrainProtocol"),
         .target(name: "TerrainWire", dependencies: ["CZeroMQ", "TerrainProtocol", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "TerrainSweeps", dependencies: ["TerrainCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "TerrainDataset", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "TerrainSweeps", dependencies: ["TerrainCore", "TerrainDataset", "TerrainExport", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "TerrainCoordinator",
             dependencies: [
-                "TerrainSweeps", "TerrainProtocol", "TerrainWire",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "TerrainSweeps", "TerrainProtocol", "TerrainWire", "TerrainDataset",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -51,22 +51,28 @@ let package = Package(
         .executableTarget(
             name: "terrain",
             dependencies: [
-                "TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWorker", "TerrainExport",
+                "TerrainCore", "TerrainSweeps", "TerrainDataset", "TerrainCoordinator", "TerrainWorker", "TerrainExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "terrain-bench",
-            dependencies: ["TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWire"],
+            dependencies: ["TerrainCore", "TerrainSweeps", "TerrainDataset", "TerrainCoordinator", "TerrainWire"],
             path: "bench"),
+        .target(
+            name: "TerrainTestSupport",
+            dependencies: ["TerrainDataset", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/TerrainTestSupport"),
         .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"], exclude: ["Fixtures"]),
         .testTarget(name: "TerrainProtocolTests", dependencies: ["TerrainProtocol"]),
         .testTarget(name: "TerrainWireTests", dependencies: ["TerrainWire"]),
         .testTarget(name: "TerrainExportTests", dependencies: ["TerrainExport", "TerrainCore", "CHDF5"]),
         .testTarget(
             name: "TerrainCoordinatorTests",
-            dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps", "TerrainCore"],
+            dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps", "TerrainCore", "TerrainDataset",
+                           "TerrainTestSupport"],
             exclude: ["Fixtures"]),
+        .testTarget(name: "TerrainDatasetTests", dependencies: ["TerrainDataset", "TerrainTestSupport"]),
     ]
 )

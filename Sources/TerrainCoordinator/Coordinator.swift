@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TerrainCore
+import TerrainDataset
 import TerrainSweeps
 import TerrainWire
 
@@ -107,7 +108,7 @@ public final class Coordinator {
             }
         }
         lock = try DatasetLock(path: options.datasetPath + ".lock")
-        let tasks: [(descriptor: TaskDescriptor, params: [UInt8])]
+        let tasks: [StoredTask]
         var staticInputs: [UInt64: [(name: String, hash: [UInt8])]]
         if FileManager.default.fileExists(atPath: options.datasetPath) {
             dataset = try SweepDataset(path: options.datasetPath)
@@ -132,15 +133,16 @@ public final class Coordinator {
             dataset = try SweepDataset(path: options.datasetPath)
             (tasks, staticInputs) = try Self.create(spec, expanded: expanded, in: dataset)
         }
-        taskInfo = tasks.sorted { $0.descriptor.id < $1.descriptor.id }.map {
-            ($0.descriptor.kind, $0.params, $0.descriptor.dependencies, staticInputs[$0.descriptor.id] ?? [])
-        }
-        guard taskInfo.count == tasks.count, tasks.allSatisfy({ $0.descriptor.id >= 1 && $0.descriptor.id <= UInt64(tasks.count) }) else {
+        taskInfo = tasks.sorted { $0.id < $1.id }.map { ($0.kind, $0.params, $0.dependencies, staticInputs[$0.id] ?? []) }
+        guard taskInfo.count == tasks.count, tasks.allSatisfy({ $0.id >= 1 && $0.id <= UInt64(tasks.count) }) else {
             throw DatasetError.io("\(options.datasetPath): task ids are not 1…\(tasks.count)")
         }
         checkpointed = try dataset.checkpointedTasks()
         let r = spec.runtime
-        scheduler = try Scheduler(tasks: tasks.map(\.descriptor),
+        let descriptors = tasks.map {
+            TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies, status: $0.status, attempts: $0.attempts, digest: $0.digest)
+        }
+        scheduler = try Scheduler(tasks: descriptors,
                                   config: SchedulerConfig(maxAttempts: r.maxAttempts, heartbeatInterval: Double(r.heartbeatMs) / 1000,
                                                           liveness: r.liveness, taskTimeout: r.taskTimeout),
                                   sweepID: spec.hash)
@@ -148,11 +150,10 @@ public final class Coordinator {
 
     /// Writes a new sweep into an empty dataset.
     private static func create(_ spec: SweepSpec, expanded: [ExpandedTask]? = nil, in dataset: SweepDataset) throws
-        -> ([(descriptor: TaskDescriptor, params: [UInt8])], [UInt64: [(name: String, hash: [UInt8])]])
+        -> ([StoredTask], [UInt64: [(name: String, hash: [UInt8])]])
     {
         let expanded = try expanded ?? spec.expand()
-        let tasks = expanded.map { (TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies,
-                                                   status: $0.dependencies.isEmpty ? .queued : .waiting), $0.params) }
+        let tasks = expanded.map { StoredTask(id: $0.id, kind: $0.kind, params: $0.params, dependencies: $0.dependencies) }
         var staticInputs = [UInt64: [(name: String, hash: [UInt8])]]()
         var artifacts = [[UInt8]: [UInt8]]()
         for t in expanded where !t.inputs.isEmpty {
@@ -424,7 +425,7 @@ public final class Coordinator {
                 guard let r = currentResult, r.task == task else { continue }
                 if firstPending == nil { firstPending = now }
                 let kind = taskInfo[Int(task) - 1].kind
-                var record: RunRecord? = nil
+                var rows: RunRows? = nil
                 if kind == "run" || kind == "lottery" {
                     do {
                         let decoded = try RunRecord.decode(r.output)
@@ -432,7 +433,7 @@ public final class Coordinator {
                             pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer),
                                                        detail: "the \(kind) record cannot be tabulated (\(problem)); stored without runs/curve rows"))
                         } else {
-                            record = decoded
+                            rows = decoded.rows(task: task)
                         }
                     } catch {
                         pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer),
@@ -442,7 +443,7 @@ public final class Coordinator {
                 pendingResults.append(.init(task: task, attempt: attempt, worker: peerName(peer), output: r.output,
                                             digest: Self.digest(r), elapsed: r.elapsed, received: wallClock,
                                             blobs: r.blobs.map { ($0.name, SHA256.hash($0.data), $0.data) },
-                                            startStep: r.startStep, record: record))
+                                            startStep: r.startStep, rows: rows))
             case let .keepCheckpoint(task, attempt, step):
                 guard let c = currentCheckpoint, c.task == task else { continue }
                 if firstPending == nil { firstPending = now }

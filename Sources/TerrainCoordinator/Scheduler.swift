@@ -1,4 +1,5 @@
 import DequeModule
+import TerrainDataset  // TaskStatus only: the scheduler does no I/O
 import TerrainProtocol
 
 /// The coordinator's scheduler: a value-type state machine with no I/O. Events go in

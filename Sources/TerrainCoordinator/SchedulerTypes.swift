@@ -1,18 +1,5 @@
+import TerrainDataset  // TaskStatus only: the scheduler does no I/O
 import TerrainProtocol
-
-/// The lifecycle state of a task.
-public enum TaskStatus: String, Sendable, Codable, CaseIterable {
-    /// Waiting for the tasks it depends on.
-    case waiting
-    /// Ready to run, in the queue.
-    case queued
-    /// Leased to a worker.
-    case running
-    /// A result is committed.
-    case done
-    /// Quarantined after its attempt limit, or a dependency failed.
-    case failed
-}
 
 /// A task as the scheduler sees it: identity, kind and dependencies (parameters and
 /// results stay in the dataset; the scheduler never holds them).

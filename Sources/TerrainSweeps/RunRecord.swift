@@ -1,5 +1,6 @@
 import Foundation
 import TerrainCore
+import TerrainDataset
 
 /// One point of a training curve: metrics measured in evaluation mode after `step`
 /// optimizer steps.
@@ -173,5 +174,38 @@ public struct RunRecord: Codable, Sendable, Equatable {
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try d.decode(RunRecord.self, from: Data(bytes))
+    }
+}
+
+extension RunRecord {
+    /// The record as rows of the dataset's `runs` and `curve_points` tables, for task `task`.
+    public func rows(task: UInt64) -> RunRows {
+        var run = RunRow(task: Int64(task), kind: kind, seed: seed, batchSize: batchSize, learningRate: learningRate,
+                         effectiveLearningRate: effectiveLearningRate, optimizer: optimizer, momentum: momentum,
+                         weightDecay: weightDecay, status: status, totalSteps: totalSteps)
+        run.branch = branch
+        run.level = level
+        run.rewindStep = rewindStep
+        run.divergedStep = divergedStep
+        run.divergedLoss = divergedLoss
+        run.density = density
+        run.trainLoss = trainLoss
+        run.trainAccuracy = trainAccuracy
+        run.testLoss = testLoss
+        run.testAccuracy = testAccuracy
+        run.generalizationGap = generalizationGap
+        run.accuracyGap = accuracyGap
+        run.lambdaMax = lambdaMax
+        run.stepsToTarget = stepsToTarget
+        run.earlyStopStep = earlyStopStep
+        run.earlyStopTestAccuracy = earlyStopTestAccuracy
+        run.validationLoss = validationLoss
+        run.validationAccuracy = validationAccuracy
+        let curve = self.curve.map { c in
+            CurvePointRow(task: Int64(task), step: c.step, epoch: c.epoch, trainLoss: c.trainLoss, trainAccuracy: c.trainAccuracy,
+                          testLoss: c.testLoss, testAccuracy: c.testAccuracy, learningRate: c.learningRate, lambdaMax: c.lambdaMax,
+                          validationLoss: c.validationLoss, validationAccuracy: c.validationAccuracy)
+        }
+        return RunRows(run: run, curve: curve)
     }
 }

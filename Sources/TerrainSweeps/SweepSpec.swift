@@ -309,3 +309,11 @@ extension SweepSpec {
         }
     }
 }
+
+extension SweepSpec {
+    /// The `name:` of a stored spec's text (as `terrain status`, `export` and `render` read it
+    /// from a dataset without checking its files), or `fallback` when it has none or does not parse.
+    public static func name(ofStoredSpec text: String, fallback: String) -> String {
+        (try? SpecYAML.mapping(text, source: "stored spec"))?["name"]?.string ?? fallback
+    }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TerrainExport
+import TerrainSweeps
 
 /// `terrain export DATASET --format npz`.
 struct ExportCommand: ParsableCommand {
@@ -35,7 +36,7 @@ struct ExportCommand: ParsableCommand {
     var directions: String?
 
     func run() throws {
-        if let kind = try RunResults.kind(of: dataset), RunResults.kinds.contains(kind) {
+        if let kind = try StoredRuns.kind(of: dataset), StoredRuns.kinds.contains(kind) {
             try exportRuns()
             return
         }
@@ -72,8 +73,8 @@ struct ExportCommand: ParsableCommand {
         }
         if directions != nil { throw CLI.Failure(message: "--directions applies to surface sweeps only") }
         if metric != "train_loss" || log { throw CLI.Failure(message: "--metric and --log apply to surface sweeps (VTK height); a lottery or training sweep exports every column") }
-        let (runs, curves, attributes, _, _) = try RunResults.load(dataset)
-        if let artifacts { try RunResults.writeArtifacts(dataset: dataset, runs: runs, to: artifacts) }
+        let (rows, _, runs, curves, attributes, _) = try StoredRuns.load(dataset)
+        if let artifacts { try StoredRuns.writeArtifacts(dataset: dataset, runs: rows, to: artifacts) }
         var base = output ?? (dataset as NSString).deletingPathExtension
         if ["csv", "npz"].contains((base as NSString).pathExtension.lowercased()) { base = (base as NSString).deletingPathExtension }
         do {

@@ -1,5 +1,5 @@
 import Foundation
-import TerrainCoordinator
+import TerrainDataset
 
 /// Renders sweep progress: a bar redrawn in place on a terminal, a plain line every few
 /// seconds otherwise (logs, CI).

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import TerrainCoordinator
+import TerrainDataset
 import TerrainExport
 import TerrainSweeps
 
@@ -39,7 +39,7 @@ struct RenderCommand: ParsableCommand {
     var figure: String?
 
     func run() throws {
-        if let kind = try RunResults.kind(of: dataset), RunResults.kinds.contains(kind) {
+        if let kind = try StoredRuns.kind(of: dataset), StoredRuns.kinds.contains(kind) {
             try renderRuns(kind: kind)
             return
         }
@@ -96,7 +96,7 @@ struct RenderCommand: ParsableCommand {
 
     /// Lottery and training sweeps.
     private func renderRuns(kind: String) throws {
-        let (runs, _, _, _, name) = try RunResults.load(dataset)
+        let (runs, curve, _, _, _, name) = try StoredRuns.load(dataset)
         let base = (dataset as NSString).deletingPathExtension
         var jobs = [(figure: String, path: String, label: String, runs: [GridRun])]()
         if metric != "train_loss" || log || density || contours != 12 || maxCells != 251 {
@@ -123,14 +123,14 @@ struct RenderCommand: ParsableCommand {
             for (label, slug, group) in variants { jobs.append((figure, path(figure, slug), label, group)) }
         }
         if figures.contains("curves") {
-            let (steps, series) = try RunResults.lotteryCurves(dataset)
+            let (steps, series) = RunResults.lotteryCurves(runs: runs, curve: curve)
             if series.isEmpty { throw CLI.Failure(message: "\(dataset): no finished main-chain levels with test accuracy yet") }
             let svg = SVGRenderer.curves(x: steps, series: series, title: "Test accuracy along training, main chain (\(name))",
                                          subtitle: "mean over seeds; legend: level (density)", xLabel: "step", yLabel: "test accuracy (%)")
             try write(svg, to: output ?? "\(base)-curves.svg")
         }
         if figures.contains("sharpness") {
-            let groups = try RunResults.sharpnessAlongTraining(dataset)
+            let groups = RunResults.sharpnessAlongTraining(runs: runs, curve: curve)
             if groups.isEmpty && chosen == "sharpness" {
                 throw CLI.Failure(message: "\(dataset): no λmax along training (add curvature: {every_epochs: N} to the spec)")
             }

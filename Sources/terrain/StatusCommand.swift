@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import TerrainCoordinator
+import TerrainDataset
 import TerrainSweeps
 
 /// `terrain status DATASET`.
@@ -29,8 +29,8 @@ struct StatusCommand: ParsableCommand {
                 if let params = try? JSONDecoder().decode(SurfaceSpec.Params.self, from: Data(o.params)) { done += params.end - params.start }
             }
             var total = 0
-            for (d, params) in try ds.loadTasks() where d.kind == "surface" {
-                if let p = try? JSONDecoder().decode(SurfaceSpec.Params.self, from: Data(params)) { total += p.end - p.start }
+            for t in try ds.loadTasks() where t.kind == "surface" {
+                if let p = try? JSONDecoder().decode(SurfaceSpec.Params.self, from: Data(t.params)) { total += p.end - p.start }
             }
             let eta = p.rate > 0 && p.done < p.total ? "  ETA \(ProgressPrinter.duration(Double(p.total - p.done - p.failed) / p.rate))" : ""
             print("grid points: \(done)/\(total)\(eta)")
@@ -38,35 +38,21 @@ struct StatusCommand: ParsableCommand {
         let kind = try ds.meta("kind")
         if kind == "lottery" {
             // Mean final test accuracy per branch and level, over the seeds done so far.
-            let rows = try ds.table("""
-                SELECT level, branch, AVG(density), AVG(test_acc), COUNT(*), SUM(status = 'diverged')
-                FROM runs GROUP BY level, branch ORDER BY level, branch
-                """).rows
-            if !rows.isEmpty { print("level  branch          density  mean test acc  seeds") }
-            for r in rows {
-                guard case .integer(let level) = r[0], case .text(let branch) = r[1], case .real(let density) = r[2],
-                      case .integer(let n) = r[4] else { continue }
-                let acc: String
-                if case .real(let a) = r[3] { acc = String(format: "%11.2f%%", 100 * a) } else { acc = "          –" }
-                let diverged = (r[5] == .integer(0) || r[5] == .null) ? "" : "  (\(r[5]) diverged)"
-                let name = branch.padding(toLength: max(14, branch.count), withPad: " ", startingAt: 0)
-                print(String(format: "%5d  ", Int(level)) + name + String(format: "  %7.4f  ", density) + "\(acc)  \(n)\(diverged)")
+            let levels = RunResults.levels(try ds.runs())
+            if !levels.isEmpty { print("level  branch          density  mean test acc  seeds") }
+            for l in levels {
+                let acc = l.testAccuracy.map { String(format: "%11.2f%%", 100 * $0) } ?? "          –"
+                let diverged = l.diverged == 0 ? "" : "  (\(l.diverged) diverged)"
+                let name = l.branch.padding(toLength: max(14, l.branch.count), withPad: " ", startingAt: 0)
+                print(String(format: "%5d  ", l.level) + name + String(format: "  %7.4f  ", l.density) + "\(acc)  \(l.runs)\(diverged)")
             }
         } else if kind == "training" {
-            let counts = try ds.table("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status").rows
-            let text = counts.compactMap { r -> String? in
-                guard case .text(let s) = r[0], case .integer(let n) = r[1] else { return nil }
-                return "\(n) \(s)"
-            }
+            let runs = try ds.runs()
+            let text = RunResults.statusCounts(runs).map { "\($0.runs) \($0.status)" }
             if !text.isEmpty { print("runs: " + text.joined(separator: ", ")) }
-            let best = try ds.table("""
-                SELECT batch_size, lr, optimizer, momentum, weight_decay, AVG(test_acc) AS acc, COUNT(*) FROM runs
-                WHERE status = 'completed' GROUP BY batch_size, lr, optimizer, momentum, weight_decay ORDER BY acc DESC LIMIT 1
-                """).rows
-            if let b = best.first, case .integer(let batch) = b[0], case .real(let lr) = b[1], case .text(let optimizer) = b[2],
-               case .real(let momentum) = b[3], case .real(let decay) = b[4], case .real(let acc) = b[5], case .integer(let n) = b[6] {
+            if let b = RunResults.best(runs) {
                 print(String(format: "best: batch size %d, lr %g, %@, momentum %g, weight decay %g: mean test accuracy %.2f%% over %d seed(s)",
-                             Int(batch), lr, optimizer as NSString, momentum, decay, 100 * acc, Int(n)))
+                             b.batchSize, b.learningRate, b.optimizer as NSString, b.momentum, b.weightDecay, 100 * b.testAccuracy, b.seeds))
             }
         }
         let failures = try ds.events(kind: "quarantined")

@@ -1,5 +1,5 @@
 import Foundation
-import TerrainCoordinator
+import TerrainDataset
 import TerrainCore
 import TerrainExport
 import TerrainSweeps

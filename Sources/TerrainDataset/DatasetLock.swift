@@ -4,11 +4,11 @@ import Foundation
 /// coordinators never serve the same dataset at once. The kernel releases it when the
 /// process exits, however it exits (SIGKILL included), so a crashed coordinator never leaves
 /// a stale lock behind.
-final class DatasetLock {
+public final class DatasetLock {
     private let fd: Int32
 
     /// Takes the lock or throws ``DatasetError/io(_:)`` naming the process that holds it.
-    init(path: String) throws {
+    public init(path: String) throws {
         fd = open(path, O_RDWR | O_CREAT, 0o644)
         guard fd >= 0 else {
             throw DatasetError.io("\(path): cannot create the lock file: \(String(cString: strerror(errno)))")
