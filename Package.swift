@@ -65,6 +65,7 @@ let package = Package(
             dependencies: ["TerrainDataset", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/TerrainTestSupport"),
         .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps"], exclude: ["Fixtures"]),
+        .testTarget(name: "TerrainSweepsTests", dependencies: ["TerrainSweeps", "TerrainCore", "TerrainDataset", "TerrainExport"]),
         .testTarget(name: "TerrainProtocolTests", dependencies: ["TerrainProtocol"]),
         .testTarget(name: "TerrainWireTests", dependencies: ["TerrainWire"]),
         .testTarget(name: "TerrainExportTests", dependencies: ["TerrainExport", "TerrainCore", "CHDF5"]),

@@ -80,6 +80,8 @@ public final class Coordinator {
     /// Kind, parameters, dependencies and fixed inputs of each task, indexed by id − 1 (ids are dense).
     var taskInfo: [(kind: String, params: [UInt8], dependencies: [UInt64], inputs: [(name: String, hash: [UInt8])])] = []
     let logger: Logger
+    /// The task kinds by wire name: what tabulates each result.
+    private let kinds = TaskKinds.byName()
 
     private var pendingResults: [SweepDataset.PendingResult] = []
     private var pendingStatuses: [SweepDataset.StatusUpdate] = []
@@ -136,6 +138,10 @@ public final class Coordinator {
         taskInfo = tasks.sorted { $0.id < $1.id }.map { ($0.kind, $0.params, $0.dependencies, staticInputs[$0.id] ?? []) }
         guard taskInfo.count == tasks.count, tasks.allSatisfy({ $0.id >= 1 && $0.id <= UInt64(tasks.count) }) else {
             throw DatasetError.io("\(options.datasetPath): task ids are not 1…\(tasks.count)")
+        }
+        let known = TaskKinds.byName()
+        if let unknown = tasks.first(where: { known[$0.kind] == nil }) {
+            throw DatasetError.io("\(options.datasetPath): task kind '\(unknown.kind)' is not built into this coordinator (it knows \(known.keys.sorted().joined(separator: ", ")))")
         }
         checkpointed = try dataset.checkpointedTasks()
         let r = spec.runtime
@@ -271,7 +277,7 @@ public final class Coordinator {
             // result arrived may still fetch one.
             do { try dataset.dropCheckpoints() } catch { logger.error("could not drop the finished sweep's checkpoints: \(error)") }
             do {
-                let summaries = try SweepSummaries.compute(spec, outputs: try dataset.completedOutputs().map { ($0.kind, $0.params, $0.output) })
+                let summaries = try spec.summaries(of: try dataset.completedOutputs())
                 if !summaries.isEmpty { try dataset.writeSummaries(summaries) }
             } catch {
                 logger.error("could not compute the sweep's summaries: \(error)")
@@ -424,21 +430,12 @@ public final class Coordinator {
             case let .store(task, attempt, peer):
                 guard let r = currentResult, r.task == task else { continue }
                 if firstPending == nil { firstPending = now }
-                let kind = taskInfo[Int(task) - 1].kind
                 var rows: RunRows? = nil
-                if kind == "run" || kind == "lottery" {
-                    do {
-                        let decoded = try RunRecord.decode(r.output)
-                        if let problem = decoded.storageProblem {
-                            pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer),
-                                                       detail: "the \(kind) record cannot be tabulated (\(problem)); stored without runs/curve rows"))
-                        } else {
-                            rows = decoded.rows(task: task)
-                        }
-                    } catch {
-                        pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer),
-                                                   detail: "the \(kind) result is not a run record (\(error)); stored without runs/curve rows"))
-                    }
+                switch kinds[taskInfo[Int(task) - 1].kind]!.tabulate(r.output, task: task) {
+                case .none: break
+                case .rows(let r): rows = r
+                case .rejected(let reason):
+                    pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer), detail: reason))
                 }
                 pendingResults.append(.init(task: task, attempt: attempt, worker: peerName(peer), output: r.output,
                                             digest: Self.digest(r), elapsed: r.elapsed, received: wallClock,

@@ -24,7 +24,7 @@ public final class Worker {
     }
 
     let options: WorkerOptions
-    let runners: [String: any TaskRunner]
+    let runners: [String: any TaskKind]
     let logger: Logger
     private let context: ZMQContext
     private var dealer: ZMQSocket?
@@ -46,7 +46,7 @@ public final class Worker {
     private var lastWelcome = 0.0
 
     /// Creates a worker that runs the given task kinds.
-    public init(options: WorkerOptions, runners: [String: any TaskRunner] = TaskKinds.runners(),
+    public init(options: WorkerOptions, runners: [String: any TaskKind] = TaskKinds.byName(),
                 logger: Logger = Logger(label: "terrain.worker")) throws {
         self.options = options
         self.runners = runners

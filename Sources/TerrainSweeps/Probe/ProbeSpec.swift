@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// The diagnostic task family `probe`: tasks that sleep, echo a deterministic payload,
 /// fail, crash or stall on demand — for exercising the runtime in tests and benchmarks.
@@ -15,7 +16,10 @@ import Foundation
 ///   crash: []           # these task ids kill their worker on every attempt
 ///   crash_once: [3]     # these crash their worker on the first attempt only
 /// ```
-public struct ProbeSpec: Codable, Sendable, Equatable {
+public struct ProbeSpec: SweepKind, Codable, Equatable {
+    public static let name = "probe"
+    public static let sections = ["probe"]
+
     public var tasks: Int
     public var sleepMs: Int
     public var payloadBytes: Int
@@ -72,27 +76,29 @@ public struct ProbeSpec: Codable, Sendable, Equatable {
         }
     }
 
-    /// The parameters one probe task receives.
-    public struct Params: Codable, Sendable, Equatable {
-        public var index: UInt64
-        public var sleepMs: Int
-        public var payloadBytes: Int
-        public var blobBytes: Int
-        public var fail: Bool
-        public var crash: Bool
-        public var crashOnce: Bool
+    public static func parse(_ root: Node, source: String, baseDirectory: String) throws -> ProbeSpec {
+        guard let p = root["probe"] else { throw SpecError(file: source, message: "missing section 'probe:' for kind: probe") }
+        try SpecYAML.checkKeys(p, allowed: allowedKeys, section: "probe", source: source)
+        let probe: ProbeSpec = try SpecYAML.decode(p, section: "probe", source: source)
+        try probe.validate(source)
+        return probe
     }
 
-    func expand() -> [ExpandedTask] {
+    public var referencedFiles: [String] { [] }
+
+    public func expand(source: String) throws -> [ExpandedTask] {
         let failSet = Set(fail), crashSet = Set(crash), onceSet = Set(crashOnce)
         let blob = chain > 0 ? max(blobBytes, 32) : blobBytes
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return (1...UInt64(tasks)).map { id in
-            let p = Params(index: id, sleepMs: sleepMs, payloadBytes: payloadBytes, blobBytes: blob,
-                           fail: failSet.contains(id), crash: crashSet.contains(id), crashOnce: onceSet.contains(id))
+        return try (1...UInt64(tasks)).map { id in
+            let p = ProbeKind.Params(index: id, sleepMs: sleepMs, payloadBytes: payloadBytes, blobBytes: blob,
+                                     fail: failSet.contains(id), crash: crashSet.contains(id), crashOnce: onceSet.contains(id))
             let deps: [UInt64] = (chain > 0 && (id - 1) % UInt64(chain) != 0) ? [id - 1] : []
-            return ExpandedTask(id: id, kind: "probe", dependencies: deps, params: [UInt8](try! encoder.encode(p)))
+            return ExpandedTask(id: id, kind: ProbeKind.name, dependencies: deps, params: try ProbeKind.encode(p))
         }
     }
+}
+
+extension SweepSpec {
+    /// The `probe:` section, for `kind: probe`.
+    public var probe: ProbeSpec? { family as? ProbeSpec }
 }

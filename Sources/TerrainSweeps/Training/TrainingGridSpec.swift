@@ -26,13 +26,12 @@ import Yams
 ///   weight_decay: [0, 0.0005]    # optional
 /// curvature: {lambda_max: true, every_epochs: 1, samples: 1000, iterations: 20}
 /// ```
-public struct TrainingGridSpec: Sendable {
-    /// The network.
-    public var model: ModelSpec
-    /// The data.
-    public var data: DataSpec
-    /// The loss.
-    public var loss: LossKind
+public struct TrainingGridSpec: SweepKind {
+    public static let name = "training"
+    public static let sections = ["model", "data", "loss", "training", "grid", "curvature"]
+
+    /// The network, its data, loss and data seed.
+    public var network: NetworkSpec
     /// The base training section; the grid overrides its batch size, rate and options.
     public var training: RunTraining
     /// Batch sizes.
@@ -51,30 +50,25 @@ public struct TrainingGridSpec: Sendable {
     public var samRho: Double
     /// λmax measurement.
     public var curvature: RunCurvature?
-    /// Seed of data subsets (the spec's top-level `seed`).
-    public var dataSeed: UInt64
     /// SHA-256 (hex) of the data file, checked by every task on its worker.
     public var dataSHA256: String
 
+    /// The network.
+    public var model: ModelSpec { network.model }
+    /// The data.
+    public var data: DataSpec { network.data }
+    /// The loss.
+    public var loss: LossKind { network.loss }
+    /// Seed of data subsets (the spec's top-level `seed`).
+    public var dataSeed: UInt64 { network.dataSeed }
+    public var referencedFiles: [String] { network.dataFiles }
+
     static let gridKeys = ["batch_size", "lr", "seeds", "optimizer", "momentum", "weight_decay", "sam_rho"]
 
-    /// The parameters of one `run` task.
-    public struct Params: Codable, Sendable, Equatable {
-        public var model: ModelSpec
-        public var data: DataSpec
-        public var dataSHA256: String
-        public var dataSeed: UInt64
-        public var loss: LossKind
-        public var training: RunTraining
-        public var seed: UInt64
-        public var optimizerLabel: String
-        public var curvature: RunCurvature?
-    }
-
-    static func parse(_ root: Node, source: String, baseDirectory: String) throws -> TrainingGridSpec {
+    public static func parse(_ root: Node, source: String, baseDirectory: String) throws -> TrainingGridSpec {
         func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
         for k in ["model", "data", "training", "grid"] where root[k] == nil { throw fail("missing section '\(k):' for kind: training") }
-        let (model, data, loss, dataSeed) = try SweepSpec.parseModelAndData(root, kind: "training", source: source, baseDirectory: baseDirectory)
+        let network = try NetworkSpec.parse(root, kind: name, source: source, baseDirectory: baseDirectory)
         let g = root["grid"]!
         try SpecYAML.checkKeys(g, allowed: gridKeys, section: "grid", source: source)
         var supplied = Set<String>()
@@ -117,11 +111,10 @@ public struct TrainingGridSpec: Sendable {
         }
         var curvature: RunCurvature? = nil
         if let c = root["curvature"] { curvature = try RunCurvature.parse(c, source: source) }
-        let checked = try SweepSpec.checkModelAndData(model: model, data: data, dataSeed: dataSeed,
-                                                      validationSamples: training.validationSamples, source: source)
-        let spec = TrainingGridSpec(model: model, data: data, loss: loss, training: training, batchSizes: batches, learningRates: rates,
+        let checked = try network.check(validationSamples: training.validationSamples, source: source)
+        let spec = TrainingGridSpec(network: network, training: training, batchSizes: batches, learningRates: rates,
                                     seeds: seeds, optimizers: optimizers, momenta: momenta, weightDecays: decays, samRho: rho,
-                                    curvature: curvature, dataSeed: dataSeed, dataSHA256: checked.sha256)
+                                    curvature: curvature, dataSHA256: checked.sha256)
         for b in batches {
             let steps = training.epochs * ((checked.trainingSamples + b - 1) / b)
             try training.checkWarmup(steps: steps, batchSize: b, section: "training", source: source)
@@ -137,8 +130,9 @@ public struct TrainingGridSpec: Sendable {
 
     /// Every run of the grid, batch size slowest, then lr, optimizer, momentum, weight
     /// decay, seed (fastest).
-    func combinations() -> [Params] {
-        var out = [Params]()
+    func combinations() -> [RunKind.Params] {
+        let base = network.params(dataSHA256: dataSHA256)
+        var out = [RunKind.Params]()
         for b in batchSizes {
             for lr in learningRates {
                 for name in optimizers {
@@ -164,8 +158,7 @@ public struct TrainingGridSpec: Sendable {
                                         t.optimizer.nesterov = false
                                     }
                                 }
-                                out.append(Params(model: model, data: data, dataSHA256: dataSHA256, dataSeed: dataSeed, loss: loss, training: t,
-                                                  seed: seed, optimizerLabel: label, curvature: curvature))
+                                out.append(Networked(base, RunKind.Run(training: t, seed: seed, optimizerLabel: label, curvature: curvature)))
                             }
                         }
                     }
@@ -176,60 +169,14 @@ public struct TrainingGridSpec: Sendable {
     }
 
     /// One `run` task per grid point (the data and model were checked when the spec was read).
-    func expand(source: String) throws -> [ExpandedTask] {
-        let encoder = JSONEncoder.runState
-        return try combinations().enumerated().map { i, p in
-            ExpandedTask(id: UInt64(i + 1), kind: "run", params: [UInt8](try encoder.encode(p)))
+    public func expand(source: String) throws -> [ExpandedTask] {
+        try combinations().enumerated().map { i, p in
+            ExpandedTask(id: UInt64(i + 1), kind: RunKind.name, params: try RunKind.encode(p))
         }
     }
 }
 
-/// Runs `run` tasks: one full training run of a batch-size / learning-rate grid.
-public struct RunRunner: TaskRunner {
-    public var kind: String { "run" }
-
-    /// Creates the runner.
-    public init() {}
-
-    public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput]) throws -> TaskOutput {
-        try run(task: task, attempt: attempt, params: params, inputs: inputs, context: .none)
-    }
-
-    public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput], context: TaskContext) throws -> TaskOutput {
-        let p: TrainingGridSpec.Params
-        do { p = try JSONDecoder.runState.decode(TrainingGridSpec.Params.self, from: Data(params)) } catch {
-            throw TaskError("run task \(task): unreadable parameters: \(error)", retryable: false)
-        }
-        let data = try RunData.load(p.data, sha256: p.dataSHA256, dataSeed: p.dataSeed, validationSamples: p.training.validationSamples)
-        let train = data.train
-        do {
-            func fresh() throws -> RunEngine {
-                let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs,
-                                                                 seed: TerrainRNG.derive(p.seed, "init"))
-                return try RunEngine(model: model, data: data, spec: p.training, loss: p.loss,
-                                     dataOrderSeed: TerrainRNG.derive(p.seed, "data"), curvature: p.curvature)
-            }
-            var engine = try fresh()
-            if let saved = inputs.first(where: { $0.name == TaskContext.checkpointInput && $0.task == task }) {
-                do {
-                    try engine.restore(saved.data, source: "checkpoint of run task \(task)")
-                } catch {
-                    // An unusable checkpoint costs time, not the task: start over.
-                    FileHandle.standardError.write(Data("run task \(task): ignoring its checkpoint (\(error)); starting from step 0\n".utf8))
-                    engine = try fresh()
-                }
-            }
-            let start = engine.startStep
-            let outcome = try engine.run(context: context)
-            let t = p.training
-            var record = RunRecord(kind: "run", seed: p.seed, batchSize: t.batchSize, learningRate: t.optimizer.lr,
-                                   effectiveLearningRate: t.schedule.scaledBaseRate(t.optimizer.lr, batchSize: t.batchSize),
-                                   optimizer: p.optimizerLabel, momentum: t.optimizer.momentum, weightDecay: t.optimizer.weightDecay,
-                                   status: "", totalSteps: 0, curve: [])
-            engine.finish(outcome, into: &record)
-            return TaskOutput(output: try record.encoded(), startStep: start)
-        } catch let e as TerrainError {
-            throw TaskError("run task \(task): \(e.description)", retryable: false)
-        }
-    }
+extension SweepSpec {
+    /// The grid of training runs, for `kind: training`.
+    public var trainingGrid: TrainingGridSpec? { family as? TrainingGridSpec }
 }

@@ -71,23 +71,19 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         return spec
     }
 
-    /// What one `hessian` task computes.
-    public enum Mode: String, Codable, Sendable { case eigen, hutchinson, lanczos, sharpness }
-
-    /// The parameters of one `hessian` task.
-    public struct Params: Codable, Sendable, Equatable {
-        public var mode: Mode
-        public var index: UInt64
-        public var eigenvalues: Int
-        public var steps: Int
-        public var epsilon: Double?
-        public var seed: UInt64
-        public var samples: Int?
-        public var model: ModelSpec
-        public var data: DataSpec
-        public var dataSHA256: String
-        public var dataSeed: UInt64
-        public var loss: LossKind
+    /// The `hessian` tasks this section asks for: the eigenvalues (one task), each
+    /// Hutchinson probe, each Lanczos run, and the sharpness (one task).
+    func probes() -> [HessianKind.Probe] {
+        func probe(_ mode: HessianKind.Mode, _ index: UInt64) -> HessianKind.Probe {
+            HessianKind.Probe(mode: mode, index: index, eigenvalues: eigenvalues, steps: mode == .sharpness ? sharpnessSteps : lanczosSteps,
+                              epsilon: mode == .sharpness ? sharpnessEpsilon : nil, seed: seed, samples: samples)
+        }
+        var out = [HessianKind.Probe]()
+        if eigenvalues > 0 { out.append(probe(.eigen, 0)) }
+        out += (0..<hutchinson).map { probe(.hutchinson, UInt64($0)) }
+        out += (0..<lanczosRuns).map { probe(.lanczos, UInt64($0)) }
+        if sharpnessEpsilon != nil { out.append(probe(.sharpness, 0)) }
+        return out
     }
 
     /// The merged estimates, as stored in the dataset's `summaries` table.
@@ -104,7 +100,7 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
     }
 
     /// Merges the outputs of `hessian` tasks (JSON objects) into one summary.
-    public static func summarize(_ outputs: [(params: Params, output: [String: [Double]])], dimension: Int?) -> Summary {
+    public static func summarize(_ outputs: [(params: HessianKind.Probe, output: [String: [Double]])], dimension: Int?) -> Summary {
         var s = Summary()
         if let e = outputs.first(where: { $0.params.mode == .eigen }) { s.eigenvalues = e.output["eigenvalues"] }
         if let k = outputs.first(where: { $0.params.mode == .sharpness }) {
@@ -157,54 +153,5 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         guard x.count > 1 else { return (mean, .nan) }
         let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
         return (mean, (variance / n).squareRoot())
-    }
-}
-
-/// Runs `hessian` tasks at the centre θ*.
-public final class HessianRunner: TaskRunner, @unchecked Sendable {
-    public var kind: String { "hessian" }
-
-    /// Creates the runner.
-    public init() {}
-
-    public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput]) throws -> TaskOutput {
-        let p: CurvatureSpec.Params
-        do { p = try JSONDecoder().decode(CurvatureSpec.Params.self, from: Data(params)) } catch {
-            throw TaskError("hessian task \(task): unreadable parameters: \(error)", retryable: false)
-        }
-        guard let centre = inputs.first(where: { $0.name == "centre" }) else {
-            throw TaskError("hessian task \(task): missing input centre", retryable: false)
-        }
-        var (train, _) = try SurfaceRunner.loadData(p.data, sha256: p.dataSHA256, seed: p.dataSeed)
-        if let n = p.samples { train = train.subset(n, seed: TerrainRNG.derive(p.seed, "curvature-samples")) }
-        let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
-        try Checkpoint.apply(try SafeTensors.decode(centre.data, source: "centre checkpoint").tensors, source: "centre checkpoint", to: model)
-        var out = [String: [Double]]()
-        if p.mode == .sharpness {
-            let r = Sharpness.keskar(model: model, data: train, loss: p.loss, epsilon: p.epsilon ?? 1e-3, steps: p.steps)
-            out = ["sharpness": [r.sharpness], "loss": [r.loss], "max_loss": [r.maxLoss]]
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            return TaskOutput(output: [UInt8](try encoder.encode(out)))
-        }
-        let h = try HessianOperator(model: model, data: train, loss: p.loss)
-        switch p.mode {
-        case .sharpness:
-            break
-        case .eigen:
-            let pairs = h.topEigenpairs(k: p.eigenvalues, maxIterations: 200, tolerance: 1e-5, seed: p.seed)
-            out["eigenvalues"] = pairs.map(\.value)
-            out["iterations"] = pairs.map { Double($0.iterations) }
-        case .hutchinson:
-            out["sample"] = [h.hutchinsonSample(seed: p.seed, index: p.index)]
-        case .lanczos:
-            let r = h.lanczos(steps: p.steps, seed: p.seed, index: p.index)
-            out["values"] = r.values
-            out["weights"] = r.weights
-        }
-        out["dimension"] = [Double(h.dimension)]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return TaskOutput(output: [UInt8](try encoder.encode(out)))
     }
 }

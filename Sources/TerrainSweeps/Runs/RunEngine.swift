@@ -193,13 +193,13 @@ struct RunData {
 
     /// Loads and checks the data file (its SHA-256 must match the coordinator's) and holds
     /// out `validationSamples` training samples, fixed by `dataSeed`.
-    static func load(_ data: DataSpec, sha256: String, dataSeed: UInt64, validationSamples: Int?) throws -> RunData {
-        let (train, test) = try SurfaceRunner.loadData(data, sha256: sha256, seed: dataSeed)
+    static func load(_ network: NetworkParams, validationSamples: Int?) throws -> RunData {
+        let (train, test) = try network.loadData()
         guard let n = validationSamples else { return RunData(train: train, validation: nil, test: test) }
         guard n < train.count else {
             throw TaskError("validation_samples \(n) is not less than the \(train.count) training samples", retryable: false)
         }
-        let (rest, held) = train.holdOut(n, seed: TerrainRNG.derive(dataSeed, "validation"))
+        let (rest, held) = train.holdOut(n, seed: TerrainRNG.derive(network.dataSeed, "validation"))
         return RunData(train: rest, validation: held, test: test)
     }
 }

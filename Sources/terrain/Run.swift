@@ -4,9 +4,8 @@ import TerrainCoordinator
 import TerrainSweeps
 
 /// `terrain run SPEC --workers N`: coordinator in-process plus N local worker processes.
-struct RunCommand: ParsableCommand {
+struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run",
         abstract: "Run a sweep on this machine: a coordinator in this process and N worker processes (OPENBLAS_NUM_THREADS=1 each).")
 
     @Argument(help: "The sweep spec (YAML).")

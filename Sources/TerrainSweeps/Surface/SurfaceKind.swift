@@ -2,13 +2,39 @@ import Foundation
 import Synchronization
 import TerrainCore
 
-/// Runs `surface` tasks: evaluates the loss (and accuracy) at every grid point of a tile.
+/// The `surface` task kind: evaluates the loss (and accuracy) at every grid point of a tile,
+/// returned as little-endian Float64 values, `<set>_loss, <set>_acc` per set, point by point.
 ///
 /// The model, data and θ* are cached between tasks of the same sweep, so a worker loads them
 /// once; the directions arrive once per worker as artifacts. A point's value depends only on
 /// (θ*, d1, d2, α, β) and the data — never on the tile it was computed in.
-public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
-    public var kind: String { "surface" }
+public final class SurfaceKind: TaskKind, @unchecked Sendable {
+    public static let name = "surface"
+
+    /// The grid points of one tile: the axes' coordinates and the range `start..<end` of
+    /// point indices (x fastest), with the data sets to evaluate.
+    public struct Tile: Codable, Sendable, Equatable {
+        public var x: [Double]
+        public var y: [Double]?
+        public var start: Int
+        public var end: Int
+        public var sets: [String]
+        /// Re-estimate BatchNorm statistics at each point with this batch size.
+        public var recomputeBatchNorm: Int?
+
+        /// Creates a tile.
+        public init(x: [Double], y: [Double]?, start: Int, end: Int, sets: [String], recomputeBatchNorm: Int?) {
+            self.x = x
+            self.y = y
+            self.start = start
+            self.end = end
+            self.sets = sets
+            self.recomputeBatchNorm = recomputeBatchNorm
+        }
+    }
+
+    /// The parameters of one tile task.
+    public typealias Params = Networked<Tile>
 
     private struct Loaded {
         var key: String
@@ -24,18 +50,11 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
     /// Creates the runner.
     public init() {}
 
-    public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput]) throws -> TaskOutput {
-        let p: SurfaceSpec.Params
-        do { p = try JSONDecoder().decode(SurfaceSpec.Params.self, from: Data(params)) } catch {
-            throw TaskError("surface task \(task): unreadable parameters: \(error)", retryable: false)
-        }
-        func input(_ name: String) throws -> [UInt8] {
-            guard let i = inputs.first(where: { $0.name == name }) else { throw TaskError("surface task \(task): missing input \(name)", retryable: false) }
-            return i.data
-        }
-        let centreBytes = try input("centre")
-        let d1 = floats(try input("d1"))
-        let d2 = p.y == nil ? nil : floats(try input("d2"))
+    public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
+        let p = task.params
+        let centreBytes = try task.input("centre")
+        let d1 = floats(try task.input("d1"))
+        let d2 = p.y == nil ? nil : floats(try task.input("d2"))
         var loaded = try cache.withLock { cached -> Loaded in
             let key = "\(p.model)|\(p.data)|\(p.dataSHA256)|\(p.dataSeed)"
             let centreHash = SHA256.hash(centreBytes)
@@ -44,7 +63,7 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
                 cached = c
                 return c
             }
-            let (train, test) = try Self.loadData(p.data, sha256: p.dataSHA256, seed: p.dataSeed)
+            let (train, test) = try p.network.loadData()
             let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
             var c = Loaded(key: key, model: model, train: train, test: test, centreHash: [], centre: [])
             try self.loadCentre(&c, centreBytes, centreHash)
@@ -53,7 +72,7 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
         }
         let space = ParameterSpace(loaded.model)
         guard d1.count == space.dimension, d2.map({ $0.count == space.dimension }) ?? true else {
-            throw TaskError("surface task \(task): directions have \(d1.count) entries, the model \(space.dimension)", retryable: false)
+            throw task.failure("directions have \(d1.count) entries, the model \(space.dimension)")
         }
         let nx = p.x.count
         var out = [Double]()
@@ -75,7 +94,7 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
             }
             for set in p.sets {
                 let data = set == "test" ? loaded.test : loaded.train
-                guard let data else { throw TaskError("surface task \(task): the data has no test set", retryable: false) }
+                guard let data else { throw task.failure("the data has no test set") }
                 let m = planes[set]?.evaluate(alpha: alpha, beta: beta) ?? Evaluator.evaluate(loaded.model, on: data, loss: p.loss)
                 out.append(m.loss)
                 out.append(m.accuracy ?? .nan)
@@ -88,18 +107,6 @@ public final class SurfaceRunner: TaskRunner, @unchecked Sendable {
             try loadCentre(&loaded, centreBytes, SHA256.hash(centreBytes))
         }
         return TaskOutput(output: out.withUnsafeBytes { Array($0) })
-    }
-
-    /// Loads a sweep's data after checking the file is the coordinator's (by SHA-256).
-    static func loadData(_ data: DataSpec, sha256: String, seed: UInt64) throws -> (Dataset<Float>, Dataset<Float>?) {
-        guard let path = data.path ?? data.trainImages, let bytes = FileManager.default.contents(atPath: path) else {
-            throw TaskError("cannot read the data file \(data.path ?? "?") on this worker", retryable: false)
-        }
-        let sha = SHA256.hex(SHA256.hash([UInt8](bytes)))
-        guard sha == sha256 else {
-            throw TaskError("the data file \(path) on this worker differs from the coordinator's (sha256 \(sha.prefix(12))… vs \(sha256.prefix(12))…)", retryable: false)
-        }
-        return try DataLoader.load(data, baseDirectory: "/", seed: seed, as: Float.self)
     }
 
     private func loadCentre(_ c: inout Loaded, _ bytes: [UInt8], _ hash: [UInt8]) throws {

@@ -209,3 +209,18 @@ extension RunRecord {
         return RunRows(run: run, curve: curve)
     }
 }
+
+extension RunRecord {
+    /// The coordinator's check of a `run` or `lottery` result before it becomes table rows:
+    /// a record that does not decode or cannot be tabulated is refused with a reason.
+    static func tabulate(_ output: [UInt8], kind: String, task: UInt64) -> Tabulation {
+        let record: RunRecord
+        do { record = try decode(output) } catch {
+            return .rejected("the \(kind) result is not a run record (\(error)); stored without runs/curve rows")
+        }
+        if let problem = record.storageProblem {
+            return .rejected("the \(kind) record cannot be tabulated (\(problem)); stored without runs/curve rows")
+        }
+        return .rows(record.rows(task: task))
+    }
+}

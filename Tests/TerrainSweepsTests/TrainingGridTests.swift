@@ -28,7 +28,7 @@ final class TrainingGridTests: XCTestCase {
         let tasks = try spec.expand()
         XCTAssertEqual(tasks.count, 2 * 2 * 3 * 2)
         XCTAssertTrue(tasks.allSatisfy { $0.kind == "run" && $0.dependencies.isEmpty })
-        let params = try tasks.map { try JSONDecoder().decode(TrainingGridSpec.Params.self, from: Data($0.params)) }
+        let params = try tasks.map { try JSONDecoder().decode(RunKind.Params.self, from: Data($0.params)) }
         XCTAssertEqual(Set(params.map(\.optimizerLabel)), ["sgd", "sgd+sam"])
         XCTAssertEqual(params.filter { $0.optimizerLabel == "sgd+sam" }.map(\.training.optimizer.samRho), Array(repeating: 0.05, count: 12))
         // Batch size slowest, seed fastest.
@@ -82,23 +82,23 @@ final class TrainingGridTests: XCTestCase {
                                      curvature: "curvature: {lambda_max: true, samples: 100, iterations: 5}")
             let task = try spec.expand()[0]
             let saved = Mutex<[(Int, [UInt8])]>([])
-            let full = try RunRunner().run(task: 1, attempt: 1, params: task.params, inputs: [],
+            let full = try RunKind().run(task: 1, attempt: 1, params: task.params, inputs: [],
                                            context: TaskContext { step, data in saved.withLock { $0.append((step, data)) } })
             let checkpoints = saved.withLock { $0 }
             XCTAssertEqual(checkpoints.map(\.0), [8, 16], optimizer)
             for (step, data) in checkpoints {
-                let resumed = try RunRunner().run(task: 1, attempt: 2, params: task.params,
+                let resumed = try RunKind().run(task: 1, attempt: 2, params: task.params,
                                                   inputs: [TaskInput(task: 1, name: TaskContext.checkpointInput, data: data)])
                 XCTAssertEqual(resumed.startStep, step)
                 XCTAssertEqual(resumed.output, full.output, "\(optimizer) resumed at step \(step)")
             }
             // An unusable checkpoint (truncated) costs time, not the task: it starts over.
-            let broken = try RunRunner().run(task: 1, attempt: 2, params: task.params,
+            let broken = try RunKind().run(task: 1, attempt: 2, params: task.params,
                                              inputs: [TaskInput(task: 1, name: TaskContext.checkpointInput, data: Array(checkpoints[0].1.prefix(100)))])
             XCTAssertEqual(broken.startStep, 0)
             XCTAssertEqual(broken.output, full.output)
             // A checkpoint of another task is not this task's: ignored.
-            let other = try RunRunner().run(task: 1, attempt: 2, params: task.params,
+            let other = try RunKind().run(task: 1, attempt: 2, params: task.params,
                                             inputs: [TaskInput(task: 9, name: TaskContext.checkpointInput, data: checkpoints[0].1)])
             XCTAssertEqual(other.startStep, 0)
         }

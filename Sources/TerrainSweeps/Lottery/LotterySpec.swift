@@ -31,13 +31,12 @@ import Yams
 /// needs main L−1 (it uses the mask main L computes from it, with a fresh initialization);
 /// `random_prune` L needs main L−1 (for the per-layer counts), random_prune L−1 (its mask,
 /// within which it prunes at random, so the random masks nest) and level 0 (the rewind point).
-public struct LotterySpec: Sendable {
-    /// The network.
-    public var model: ModelSpec
-    /// The data.
-    public var data: DataSpec
-    /// The loss.
-    public var loss: LossKind
+public struct LotterySpec: SweepKind {
+    public static let name = "lottery"
+    public static let sections = ["model", "data", "loss", "training", "lottery", "curvature"]
+
+    /// The network, its data, loss and data seed.
+    public var network: NetworkSpec
     /// How every level trains.
     public var training: RunTraining
     /// Pruning levels after the dense one.
@@ -52,10 +51,18 @@ public struct LotterySpec: Sendable {
     public var controls: [Branch]
     /// λmax measurement.
     public var curvature: RunCurvature?
-    /// Seed of data subsets (the spec's top-level `seed`).
-    public var dataSeed: UInt64
     /// SHA-256 (hex) of the data file, checked by every task on its worker.
     public var dataSHA256: String
+
+    /// The network.
+    public var model: ModelSpec { network.model }
+    /// The data.
+    public var data: DataSpec { network.data }
+    /// The loss.
+    public var loss: LossKind { network.loss }
+    /// Seed of data subsets (the spec's top-level `seed`).
+    public var dataSeed: UInt64 { network.dataSeed }
+    public var referencedFiles: [String] { network.dataFiles }
 
     /// A chain of levels.
     public enum Branch: String, Codable, Sendable, CaseIterable {
@@ -69,32 +76,10 @@ public struct LotterySpec: Sendable {
 
     static let sectionKeys = ["levels", "fraction", "scope", "prune_output", "output_rate", "rewind_step", "seeds", "controls"]
 
-    /// The parameters of one `lottery` task.
-    public struct Params: Codable, Sendable, Equatable {
-        public var model: ModelSpec
-        public var data: DataSpec
-        public var dataSHA256: String
-        public var dataSeed: UInt64
-        public var loss: LossKind
-        public var training: RunTraining
-        public var seed: UInt64
-        public var branch: Branch
-        public var level: Int
-        public var plan: Pruning.Plan
-        public var rewindStep: Int
-        /// Main level L−1 (weights, mask).
-        public var previousMain: UInt64?
-        /// This branch's level L−1 (random_prune's mask).
-        public var previousBranch: UInt64?
-        /// Level 0 of this seed (the rewind point).
-        public var dense: UInt64?
-        public var curvature: RunCurvature?
-    }
-
-    static func parse(_ root: Node, source: String, baseDirectory: String) throws -> LotterySpec {
+    public static func parse(_ root: Node, source: String, baseDirectory: String) throws -> LotterySpec {
         func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
         for k in ["model", "data", "training", "lottery"] where root[k] == nil { throw fail("missing section '\(k):' for kind: lottery") }
-        let (model, data, loss, dataSeed) = try SweepSpec.parseModelAndData(root, kind: "lottery", source: source, baseDirectory: baseDirectory)
+        let network = try NetworkSpec.parse(root, kind: name, source: source, baseDirectory: baseDirectory)
         let training = try RunTraining.parse(root["training"]!, section: "training", source: source)
         let l = root["lottery"]!
         try SpecYAML.checkKeys(l, allowed: sectionKeys, section: "lottery", source: source)
@@ -152,10 +137,9 @@ public struct LotterySpec: Sendable {
         }
         var curvature: RunCurvature? = nil
         if let c = root["curvature"] { curvature = try RunCurvature.parse(c, source: source) }
-        let checked = try SweepSpec.checkModelAndData(model: model, data: data, dataSeed: dataSeed,
-                                                      validationSamples: training.validationSamples, source: source)
-        let spec = LotterySpec(model: model, data: data, loss: loss, training: training, levels: levels, plan: plan, rewindStep: rewind,
-                               seeds: seeds, controls: controls, curvature: curvature, dataSeed: dataSeed, dataSHA256: checked.sha256)
+        let checked = try network.check(validationSamples: training.validationSamples, source: source)
+        let spec = LotterySpec(network: network, training: training, levels: levels, plan: plan, rewindStep: rewind,
+                               seeds: seeds, controls: controls, curvature: curvature, dataSHA256: checked.sha256)
         let stepsPerEpoch = (checked.trainingSamples + training.batchSize - 1) / training.batchSize
         try training.checkWarmup(steps: training.epochs * stepsPerEpoch, batchSize: training.batchSize, section: "training", source: source)
         guard rewind < training.epochs * stepsPerEpoch else {
@@ -165,11 +149,11 @@ public struct LotterySpec: Sendable {
     }
 
     /// The tasks: for each level (slowest), each seed, the main chain then the controls.
-    func expand(source: String) throws -> [ExpandedTask] {
-        let encoder = JSONEncoder.runState
+    public func expand(source: String) throws -> [ExpandedTask] {
         var tasks = [ExpandedTask]()
         var ids = [String: UInt64]()
         func key(_ seed: UInt64, _ branch: Branch, _ level: Int) -> String { "\(seed)/\(branch.rawValue)/\(level)" }
+        let base = network.params(dataSHA256: dataSHA256)
         for level in 0...levels {
             for seed in seeds {
                 for branch in [Branch.main] + (level == 0 ? [] : controls) {
@@ -179,14 +163,18 @@ public struct LotterySpec: Sendable {
                     let dense = level > 0 && branch != .randomReinit ? ids[key(seed, .main, 0)] : nil
                     var deps = [UInt64]()
                     for d in [previousMain, previousBranch, dense].compactMap({ $0 }) where !deps.contains(d) { deps.append(d) }
-                    let p = Params(model: model, data: data, dataSHA256: dataSHA256, dataSeed: dataSeed, loss: loss, training: training, seed: seed,
-                                   branch: branch, level: level, plan: plan, rewindStep: rewindStep, previousMain: previousMain,
-                                   previousBranch: previousBranch, dense: dense, curvature: curvature)
-                    tasks.append(ExpandedTask(id: id, kind: "lottery", dependencies: deps, params: [UInt8](try encoder.encode(p))))
+                    let p = LotteryKind.Level(training: training, seed: seed, branch: branch, level: level, plan: plan, rewindStep: rewindStep,
+                                              previousMain: previousMain, previousBranch: previousBranch, dense: dense, curvature: curvature)
+                    tasks.append(ExpandedTask(id: id, kind: LotteryKind.name, dependencies: deps, params: try LotteryKind.encode(Networked(base, p))))
                     ids[key(seed, branch, level)] = id
                 }
             }
         }
         return tasks
     }
+}
+
+extension SweepSpec {
+    /// The lottery-ticket rounds, for `kind: lottery`.
+    public var lottery: LotterySpec? { family as? LotterySpec }
 }

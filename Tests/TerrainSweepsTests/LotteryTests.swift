@@ -9,7 +9,7 @@ import XCTest
 enum InProcessSweep {
     static func run(_ spec: SweepSpec, context: (UInt64) -> TaskContext = { _ in .none }) throws -> [UInt64: TaskOutput] {
         let tasks = try spec.expand()
-        let runners = TaskKinds.runners()
+        let runners = TaskKinds.byName()
         var outputs = [UInt64: TaskOutput]()
         for t in tasks {
             var inputs = t.inputs.map { TaskInput(task: 0, name: $0.name, data: $0.data) }
@@ -138,8 +138,8 @@ final class LotteryTests: XCTestCase {
         // Level 1 main and random_prune start from those weights under their masks, at step k.
         for id: UInt64 in [2, 3] {
             let (task, inputs) = try InProcessSweep.inputs(of: id, in: spec, outputs: out)
-            let params = try JSONDecoder().decode(LotterySpec.Params.self, from: Data(task.params))
-            let (model, start) = try LotteryRunner.initialState(task: id, params: params, inputs: inputs, train: train)
+            let params = try JSONDecoder().decode(LotteryKind.Params.self, from: Data(task.params))
+            let (model, start) = try LotteryKind.initialState(task: id, params: params, inputs: inputs, train: train)
             XCTAssertEqual(start, k)
             for q in model.parameters {
                 let reference = rewind[q.name]!
@@ -180,7 +180,7 @@ final class LotteryTests: XCTestCase {
         let spec = try Self.spec(levels: 1, rewind: 3, epochs: 3, controls: "[]")
         let task = try spec.expand()[0]
         let saved = Mutex<[(Int, [UInt8])]>([])
-        let runner = LotteryRunner()
+        let runner = LotteryKind()
         let full = try runner.run(task: 1, attempt: 1, params: task.params, inputs: [],
                                   context: TaskContext { step, data in saved.withLock { $0.append((step, data)) } })
         let checkpoints = saved.withLock { $0 }
@@ -230,12 +230,12 @@ extension LotteryTests {
         lottery: {levels: 1}
         """, source: "diverging.yaml")
         let tasks = try spec.expand()
-        let level0 = try LotteryRunner().run(task: 1, attempt: 1, params: tasks[0].params, inputs: [])
+        let level0 = try LotteryKind().run(task: 1, attempt: 1, params: tasks[0].params, inputs: [])
         let r = try RunRecord.decode(level0.output)
         XCTAssertEqual(r.status, "diverged")
         var inputs = [TaskInput]()
         for b in level0.blobs { inputs.append(TaskInput(task: 1, name: b.name, data: b.data)) }
-        XCTAssertThrowsError(try LotteryRunner().run(task: 2, attempt: 1, params: tasks[1].params, inputs: inputs)) { e in
+        XCTAssertThrowsError(try LotteryKind().run(task: 2, attempt: 1, params: tasks[1].params, inputs: inputs)) { e in
             let error = e as? TaskError
             XCTAssertEqual(error?.retryable, false)
             XCTAssertTrue(error?.message.contains("diverged") ?? false, "\(e)")

@@ -1,25 +1,44 @@
 import Foundation
 import TerrainCore
 
-/// Runs `lottery` tasks: one level of one branch of one seed (see ``LotterySpec``).
+/// The `lottery` task kind: one level of one branch of one seed (see ``LotterySpec``).
 ///
 /// Outputs (artifacts, safetensors under PyTorch names): `weights` (the trained model),
 /// `mask` (0/1 Float32 masks of the prunable weights) and, at level 0, `rewind` (the model
-/// at `rewind_step`). The task output is a ``RunRecord`` with the level's density.
-public struct LotteryRunner: TaskRunner {
-    public var kind: String { "lottery" }
+/// at `rewind_step`). The task output is a ``RunRecord`` with the level's density, which the
+/// coordinator tabulates into the `runs` and `curve_points` tables.
+public struct LotteryKind: TaskKind {
+    public static let name = "lottery"
 
-    /// Creates the runner.
+    /// One level of one branch of one seed's chain.
+    public struct Level: Codable, Sendable, Equatable {
+        public var training: RunTraining
+        public var seed: UInt64
+        public var branch: LotterySpec.Branch
+        public var level: Int
+        public var plan: Pruning.Plan
+        public var rewindStep: Int
+        /// Main level L−1 (weights, mask).
+        public var previousMain: UInt64?
+        /// This branch's level L−1 (random_prune's mask).
+        public var previousBranch: UInt64?
+        /// Level 0 of this seed (the rewind point).
+        public var dense: UInt64?
+        public var curvature: RunCurvature?
+    }
+
+    /// The parameters of one `lottery` task.
+    public typealias Params = Networked<Level>
+
+    /// Creates the kind.
     public init() {}
 
-    public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput]) throws -> TaskOutput {
-        try run(task: task, attempt: attempt, params: params, inputs: inputs, context: .none)
-    }
+    public func tabulate(_ output: [UInt8], task: UInt64) -> Tabulation { RunRecord.tabulate(output, kind: Self.name, task: task) }
 
     /// The level's starting point before any training: the model with its masks set, at
     /// the step training starts from. Exposed for tests (rewound survivors must equal the
     /// dense run's step-k weights bit for bit).
-    public static func initialState(task: UInt64, params p: LotterySpec.Params, inputs: [TaskInput], train: Dataset<Float>) throws
+    public static func initialState(task: UInt64, params p: Params, inputs: [TaskInput], train: Dataset<Float>) throws
         -> (model: Model<Float>, startStep: Int)
     {
         func fail(_ m: String) -> TaskError { TaskError("lottery task \(task) (seed \(p.seed), \(p.branch.rawValue) level \(p.level)): \(m)", retryable: false) }
@@ -73,12 +92,9 @@ public struct LotteryRunner: TaskRunner {
         return (model, p.rewindStep)
     }
 
-    public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput], context: TaskContext) throws -> TaskOutput {
-        let p: LotterySpec.Params
-        do { p = try JSONDecoder.runState.decode(LotterySpec.Params.self, from: Data(params)) } catch {
-            throw TaskError("lottery task \(task): unreadable parameters: \(error)", retryable: false)
-        }
-        let data = try RunData.load(p.data, sha256: p.dataSHA256, dataSeed: p.dataSeed, validationSamples: p.training.validationSamples)
+    public func run(_ run: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
+        let p = run.params, task = run.task, inputs = run.inputs
+        let data = try RunData.load(p.network, validationSamples: p.training.validationSamples)
         do {
             func fresh() throws -> (Model<Float>, RunEngine) {
                 let (model, start) = try Self.initialState(task: task, params: p, inputs: inputs, train: data.train)
@@ -91,9 +107,9 @@ public struct LotteryRunner: TaskRunner {
                 for (name, t) in Checkpoint.tensors(model: model) { engine.extras["rewind." + name] = t }
             }
             var restored = false
-            if let saved = inputs.first(where: { $0.name == TaskContext.checkpointInput && $0.task == task }) {
+            if let saved = run.checkpoint {
                 do {
-                    try engine.restore(saved.data, source: "checkpoint of lottery task \(task)")
+                    try engine.restore(saved, source: "checkpoint of lottery task \(task)")
                     restored = true
                 } catch {
                     // An unusable checkpoint costs time, not the task (nor the chain after it): start over.
@@ -107,7 +123,7 @@ public struct LotteryRunner: TaskRunner {
                 if p.level == 0 && step == p.rewindStep { capture() }
             }
             let t = p.training
-            var record = RunRecord(kind: "lottery", seed: p.seed, batchSize: t.batchSize, learningRate: t.optimizer.lr,
+            var record = RunRecord(kind: Self.name, seed: p.seed, batchSize: t.batchSize, learningRate: t.optimizer.lr,
                                    effectiveLearningRate: t.schedule.scaledBaseRate(t.optimizer.lr, batchSize: t.batchSize),
                                    optimizer: t.optimizer.name.rawValue + (t.optimizer.samRho == nil ? "" : "+sam"),
                                    momentum: t.optimizer.momentum, weightDecay: t.optimizer.weightDecay,
