@@ -75,5 +75,8 @@ let package = Package(
                            "TerrainTestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(name: "TerrainDatasetTests", dependencies: ["TerrainDataset", "TerrainTestSupport"]),
+        .testTarget(
+            name: "TerrainWorkerTests",
+            dependencies: ["TerrainWorker", "TerrainProtocol", "TerrainSweeps", "TerrainCore", .product(name: "Logging", package: "swift-log")]),
     ]
 )
