@@ -343,6 +343,12 @@ public enum NPY {
         }
     }
 
+    /// Encodes bytes as a version-1.0 `.npy` file of dtype `|u1`.
+    /// Fails (precondition) when `shape`'s product differs from `uint8s.count`.
+    public static func encode(uint8s: [UInt8], shape: [Int]) -> [UInt8] {
+        encode(descr: "|u1", shape: shape, count: uint8s.count, itemSize: 1) { $0 += uint8s }
+    }
+
     /// Encodes strings as a version-1.0 `.npy` file of numpy's fixed-width unicode dtype
     /// `<U{n}` (UTF-32LE, `n` = the longest string in characters, at least 1; shorter strings
     /// are padded with NUL), which `numpy.load` reads without `allow_pickle`.
