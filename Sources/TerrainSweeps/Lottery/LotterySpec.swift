@@ -31,7 +31,7 @@ import Yams
 /// needs main L−1 (it uses the mask main L computes from it, with a fresh initialization);
 /// `random_prune` L needs main L−1 (for the per-layer counts), random_prune L−1 (its mask,
 /// within which it prunes at random, so the random masks nest) and level 0 (the rewind point).
-public struct LotterySpec: SweepKind {
+public struct LotterySpec: NetworkSweepKind {
     public static let name = "lottery"
     public static let sections = ["model", "data", "loss", "training", "lottery", "curvature"]
 
@@ -53,16 +53,6 @@ public struct LotterySpec: SweepKind {
     public var curvature: RunCurvature?
     /// SHA-256 (hex) of the data file, checked by every task on its worker.
     public var dataSHA256: String
-
-    /// The network.
-    public var model: ModelSpec { network.model }
-    /// The data.
-    public var data: DataSpec { network.data }
-    /// The loss.
-    public var loss: LossKind { network.loss }
-    /// Seed of data subsets (the spec's top-level `seed`).
-    public var dataSeed: UInt64 { network.dataSeed }
-    public var referencedFiles: [String] { network.dataFiles }
 
     /// A chain of levels.
     public enum Branch: String, Codable, Sendable, CaseIterable {

@@ -84,6 +84,26 @@ public struct NetworkSpec: Sendable, Equatable {
     }
 }
 
+/// A sweep kind that trains or evaluates one network (``NetworkSpec``): its model, data,
+/// loss and data seed are the network's, and its results depend on the data files.
+public protocol NetworkSweepKind: SweepKind {
+    /// The network, its data, loss and data seed.
+    var network: NetworkSpec { get }
+}
+
+extension NetworkSweepKind {
+    /// The network.
+    public var model: ModelSpec { network.model }
+    /// The data.
+    public var data: DataSpec { network.data }
+    /// The loss.
+    public var loss: LossKind { network.loss }
+    /// Seed of data subsets (the spec's top-level `seed`).
+    public var dataSeed: UInt64 { network.dataSeed }
+    /// The data files.
+    public var referencedFiles: [String] { network.dataFiles }
+}
+
 extension DataSpec {
     /// The fields of the `data:` section that name files, with their spec keys: the one list
     /// that path resolution, file checks and input fingerprints use.

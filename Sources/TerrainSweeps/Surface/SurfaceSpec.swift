@@ -19,7 +19,7 @@ import Yams
 ///   sets: [train, test]
 ///   tile: 64
 /// ```
-public struct SurfaceSpec: SweepKind {
+public struct SurfaceSpec: NetworkSweepKind {
     public static let name = "surface"
     public static let sections = ["model", "data", "loss", "surface", "curvature"]
 
@@ -82,21 +82,13 @@ public struct SurfaceSpec: SweepKind {
     /// running statistics; `nil` = running statistics.
     public var recomputeBatchNorm: Int? = nil
 
-    /// The network.
-    public var model: ModelSpec { network.model }
-    /// The data the loss is measured on.
-    public var data: DataSpec { network.data }
-    /// The loss.
-    public var loss: LossKind { network.loss }
-    /// Seed of data subsets (from the spec's top-level `seed`).
-    public var dataSeed: UInt64 { network.dataSeed }
-
     /// Number of grid points.
     public var points: Int { x.count * (y?.count ?? 1) }
 
     /// The metric names in output order: `<set>_loss`, `<set>_acc` per set.
     public var metricNames: [String] { sets.flatMap { ["\($0)_loss", "\($0)_acc"] } }
 
+    /// The checkpoints (centre, target, third, trajectory) and the data.
     public var referencedFiles: [String] {
         [checkpoint, target, third].compactMap { $0 } + trajectory + network.dataFiles
     }

@@ -26,7 +26,7 @@ import Yams
 ///   weight_decay: [0, 0.0005]    # optional
 /// curvature: {lambda_max: true, every_epochs: 1, samples: 1000, iterations: 20}
 /// ```
-public struct TrainingGridSpec: SweepKind {
+public struct TrainingGridSpec: NetworkSweepKind {
     public static let name = "training"
     public static let sections = ["model", "data", "loss", "training", "grid", "curvature"]
 
@@ -52,16 +52,6 @@ public struct TrainingGridSpec: SweepKind {
     public var curvature: RunCurvature?
     /// SHA-256 (hex) of the data file, checked by every task on its worker.
     public var dataSHA256: String
-
-    /// The network.
-    public var model: ModelSpec { network.model }
-    /// The data.
-    public var data: DataSpec { network.data }
-    /// The loss.
-    public var loss: LossKind { network.loss }
-    /// Seed of data subsets (the spec's top-level `seed`).
-    public var dataSeed: UInt64 { network.dataSeed }
-    public var referencedFiles: [String] { network.dataFiles }
 
     static let gridKeys = ["batch_size", "lr", "seeds", "optimizer", "momentum", "weight_decay", "sam_rho"]
 
