@@ -46,7 +46,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .target(name: "TerrainWorker", dependencies: ["TerrainSweeps", "TerrainWire", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "TerrainWorker", dependencies: ["TerrainSweeps", "TerrainProtocol", "TerrainWire", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TerrainExport", dependencies: ["TerrainCore", "CHDF5"]),
         .executableTarget(
             name: "terrain",
