@@ -43,37 +43,49 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]
         ),
         .target(name: "TerrainCore", swiftSettings: kernelFlags),
-        .target(name: "TerrainWire", dependencies: ["CZeroMQ", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "TerrainSweeps", dependencies: ["TerrainCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "TerrainProtocol"),
+        .target(name: "TerrainWire", dependencies: ["CZeroMQ", "TerrainProtocol", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "TerrainDataset", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "TerrainSweeps", dependencies: ["TerrainCore", "TerrainDataset", "TerrainExport", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "TerrainCoordinator",
             dependencies: [
-                "TerrainSweeps", "TerrainWire",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "TerrainSweeps", "TerrainProtocol", "TerrainWire", "TerrainDataset",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .target(name: "TerrainWorker", dependencies: ["TerrainSweeps", "TerrainWire", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "TerrainWorker", dependencies: ["TerrainSweeps", "TerrainProtocol", "TerrainWire", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TerrainExport", dependencies: ["TerrainCore", "CHDF5"]),
         .executableTarget(
             name: "terrain",
             dependencies: [
-                "TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWorker", "TerrainExport",
+                "TerrainCore", "TerrainSweeps", "TerrainDataset", "TerrainCoordinator", "TerrainWorker", "TerrainExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "terrain-bench",
-            dependencies: ["TerrainCore", "TerrainSweeps", "TerrainCoordinator", "TerrainWire", "CBLAS"],
+            dependencies: ["TerrainCore", "TerrainSweeps", "TerrainDataset", "TerrainCoordinator", "TerrainWire", "CBLAS"],
             path: "bench", swiftSettings: kernelFlags),
+        .target(
+            name: "TerrainTestSupport",
+            dependencies: ["TerrainDataset", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/TerrainTestSupport"),
         .testTarget(name: "TerrainCoreTests", dependencies: ["TerrainCore", "TerrainSweeps", "CBLAS"], exclude: ["Fixtures"],
                     swiftSettings: kernelFlags),
+        .testTarget(name: "TerrainSweepsTests", dependencies: ["TerrainSweeps", "TerrainCore", "TerrainDataset", "TerrainExport"]),
+        .testTarget(name: "TerrainProtocolTests", dependencies: ["TerrainProtocol"]),
         .testTarget(name: "TerrainWireTests", dependencies: ["TerrainWire"]),
         .testTarget(name: "TerrainExportTests", dependencies: ["TerrainExport", "TerrainCore", "CHDF5"]),
         .testTarget(
             name: "TerrainCoordinatorTests",
-            dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps", "TerrainCore"],
+            dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps", "TerrainCore", "TerrainDataset",
+                           "TerrainTestSupport"],
             exclude: ["Fixtures"]),
+        .testTarget(name: "TerrainDatasetTests", dependencies: ["TerrainDataset", "TerrainTestSupport"]),
+        .testTarget(
+            name: "TerrainWorkerTests",
+            dependencies: ["TerrainWorker", "TerrainProtocol", "TerrainSweeps", "TerrainCore", .product(name: "Logging", package: "swift-log")]),
     ]
 )

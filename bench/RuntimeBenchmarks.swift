@@ -175,7 +175,7 @@ func surfaceBenchmarks() throws {
     surface: {checkpoint: \(checkpoint), x: "-1:1:8", y: "-1:1:8", sets: [train], tile: 64}
     """, source: "bench", baseDirectory: dir)
     let task = try spec.expand()[0]
-    let runner = SurfaceRunner()
+    let runner = SurfaceKind()
     let inputs = task.inputs.map { TaskInput(task: 0, name: $0.name, data: $0.data) }
     _ = try runner.run(task: 1, attempt: 1, params: task.params, inputs: inputs)
     let t0 = DispatchTime.now().uptimeNanoseconds

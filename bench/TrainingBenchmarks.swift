@@ -53,9 +53,9 @@ func trainingBenchmarks() throws {
         """, source: "bench-run")
         let task = try spec.expand()[0]
         let count = Mutex(0)
-        _ = try RunRunner().run(task: 1, attempt: 1, params: task.params, inputs: [], context: TaskContext { _, _ in count.withLock { $0 += 1 } })
+        _ = try RunKind().run(task: 1, attempt: 1, params: task.params, inputs: [], context: TaskContext { _, _ in count.withLock { $0 += 1 } })
         let t = try bestTime(budget: 2, rounds: 2) {
-            _ = try RunRunner().run(task: 1, attempt: 1, params: task.params, inputs: [], context: TaskContext { _, data in _ = data.count })
+            _ = try RunKind().run(task: 1, attempt: 1, params: task.params, inputs: [], context: TaskContext { _, data in _ = data.count })
         }
         return (t, count.withLock { $0 })
     }

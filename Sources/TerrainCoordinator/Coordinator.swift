@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TerrainCore
+import TerrainDataset
 import TerrainSweeps
 import TerrainWire
 
@@ -46,10 +47,9 @@ public struct CoordinatorSummary: Sendable, Equatable {
     public var seconds: Double
 }
 
-/// The coordinator: a thin shell around ``Scheduler`` that does the I/O. It owns one ROUTER
-/// socket on its own thread, turns messages into scheduler events, carries out the
-/// directives, and commits accepted results to the dataset in batches before acknowledging
-/// them (docs/protocol.md).
+/// The coordinator process: opens (or creates) the dataset under its lock, prepares the
+/// ``Scheduler``, and runs a ``CoordinatorShell`` over one ZeroMQ ROUTER socket on the calling
+/// thread until the sweep finishes or a signal stops it (docs/protocol.md).
 public final class Coordinator {
     /// Set by SIGINT/SIGTERM (or ``requestStop()``): stop dispatching, collect in-flight
     /// results for the grace period, leave the file consistent.
@@ -73,23 +73,11 @@ public final class Coordinator {
 
     let spec: SweepSpec
     let options: CoordinatorOptions
-    let dataset: SweepDataset
+    package let dataset: SweepDataset
     private let lock: DatasetLock
-    var scheduler: Scheduler
-    /// Kind, parameters, dependencies and fixed inputs of each task, indexed by id − 1 (ids are dense).
-    var taskInfo: [(kind: String, params: [UInt8], dependencies: [UInt64], inputs: [(name: String, hash: [UInt8])])] = []
+    private let tasks: TaskTable
+    private let scheduler: Scheduler
     let logger: Logger
-
-    private var pendingResults: [SweepDataset.PendingResult] = []
-    private var pendingStatuses: [SweepDataset.StatusUpdate] = []
-    private var pendingEvents: [SweepDataset.EventRecord] = []
-    private var pendingCheckpoints: [SweepDataset.PendingCheckpoint] = []
-    private var firstPending: Double?
-    private var malformed = 0
-    private var finished = false
-    private let clockStart = DispatchTime.now().uptimeNanoseconds
-    /// (time, done count) samples of the last ~10 s, for the rate.
-    private var rateSamples: [(time: Double, done: Int)] = []
 
     /// Opens or creates the dataset for `spec` and prepares the scheduler. Throws
     /// ``DatasetError/specMismatch(_:)`` when the file holds another sweep.
@@ -97,8 +85,6 @@ public final class Coordinator {
         self.spec = spec
         self.options = options
         self.logger = logger
-        // One coordinator per dataset: an exclusive lock on `<dataset>.lock`, released by the
-        // kernel whatever way this process ends.
         // The dataset's directory is created if needed (`--dataset out/sweep.sqlite` on a fresh clone).
         let directory = (options.datasetPath as NSString).deletingLastPathComponent
         if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
@@ -106,53 +92,50 @@ public final class Coordinator {
                 throw DatasetError.io("\(directory): cannot create the dataset's directory: \(error.localizedDescription)")
             }
         }
+        // One coordinator per dataset: an exclusive lock on `<dataset>.lock`, released by the
+        // kernel whatever way this process ends.
         lock = try DatasetLock(path: options.datasetPath + ".lock")
-        let tasks: [(descriptor: TaskDescriptor, params: [UInt8])]
-        var staticInputs: [UInt64: [(name: String, hash: [UInt8])]]
-        if FileManager.default.fileExists(atPath: options.datasetPath) {
-            dataset = try SweepDataset(path: options.datasetPath)
-            if let existing = try dataset.specHash() {
-                guard existing == spec.hash else {
-                    throw DatasetError.specMismatch("\(options.datasetPath) holds another sweep (spec hash \(existing.prefix(12))…, this spec \(spec.hash.prefix(12))…); use a new --dataset file or the original spec")
-                }
-                if let stored = try dataset.meta("inputs_sha256"), let now = try spec.inputsFingerprint(), stored != now {
-                    throw DatasetError.specMismatch("\(options.datasetPath): the files this sweep was created from (checkpoint or data) have changed since; use a new --dataset file")
-                }
-                tasks = try dataset.loadTasks()
-                staticInputs = try dataset.loadStaticInputs()
-                // Tasks that were running when the last coordinator stopped go back to the queue, on
-                // disk too, so that `terrain status` does not show phantom running tasks.
-                try dataset.requeueRunning()
-            } else {
-                (tasks, staticInputs) = try Self.create(spec, in: dataset)
-            }
-        } else {
+        (dataset, tasks) = try Self.open(spec, path: options.datasetPath)
+        let r = spec.runtime
+        scheduler = try Scheduler(tasks: try dataset.loadTasks().map {
+            TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies, status: $0.status, attempts: $0.attempts, digest: $0.digest)
+        }, config: SchedulerConfig(maxAttempts: r.maxAttempts, heartbeatInterval: Double(r.heartbeatMs) / 1000, liveness: r.liveness,
+                                   taskTimeout: r.taskTimeout), sweepID: spec.hash)
+    }
+
+    /// Resumes the sweep stored at `path`, or creates it there. Tasks that were running when
+    /// the last coordinator stopped go back to the queue, on disk too, so that `terrain status`
+    /// does not show phantom running tasks.
+    private static func open(_ spec: SweepSpec, path: String) throws -> (SweepDataset, TaskTable) {
+        let kinds = TaskKinds.byName()
+        guard FileManager.default.fileExists(atPath: path) else {
             // Expand first: a spec that cannot be expanded leaves no file behind.
             let expanded = try spec.expand()
-            dataset = try SweepDataset(path: options.datasetPath)
-            (tasks, staticInputs) = try Self.create(spec, expanded: expanded, in: dataset)
+            let dataset = try SweepDataset(path: path)
+            let (tasks, inputs) = try create(spec, expanded: expanded, in: dataset)
+            return (dataset, try TaskTable(tasks, staticInputs: inputs, kinds: kinds, path: path))
         }
-        taskInfo = tasks.sorted { $0.descriptor.id < $1.descriptor.id }.map {
-            ($0.descriptor.kind, $0.params, $0.descriptor.dependencies, staticInputs[$0.descriptor.id] ?? [])
+        let dataset = try SweepDataset(path: path)
+        guard let existing = try dataset.specHash() else {
+            let (tasks, inputs) = try create(spec, expanded: try spec.expand(), in: dataset)
+            return (dataset, try TaskTable(tasks, staticInputs: inputs, kinds: kinds, path: path))
         }
-        guard taskInfo.count == tasks.count, tasks.allSatisfy({ $0.descriptor.id >= 1 && $0.descriptor.id <= UInt64(tasks.count) }) else {
-            throw DatasetError.io("\(options.datasetPath): task ids are not 1…\(tasks.count)")
+        guard existing == spec.hash else {
+            throw DatasetError.specMismatch("\(path) holds another sweep (spec hash \(existing.prefix(12))…, this spec \(spec.hash.prefix(12))…); use a new --dataset file or the original spec")
         }
-        checkpointed = try dataset.checkpointedTasks()
-        let r = spec.runtime
-        scheduler = try Scheduler(tasks: tasks.map(\.descriptor),
-                                  config: SchedulerConfig(maxAttempts: r.maxAttempts, heartbeatInterval: Double(r.heartbeatMs) / 1000,
-                                                          liveness: r.liveness, taskTimeout: r.taskTimeout),
-                                  sweepID: spec.hash)
+        if let stored = try dataset.meta("inputs_sha256"), let now = try spec.inputsFingerprint(), stored != now {
+            throw DatasetError.specMismatch("\(path): the files this sweep was created from (checkpoint or data) have changed since; use a new --dataset file")
+        }
+        let table = try TaskTable(try dataset.loadTasks(), staticInputs: try dataset.loadStaticInputs(), kinds: kinds, path: path)
+        try dataset.requeueRunning()
+        return (dataset, table)
     }
 
     /// Writes a new sweep into an empty dataset.
-    private static func create(_ spec: SweepSpec, expanded: [ExpandedTask]? = nil, in dataset: SweepDataset) throws
-        -> ([(descriptor: TaskDescriptor, params: [UInt8])], [UInt64: [(name: String, hash: [UInt8])]])
+    private static func create(_ spec: SweepSpec, expanded: [ExpandedTask], in dataset: SweepDataset) throws
+        -> ([StoredTask], [UInt64: [(name: String, hash: [UInt8])]])
     {
-        let expanded = try expanded ?? spec.expand()
-        let tasks = expanded.map { (TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies,
-                                                   status: $0.dependencies.isEmpty ? .queued : .waiting), $0.params) }
+        let tasks = expanded.map { StoredTask(id: $0.id, kind: $0.kind, params: $0.params, dependencies: $0.dependencies) }
         var staticInputs = [UInt64: [(name: String, hash: [UInt8])]]()
         var artifacts = [[UInt8]: [UInt8]]()
         for t in expanded where !t.inputs.isEmpty {
@@ -165,13 +148,11 @@ public final class Coordinator {
         return (tasks, staticInputs)
     }
 
-    private var now: Double { Double(DispatchTime.now().uptimeNanoseconds - clockStart) * 1e-9 }
-    private var wallClock: Double { Date().timeIntervalSince1970 }
-
     /// Runs until the sweep finishes or a stop is requested. Returns a summary; the dataset
     /// is consistent either way.
     public func run() throws -> CoordinatorSummary {
-        let runStart = now
+        let clock = SystemClock()
+        let runStart = clock.now
         let context = try ZMQContext()
         var zap: ZAPAuthenticator? = nil
         if let curve = options.curve {
@@ -180,11 +161,43 @@ public final class Coordinator {
             }
             zap?.start()
         }
-        let router = try ZMQSocket(context, .router)
+        let router = try makeRouter(context)
         defer {
             router.close()
             zap?.stop()
         }
+        var bound = [String]()
+        for e in options.endpoints { bound.append(try router.bind(e)) }
+        options.onBound?(bound)
+        logger.info("coordinator for \(spec.name) (\(spec.hash.prefix(12))) bound to \(bound.joined(separator: ", "))")
+        let shell = try makeShell(transport: RouterTransport(router), clock: clock)
+        shell.log("coordinator-started", "pid \(getpid()), endpoints \(bound.joined(separator: " "))")
+        try serve(shell, router, clock: clock)
+        let sweepSeconds = clock.now - runStart
+        // A finished sweep releases its workers, including those that connect during a short
+        // farewell window (started just before the end, or against a finished dataset). A
+        // stopped coordinator says nothing: its workers keep reconnecting, so a restarted
+        // coordinator finds them again.
+        if shell.finished { try farewell(shell, router, clock: clock) }
+        try close(shell)
+        // Closing drops unsent messages (linger 0): give the last acks and `done`s 100 ms to leave.
+        try router.setLinger(100)
+        let counts = shell.scheduler.statusCounts
+        return CoordinatorSummary(done: counts[.done] ?? 0, failed: counts[.failed] ?? 0, total: tasks.count,
+                                  finished: shell.finished, malformedMessages: shell.malformed, seconds: sweepSeconds)
+    }
+
+    /// The shell that serves this coordinator's sweep over `transport` (tests pass a fake
+    /// transport and a virtual clock).
+    package func makeShell(transport: CoordinatorTransport, clock: CoordinatorClock) throws -> CoordinatorShell {
+        let shell = try CoordinatorShell(spec: spec, dataset: dataset, tasks: tasks, scheduler: scheduler, transport: transport,
+                                         clock: clock, logger: logger)
+        shell.onProgress = options.onProgress
+        return shell
+    }
+
+    private func makeRouter(_ context: ZMQContext) throws -> ZMQSocket {
+        let router = try ZMQSocket(context, .router)
         try router.setRouterMandatory(true)
         try router.setMaxMessageSize(Int64(WireCodec.maxFrameBytes))
         try router.setSendHighWaterMark(100_000)
@@ -194,314 +207,71 @@ public final class Coordinator {
             try router.setZAPDomain("terrain")
             try router.makeCurveServer(secretKey: curve.server.secretKey)
         }
-        var bound = [String]()
-        for e in options.endpoints { bound.append(try router.bind(e)) }
-        options.onBound?(bound)
-        logger.info("coordinator for \(spec.name) (\(spec.hash.prefix(12))) bound to \(bound.joined(separator: ", "))")
-        pendingEvents.append(.init(time: wallClock, kind: "coordinator-started", task: nil, worker: nil,
-                                   detail: "pid \(getpid()), endpoints \(bound.joined(separator: " "))"))
+        return router
+    }
 
-        var nextTick = now
-        var nextProgress = now
+    /// Polls and serves until every task is done or failed, or a requested stop has let the
+    /// running tasks finish (or run out of grace).
+    private func serve(_ shell: CoordinatorShell, _ router: ZMQSocket, clock: SystemClock) throws {
         var drainDeadline: Double? = nil
-        let started = wallClock
-        if scheduler.isFinished { finished = true }
         while true {
-            let t = now
-            var timeout = max(0, nextTick - t)
-            if let f = firstPending { timeout = min(timeout, max(0, f + Double(spec.runtime.commitIntervalMs) / 1000 - t)) }
-            let readable = try ZMQPoller.poll([router], timeoutMilliseconds: Int((timeout * 1000).rounded(.up)))[0]
-            if readable {
+            if try ZMQPoller.poll([router], timeoutMilliseconds: Int((shell.pollTimeout * 1000).rounded(.up)))[0] {
                 var budget = 4096
                 while budget > 0, let frames = try router.receive(dontWait: true) {
                     budget -= 1
-                    handle(frames, router)
-                    if pendingResults.count >= 2048 { try commit(router) }
+                    try shell.receive(frames)
                 }
             }
-            let n = now
-            if let f = firstPending, n - f >= Double(spec.runtime.commitIntervalMs) / 1000 || pendingResults.count >= 512 {
-                try commit(router)
-            }
-            if n >= nextTick {
-                execute(scheduler.handle(.tick(now: n)), router)
-                nextTick = n + min(0.1, Double(spec.runtime.heartbeatMs) / 4000)
-            }
+            try shell.service()
+            let n = clock.now
             if Coordinator.stopRequested.load(ordering: .relaxed) && drainDeadline == nil {
                 logger.notice("stopping: no new dispatches, waiting up to \(options.gracePeriod) s for running tasks (again to stop now; a re-run resumes)")
-                _ = scheduler.handle(.drain(now: n))
+                shell.drain()
                 drainDeadline = n + options.gracePeriod
-                pendingEvents.append(.init(time: wallClock, kind: "coordinator-stopping", task: nil, worker: nil, detail: "signal"))
             }
-            if n >= nextProgress {
-                try writeProgress(started: started, state: finished ? "finished" : (drainDeadline != nil ? "stopping" : "running"))
-                nextProgress = n + 0.5
-            }
-            if finished {
-                try commit(router)
-                break
-            }
-            if let deadline = drainDeadline, (scheduler.statusCounts[.running] ?? 0) == 0 || n >= deadline || Coordinator.stopNow.load(ordering: .relaxed) {
-                try commit(router)
-                break
+            if shell.finished { break }
+            if let deadline = drainDeadline, shell.running == 0 || n >= deadline || Coordinator.stopNow.load(ordering: .relaxed) { break }
+        }
+        try shell.commit()
+    }
+
+    /// Tells every connected worker, and any that connects within about a heartbeat, that the
+    /// sweep is done.
+    private func farewell(_ shell: CoordinatorShell, _ router: ZMQSocket, clock: SystemClock) throws {
+        let done = WireCodec.encode(.done(reason: "the sweep is finished"))
+        for peer in shell.connectedPeers { _ = try? router.send([peer] + done, dontWait: true) }
+        let until = clock.now + min(1, max(0.3, Double(spec.runtime.heartbeatMs) / 1000))
+        while clock.now < until {
+            guard try ZMQPoller.poll([router], timeoutMilliseconds: 50)[0] else { continue }
+            while let frames = try router.receive(dontWait: true) {
+                if frames.count >= 2 { _ = try? router.send([frames[0]] + done, dontWait: true) }
             }
         }
-        // A finished sweep releases its workers, including those that connect during a short
-        // farewell window (started just before the end, or against a finished dataset). A
-        // stopped coordinator says nothing: its workers keep reconnecting, so a restarted
-        // coordinator finds them again.
-        let sweepSeconds = now - runStart
-        if finished {
-            let done = WireCodec.encode(.done(reason: "the sweep is finished"))
-            for peer in connectedPeers { _ = try? router.send([peer] + done, dontWait: true) }
-            let until = now + min(1, max(0.3, Double(spec.runtime.heartbeatMs) / 1000))
-            while now < until {
-                guard try ZMQPoller.poll([router], timeoutMilliseconds: 50)[0] else { continue }
-                while let frames = try router.receive(dontWait: true) {
-                    if frames.count >= 2 { _ = try? router.send([frames[0]] + done, dontWait: true) }
-                }
-            }
-        }
-        pendingEvents.append(.init(time: wallClock, kind: finished ? "sweep-finished" : "coordinator-stopped", task: nil, worker: nil,
-                                   detail: "done \(scheduler.statusCounts[.done] ?? 0), failed \(scheduler.statusCounts[.failed] ?? 0)"))
-        try commit(router)
-        if finished {
+    }
+
+    /// The last commit, the finished sweep's clean-up and summaries, the final progress row.
+    private func close(_ shell: CoordinatorShell) throws {
+        let counts = shell.scheduler.statusCounts
+        shell.log(shell.finished ? "sweep-finished" : "coordinator-stopped", "done \(counts[.done] ?? 0), failed \(counts[.failed] ?? 0)")
+        try shell.commit()
+        if shell.finished {
             // Checkpoints are kept until the end: a retry dispatched just before a late
             // result arrived may still fetch one.
             do { try dataset.dropCheckpoints() } catch { logger.error("could not drop the finished sweep's checkpoints: \(error)") }
             do {
-                let summaries = try SweepSummaries.compute(spec, outputs: try dataset.completedOutputs().map { ($0.kind, $0.params, $0.output) })
+                let summaries = try spec.summaries(of: try dataset.completedOutputs())
                 if !summaries.isEmpty { try dataset.writeSummaries(summaries) }
             } catch {
                 logger.error("could not compute the sweep's summaries: \(error)")
             }
         }
-        try writeProgress(started: started, state: finished ? "finished" : "stopped")
-        usleep(50_000)
-        let counts = scheduler.statusCounts
-        return CoordinatorSummary(done: counts[.done] ?? 0, failed: counts[.failed] ?? 0, total: taskInfo.count,
-                                  finished: finished, malformedMessages: malformed, seconds: sweepSeconds)
+        try shell.writeProgress(state: shell.finished ? "finished" : "stopped")
     }
+}
 
-    private var connectedPeers = Set<PeerID>()
-    private var currentResult: TaskResult?
-    private var currentCheckpoint: TaskCheckpoint?
-
-    private func handle(_ frames: [[UInt8]], _ router: ZMQSocket) {
-        guard frames.count >= 2 else { malformed += 1; return }
-        let peer = frames[0]
-        let body = Array(frames.dropFirst())
-        let message: WireMessage
-        do {
-            message = try WireCodec.decode(body)
-        } catch {
-            // `decode` throws only WireError (typed throws).
-            malformed += 1
-            if case .unsupportedVersion(let v) = error {
-                let reason = "protocol version mismatch: the worker speaks version \(v), this coordinator speaks version \(WireCodec.version)"
-                _ = try? router.send([peer] + WireCodec.encode(.reject(code: .versionMismatch, reason: reason)), dontWait: true)
-                pendingEvents.append(.init(time: wallClock, kind: "reject", task: nil, worker: peerName(peer), detail: reason))
-            } else if malformed <= 100 || malformed % 1000 == 0 {
-                logger.warning("dropped a message from peer \(peerName(peer)): \(error) (\(malformed) so far)")
-                pendingEvents.append(.init(time: wallClock, kind: "malformed", task: nil, worker: peerName(peer), detail: error.description))
-            }
-            return
-        }
-        let t = now
-        let event: SchedulerEvent
-        switch message {
-        case .hello(let h):
-            connectedPeers.insert(peer)
-            event = .hello(peer: peer, hello: h, now: t)
-        case .ready(let credit): event = .ready(peer: peer, credit: credit, now: t)
-        case .heartbeat(let tasks): event = .heartbeat(peer: peer, tasks: tasks, now: t)
-        case .result(let r):
-            currentResult = r
-            event = .result(peer: peer, task: r.task, attempt: r.attempt, digest: Self.digest(r), credit: r.credit, now: t)
-        case .failure(let f):
-            event = .failure(peer: peer, task: f.task, attempt: f.attempt, error: f.error, retryable: f.retryable, credit: f.credit, now: t)
-        case .checkpoint(let c):
-            currentCheckpoint = c
-            event = .checkpoint(peer: peer, task: c.task, attempt: c.attempt, step: c.step, now: t)
-        case .goodbye(let reason):
-            connectedPeers.remove(peer)
-            event = .goodbye(peer: peer, reason: reason, now: t)
-        case .fetch(let hashes):
-            for h in hashes {
-                let data = (try? dataset.artifact(h)) ?? pendingArtifact(h)
-                if let data {
-                    send(peer, .artifact(hash: h, data: data), router)
-                    pendingEvents.append(.init(time: wallClock, kind: "artifact-sent", task: nil, worker: peerName(peer),
-                                               detail: "\(SHA256.hex(h).prefix(16)) (\(data.count) bytes)"))
-                } else {
-                    logger.warning("peer \(peerName(peer)) asked for unknown artifact \(SHA256.hex(h).prefix(12))")
-                }
-            }
-            event = .touched(peer: peer, now: t)
-        case .welcome, .reject, .task, .ack, .done, .artifact:
-            malformed += 1
-            pendingEvents.append(.init(time: wallClock, kind: "malformed", task: nil, worker: peerName(peer),
-                                       detail: "a worker sent a coordinator-only message (type \(message.typeCode))"))
-            return
-        }
-        execute(scheduler.handle(event), router)
-        currentResult = nil
-        currentCheckpoint = nil
-    }
-
-    private func pendingArtifact(_ hash: [UInt8]) -> [UInt8]? {
-        for r in pendingResults { for b in r.blobs where b.hash == hash { return b.data } }
-        for c in pendingCheckpoints where c.hash == hash { return c.data }
-        return nil
-    }
-
-    /// Tasks with a checkpoint in the dataset or on its way there (so that a dispatch asks
-    /// SQLite only for those).
-    private var checkpointed = Set<UInt64>()
-
-    /// The latest checkpoint of a task, committed or about to be.
-    private func latestCheckpoint(_ task: UInt64) -> (attempt: UInt64, step: UInt64, hash: [UInt8])? {
-        guard checkpointed.contains(task) else { return nil }
-        let stored = try? dataset.checkpoint(of: task)
-        guard let c = pendingCheckpoints.filter({ $0.task == task }).max(by: { $0.step < $1.step }), c.step >= stored?.step ?? 0 else {
-            return stored
-        }
-        return (c.attempt, c.step, c.hash)
-    }
-
-    private func peerName(_ peer: PeerID) -> String {
-        if let name = scheduler.workerName(peer) { return name }
-        // Routing ids are arbitrary bytes: show printable ones as text, others as hex.
-        if peer.count <= 64, peer.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return String(decoding: peer, as: UTF8.self) }
-        return "0x" + peer.prefix(32).map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// SHA-256 over the output and every (name, data) blob: what duplicates are compared by.
-    static func digest(_ r: TaskResult) -> [UInt8] {
-        var h = SHA256()
-        withUnsafeBytes(of: UInt64(r.output.count).littleEndian) { h.update(Array($0)) }
-        h.update(r.output)
-        for b in r.blobs {
-            h.update(Array(b.name.utf8))
-            h.update(SHA256.hash(b.data))
-        }
-        return h.finalize()
-    }
-
-    private func send(_ peer: PeerID, _ message: WireMessage, _ router: ZMQSocket) {
-        do {
-            if try !router.send([peer] + WireCodec.encode(message), dontWait: true) {
-                execute(scheduler.handle(.unreachable(peer: peer, now: now)), router)
-            }
-        } catch {
-            connectedPeers.remove(peer)
-            execute(scheduler.handle(.unreachable(peer: peer, now: now)), router)
-        }
-    }
-
-    private func execute(_ directives: [SchedulerDirective], _ router: ZMQSocket) {
-        for d in directives {
-            switch d {
-            case let .send(peer, message):
-                send(peer, message, router)
-            case let .dispatch(peer, task, attempt):
-                let info = taskInfo[Int(task) - 1]
-                var artifacts = [[UInt8]]()
-                var inputs = [String]()
-                for i in info.inputs {
-                    artifacts.append(i.hash)
-                    inputs.append("0 \(i.name) \(SHA256.hex(i.hash))")
-                }
-                for dep in info.dependencies {
-                    for o in (try? dataset.outputs(of: dep)) ?? [] {
-                        artifacts.append(o.hash)
-                        inputs.append("\(dep) \(o.name) \(SHA256.hex(o.hash))")
-                    }
-                }
-                // A task dispatched again resumes from its last checkpoint, an input of its own
-                // (whatever attempt made it: the computation is deterministic).
-                if let c = latestCheckpoint(task) {
-                    artifacts.append(c.hash)
-                    inputs.append("\(task) \(TaskContext.checkpointInput) \(SHA256.hex(c.hash))")
-                    pendingEvents.append(.init(time: wallClock, kind: "resume", task: task, worker: peerName(peer),
-                                               detail: "attempt \(attempt) resumes from step \(c.step) (checkpoint of attempt \(c.attempt))"))
-                }
-                send(peer, .task(TaskAssignment(task: task, attempt: attempt, kind: info.kind, params: info.params,
-                                                artifacts: artifacts, inputs: inputs.joined(separator: "\n"))), router)
-            case let .store(task, attempt, peer):
-                guard let r = currentResult, r.task == task else { continue }
-                if firstPending == nil { firstPending = now }
-                let kind = taskInfo[Int(task) - 1].kind
-                var record: RunRecord? = nil
-                if kind == "run" || kind == "lottery" {
-                    do {
-                        let decoded = try RunRecord.decode(r.output)
-                        if let problem = decoded.storageProblem {
-                            pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer),
-                                                       detail: "the \(kind) record cannot be tabulated (\(problem)); stored without runs/curve rows"))
-                        } else {
-                            record = decoded
-                        }
-                    } catch {
-                        pendingEvents.append(.init(time: wallClock, kind: "bad-record", task: task, worker: peerName(peer),
-                                                   detail: "the \(kind) result is not a run record (\(error)); stored without runs/curve rows"))
-                    }
-                }
-                pendingResults.append(.init(task: task, attempt: attempt, worker: peerName(peer), output: r.output,
-                                            digest: Self.digest(r), elapsed: r.elapsed, received: wallClock,
-                                            blobs: r.blobs.map { ($0.name, SHA256.hash($0.data), $0.data) },
-                                            startStep: r.startStep, record: record))
-            case let .keepCheckpoint(task, attempt, step):
-                guard let c = currentCheckpoint, c.task == task else { continue }
-                if firstPending == nil { firstPending = now }
-                pendingCheckpoints.append(.init(task: task, attempt: attempt, step: step, hash: SHA256.hash(c.data), data: c.data,
-                                                received: wallClock))
-                checkpointed.insert(task)
-            case let .status(task, status, attempts, worker, error):
-                pendingStatuses.append(.init(task: task, status: status, attempts: attempts, worker: worker, error: error, time: wallClock))
-                if firstPending == nil { firstPending = now }
-            case let .log(kind, task, worker, detail):
-                pendingEvents.append(.init(time: wallClock, kind: kind, task: task, worker: worker, detail: detail))
-                if kind == "determinism-violation" { logger.error("determinism violation on task \(task ?? 0): \(detail)") }
-            case .finished:
-                finished = true
-            }
-        }
-    }
-
-    private func commit(_ router: ZMQSocket) throws {
-        firstPending = nil
-        if pendingResults.isEmpty && pendingStatuses.isEmpty && pendingEvents.isEmpty && pendingCheckpoints.isEmpty { return }
-        let results = pendingResults, statuses = pendingStatuses, events = pendingEvents, checkpoints = pendingCheckpoints
-        pendingResults = []
-        pendingStatuses = []
-        pendingEvents = []
-        pendingCheckpoints = []
-        try dataset.commit(results: results, statuses: statuses, events: events, checkpoints: checkpoints)
-        if !results.isEmpty {
-            execute(scheduler.handle(.committed(tasks: results.map(\.task), now: now)), router)
-        }
-    }
-
-    private func writeProgress(started: Double, state: String) throws {
-        let t = now
-        let c = scheduler.statusCounts
-        rateSamples.append((t, c[.done] ?? 0))
-        rateSamples.removeAll { t - $0.time > 10 }
-        var p = SweepDataset.Progress(state: state)
-        p.done = c[.done] ?? 0
-        p.failed = c[.failed] ?? 0
-        p.running = c[.running] ?? 0
-        p.queued = c[.queued] ?? 0
-        p.waiting = c[.waiting] ?? 0
-        p.workers = scheduler.workerCount
-        if let first = rateSamples.first, t - first.time > 0.25 {
-            p.rate = Double(p.done - first.done) / (t - first.time)
-        }
-        p.updated = wallClock
-        p.started = started
-        p.pid = Int(getpid())
-        try dataset.writeProgress(p)
-        options.onProgress?(p)
-    }
+/// The process's clocks: `DispatchTime` for timers, `Date` for timestamps.
+final class SystemClock: CoordinatorClock {
+    private let start = DispatchTime.now().uptimeNanoseconds
+    var now: Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+    var wall: Double { Date().timeIntervalSince1970 }
 }

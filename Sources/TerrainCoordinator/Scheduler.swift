@@ -1,5 +1,6 @@
 import DequeModule
-import TerrainWire
+import TerrainDataset  // TaskStatus only: the scheduler does no I/O
+import TerrainProtocol
 
 /// The coordinator's scheduler: a value-type state machine with no I/O. Events go in
 /// (``SchedulerEvent``), directives come out (``SchedulerDirective``); a thin shell
@@ -35,8 +36,6 @@ public struct Scheduler: Sendable {
         var running: Set<UInt64> = []
         var lastHeard: Double
         var lastSent: Double
-        /// Results stored but not yet acknowledged, by task.
-        var pendingAcks: [UInt64] = []
     }
 
     /// The configuration.
@@ -87,10 +86,10 @@ public struct Scheduler: Sendable {
             if t.status == .queued { queues[t.kind, default: []].append(d.id) }
         }
         for t in tasks.values { counts[t.status, default: 0] += 1 }
-        if try detectCycle() { throw SchedulerError.cycle }
+        if hasCycle() { throw SchedulerError.cycle }
     }
 
-    private func detectCycle() throws -> Bool {
+    private func hasCycle() -> Bool {
         // Kahn's algorithm over the dependency edges.
         var indegree = tasks.mapValues { $0.dependencies.count }
         var ready = Deque(indegree.filter { $0.value == 0 }.map(\.key))
@@ -126,92 +125,14 @@ public struct Scheduler: Sendable {
     public mutating func handle(_ event: SchedulerEvent) -> [SchedulerDirective] {
         var out = [SchedulerDirective]()
         switch event {
-        case let .hello(peer, hello, now):
-            if workers[peer] != nil { loseWorker(peer, reason: "reconnected", now: now, into: &out) }
-            let kinds = Set(hello.kinds)
-            if !self.kinds.isEmpty && kinds.isDisjoint(with: self.kinds) {
-                let reason = "this sweep needs task kinds \(self.kinds.sorted().joined(separator: ", ")); the worker runs \(hello.kinds.joined(separator: ", "))"
-                out.append(.send(peer: peer, message: .reject(code: .noSupportedKinds, reason: reason)))
-                out.append(.log(kind: "reject", task: nil, worker: hello.worker, detail: reason))
-                break
-            }
-            workers[peer] = Worker(name: hello.worker, kinds: kinds, lastHeard: now, lastSent: now)
-            out.append(.send(peer: peer, message: .welcome(sweep: sweepID, heartbeatMilliseconds: UInt64(config.heartbeatInterval * 1000),
-                                                           liveness: UInt64(config.liveness))))
-            out.append(.log(kind: "worker-joined", task: nil, worker: hello.worker, detail: "\(hello.host) pid \(hello.pid), kinds \(hello.kinds.joined(separator: ","))"))
-            if isFinished { out.append(.send(peer: peer, message: .done(reason: "the sweep is finished"))) }
-
+        case let .hello(peer, hello, now): welcome(peer, hello, now: now, into: &out)
         case let .ready(peer, credit, now):
             guard workers[peer] != nil else { out.append(unknownPeer(peer)); break }
             workers[peer]!.lastHeard = now
             workers[peer]!.credit += credit
             dispatch(to: peer, now: now, into: &out)
-
-        case let .heartbeat(peer, listed, now):
-            guard var w = workers[peer] else { out.append(unknownPeer(peer)); break }
-            w.lastHeard = now
-            workers[peer] = w
-            // A task we leased to this worker that it no longer lists (and did not report) is
-            // lost: e.g. its compute thread died. Only judge tasks older than one interval.
-            let listedSet = Set(listed)
-            for id in w.running where !listedSet.contains(id) {
-                if let t = tasks[id], now - t.started > 2 * config.heartbeatInterval {
-                    leaseLost(id, reason: "worker \(w.name) stopped reporting it", now: now, into: &out)
-                }
-            }
-            dispatchAll(now: now, into: &out)
-
-        case let .result(peer, id, attempt, digest, credit, now):
-            // A late result from a peer we dropped (e.g. it stalled) is still considered
-            // below; the peer is told to introduce itself again.
-            taskReturned(id, from: peer, credit: credit, now: now, into: &out)
-            guard var t = tasks[id] else {
-                out.append(.log(kind: "bad-result", task: id, worker: workerName(peer), detail: "result for unknown task"))
-                break
-            }
-            // Accept only results this task could have produced: from a peer it was sent to,
-            // or from a welcomed worker (e.g. re-sending after a coordinator restart), for an
-            // attempt that was made, and never for a task still waiting for its inputs.
-            let solicited = t.assignees.contains(peer) || workers[peer] != nil
-            if t.status == .waiting || !solicited || attempt == 0 || attempt > UInt64(t.attempts) {
-                out.append(.log(kind: "bad-result", task: id, worker: workerName(peer) ?? "unknown peer",
-                                detail: "unsolicited result (attempt \(attempt), task \(t.status.rawValue)); dropped"))
-                break
-            }
-            switch t.status {
-            case .done:
-                out.append(.send(peer: peer, message: .ack(tasks: [id])))
-                if t.digest != digest {
-                    determinismViolations += 1
-                    out.append(.log(kind: "determinism-violation", task: id, worker: workerName(peer),
-                                    detail: "attempt \(attempt) returned a result whose digest differs from the stored one"))
-                } else {
-                    out.append(.log(kind: "duplicate", task: id, worker: workerName(peer), detail: "attempt \(attempt); identical, dropped"))
-                }
-            case .failed:
-                out.append(.send(peer: peer, message: .ack(tasks: [id])))
-                out.append(.log(kind: "late-result", task: id, worker: workerName(peer), detail: "task already quarantined; dropped"))
-            case .queued, .waiting, .running:
-                if t.committing != nil {
-                    // A result is already on its way to disk: this one is a duplicate.
-                    if t.digest != digest {
-                        determinismViolations += 1
-                        out.append(.log(kind: "determinism-violation", task: id, worker: workerName(peer),
-                                        detail: "attempt \(attempt) differs from the result being committed"))
-                    }
-                    out.append(.send(peer: peer, message: .ack(tasks: [id])))
-                    break
-                }
-                if t.status == .queued { removeFromQueue(id, kind: t.kind) }
-                if let owner = t.worker { workers[owner]?.running.remove(id) }
-                t.worker = nil
-                t.committing = peer
-                t.digest = digest
-                tasks[id] = t
-                out.append(.store(task: id, attempt: attempt, peer: peer))
-            }
-            if workers[peer] != nil { dispatch(to: peer, now: now, into: &out) }
-
+        case let .heartbeat(peer, listed, now): heartbeat(peer, listed: listed, now: now, into: &out)
+        case let .result(peer, result, now): accept(result, from: peer, now: now, into: &out)
         case let .failure(peer, id, attempt, error, retryable, credit, now):
             taskReturned(id, from: peer, credit: credit, now: now, into: &out)
             if let t = tasks[id], t.status == .running, t.worker == peer, t.committing == nil {
@@ -220,84 +141,165 @@ public struct Scheduler: Sendable {
             }
             if workers[peer] != nil { dispatch(to: peer, now: now, into: &out) }
             dispatchAll(now: now, into: &out)
-
-        case let .checkpoint(peer, id, attempt, step, now):
-            guard workers[peer] != nil else { out.append(unknownPeer(peer)); break }
-            workers[peer]!.lastHeard = now
-            // Only the current lease's checkpoints count: a stalled earlier attempt must not
-            // overwrite the state the current attempt resumed from.
-            if let t = tasks[id], t.status == .running, t.worker == peer, UInt64(t.attempts) == attempt, t.committing == nil {
-                out.append(.keepCheckpoint(task: id, attempt: attempt, step: step))
-            } else {
-                out.append(.log(kind: "stale-checkpoint", task: id, worker: workerName(peer),
-                                detail: "attempt \(attempt) at step \(step): the task is not leased to this worker under that attempt; dropped"))
-            }
-
+        case let .checkpoint(peer, checkpoint, now): keep(checkpoint, from: peer, now: now, into: &out)
         case let .goodbye(peer, reason, now):
-            if workers[peer] != nil {
-                loseWorker(peer, reason: "left: \(reason)", now: now, into: &out)
-            }
-
+            if workers[peer] != nil { loseWorker(peer, reason: "left: \(reason)", now: now, into: &out) }
         case let .touched(peer, now):
             if workers[peer] != nil { workers[peer]!.lastHeard = now } else { out.append(unknownPeer(peer)) }
-
         case let .unreachable(peer, now):
             if workers[peer] != nil { loseWorker(peer, reason: "unreachable", now: now, into: &out) }
-
-        case let .committed(ids, now):
-            var acks = [PeerID: [UInt64]]()
-            for id in ids {
-                guard var t = tasks[id], let peer = t.committing else { continue }
-                setStatus(&t, .done)
-                t.committing = nil
-                t.worker = nil
-                tasks[id] = t
-                acks[peer, default: []].append(id)
-                for child in t.dependents {
-                    guard var c = tasks[child], c.status == .waiting else { continue }
-                    c.remaining -= 1
-                    if c.remaining == 0 {
-                        setStatus(&c, .queued)
-                        queues[c.kind, default: []].append(child)
-                        tasks[child] = c
-                        out.append(.status(task: child, status: .queued, attempts: c.attempts, worker: nil, error: nil))
-                    } else {
-                        tasks[child] = c
-                    }
-                }
-            }
-            for (peer, list) in acks where workers[peer] != nil {
-                out.append(.send(peer: peer, message: .ack(tasks: list)))
-                workers[peer]!.lastSent = now
-            }
-            dispatchAll(now: now, into: &out)
-            announceFinish(into: &out)
-
-        case let .tick(now):
-            for (peer, w) in workers {
-                if now - w.lastHeard > config.deadAfter {
-                    loseWorker(peer, reason: "silent for \(Int(now - w.lastHeard)) s", now: now, into: &out)
-                    continue
-                }
-                if now - w.lastSent >= config.heartbeatInterval {
-                    out.append(.send(peer: peer, message: .heartbeat(tasks: [])))
-                    workers[peer]!.lastSent = now
-                }
-            }
-            if let limit = config.taskTimeout {
-                for (peer, w) in workers {
-                    for id in w.running where now - (tasks[id]?.started ?? now) > limit {
-                        leaseLost(id, reason: "exceeded task_timeout \(limit) s on \(workers[peer]?.name ?? "?")", now: now, into: &out)
-                    }
-                }
-            }
-            dispatchAll(now: now, into: &out)
-            announceFinish(into: &out)
-
+        case let .committed(ids, now): committed(ids, now: now, into: &out)
+        case let .tick(now): tick(now: now, into: &out)
         case .drain:
             draining = true
         }
         return out
+    }
+
+    // MARK: Events
+
+    private mutating func welcome(_ peer: PeerID, _ hello: WorkerHello, now: Double, into out: inout [SchedulerDirective]) {
+        if workers[peer] != nil { loseWorker(peer, reason: "reconnected", now: now, into: &out) }
+        let kinds = Set(hello.kinds)
+        if !self.kinds.isEmpty && kinds.isDisjoint(with: self.kinds) {
+            let reason = "this sweep needs task kinds \(self.kinds.sorted().joined(separator: ", ")); the worker runs \(hello.kinds.joined(separator: ", "))"
+            out.append(.send(peer: peer, message: .reject(code: .noSupportedKinds, reason: reason)))
+            out.append(.log(kind: "reject", task: nil, worker: hello.worker, detail: reason))
+            return
+        }
+        workers[peer] = Worker(name: hello.worker, kinds: kinds, lastHeard: now, lastSent: now)
+        out.append(.send(peer: peer, message: .welcome(sweep: sweepID, heartbeatMilliseconds: UInt64(config.heartbeatInterval * 1000),
+                                                       liveness: UInt64(config.liveness))))
+        out.append(.log(kind: "worker-joined", task: nil, worker: hello.worker, detail: "\(hello.host) pid \(hello.pid), kinds \(hello.kinds.joined(separator: ","))"))
+        if isFinished { out.append(.send(peer: peer, message: .done(reason: "the sweep is finished"))) }
+    }
+
+    private mutating func heartbeat(_ peer: PeerID, listed: [UInt64], now: Double, into out: inout [SchedulerDirective]) {
+        guard var w = workers[peer] else { out.append(unknownPeer(peer)); return }
+        w.lastHeard = now
+        workers[peer] = w
+        // A task we leased to this worker that it no longer lists (and did not report) is
+        // lost: e.g. its compute thread died. Only judge tasks older than one interval.
+        let listedSet = Set(listed)
+        for id in w.running where !listedSet.contains(id) {
+            if let t = tasks[id], now - t.started > 2 * config.heartbeatInterval {
+                leaseLost(id, reason: "worker \(w.name) stopped reporting it", now: now, into: &out)
+            }
+        }
+        dispatchAll(now: now, into: &out)
+    }
+
+    /// First result wins: a result is stored for a task that is not done yet when it could
+    /// have been produced (docs/protocol.md); duplicates are acknowledged and compared.
+    private mutating func accept(_ received: ReceivedResult, from peer: PeerID, now: Double, into out: inout [SchedulerDirective]) {
+        let id = received.task, attempt = received.attempt, digest = received.digest
+        // A late result from a peer we dropped (e.g. it stalled) is still considered below;
+        // the peer is told to introduce itself again.
+        taskReturned(id, from: peer, credit: received.result.credit, now: now, into: &out)
+        guard var t = tasks[id] else {
+            out.append(.log(kind: "bad-result", task: id, worker: workerName(peer), detail: "result for unknown task"))
+            return
+        }
+        // Accept only results this task could have produced: from a peer it was sent to,
+        // or from a welcomed worker (e.g. re-sending after a coordinator restart), for an
+        // attempt that was made, and never for a task still waiting for its inputs.
+        let solicited = t.assignees.contains(peer) || workers[peer] != nil
+        if t.status == .waiting || !solicited || attempt == 0 || attempt > UInt64(t.attempts) {
+            out.append(.log(kind: "bad-result", task: id, worker: workerName(peer) ?? "unknown peer",
+                            detail: "unsolicited result (attempt \(attempt), task \(t.status.rawValue)); dropped"))
+            return
+        }
+        // Whatever happens to it now, the peer that returned it may take more work.
+        defer { if workers[peer] != nil { dispatch(to: peer, now: now, into: &out) } }
+        if t.status == .failed {
+            out.append(.send(peer: peer, message: .ack(tasks: [id])))
+            out.append(.log(kind: "late-result", task: id, worker: workerName(peer), detail: "task already quarantined; dropped"))
+            return
+        }
+        if t.status == .done || t.committing != nil {
+            // Stored, or on its way to disk: this one is a duplicate.
+            out.append(.send(peer: peer, message: .ack(tasks: [id])))
+            if t.digest != digest {
+                determinismViolations += 1
+                let what = t.status == .done ? "returned a result whose digest differs from the stored one" : "differs from the result being committed"
+                out.append(.log(kind: "determinism-violation", task: id, worker: workerName(peer), detail: "attempt \(attempt) \(what)"))
+            } else if t.status == .done {
+                out.append(.log(kind: "duplicate", task: id, worker: workerName(peer), detail: "attempt \(attempt); identical, dropped"))
+            }
+            return
+        }
+        if t.status == .queued { removeFromQueue(id, kind: t.kind) }
+        if let owner = t.worker { workers[owner]?.running.remove(id) }
+        t.worker = nil
+        t.committing = peer
+        t.digest = digest
+        tasks[id] = t
+        out.append(.store(received, peer: peer))
+    }
+
+    private mutating func keep(_ c: TaskCheckpoint, from peer: PeerID, now: Double, into out: inout [SchedulerDirective]) {
+        guard workers[peer] != nil else { out.append(unknownPeer(peer)); return }
+        workers[peer]!.lastHeard = now
+        // Only the current lease's checkpoints count: a stalled earlier attempt must not
+        // overwrite the state the current attempt resumed from.
+        if let t = tasks[c.task], t.status == .running, t.worker == peer, UInt64(t.attempts) == c.attempt, t.committing == nil {
+            out.append(.keepCheckpoint(c))
+        } else {
+            out.append(.log(kind: "stale-checkpoint", task: c.task, worker: workerName(peer),
+                            detail: "attempt \(c.attempt) at step \(c.step): the task is not leased to this worker under that attempt; dropped"))
+        }
+    }
+
+    private mutating func committed(_ ids: [UInt64], now: Double, into out: inout [SchedulerDirective]) {
+        var acks = [PeerID: [UInt64]]()
+        for id in ids {
+            guard var t = tasks[id], let peer = t.committing else {
+                preconditionFailure("committed task \(id) was not being stored (status \(tasks[id]?.status.rawValue ?? "unknown"))")
+            }
+            setStatus(&t, .done)
+            t.committing = nil
+            t.worker = nil
+            tasks[id] = t
+            acks[peer, default: []].append(id)
+            for child in t.dependents {
+                guard var c = tasks[child], c.status == .waiting else { continue }
+                c.remaining -= 1
+                if c.remaining == 0 {
+                    setStatus(&c, .queued)
+                    queues[c.kind, default: []].append(child)
+                    out.append(.status(task: child, status: .queued, attempts: c.attempts, worker: nil, error: nil))
+                }
+                tasks[child] = c
+            }
+        }
+        for (peer, list) in acks where workers[peer] != nil {
+            out.append(.send(peer: peer, message: .ack(tasks: list)))
+            workers[peer]!.lastSent = now
+        }
+        dispatchAll(now: now, into: &out)
+        announceFinish(into: &out)
+    }
+
+    private mutating func tick(now: Double, into out: inout [SchedulerDirective]) {
+        for (peer, w) in workers {
+            if now - w.lastHeard > config.deadAfter {
+                loseWorker(peer, reason: "silent for \(Int(now - w.lastHeard)) s", now: now, into: &out)
+                continue
+            }
+            if now - w.lastSent >= config.heartbeatInterval {
+                out.append(.send(peer: peer, message: .heartbeat(tasks: [])))
+                workers[peer]!.lastSent = now
+            }
+        }
+        if let limit = config.taskTimeout {
+            for (peer, w) in workers {
+                for id in w.running where now - (tasks[id]?.started ?? now) > limit {
+                    leaseLost(id, reason: "exceeded task_timeout \(limit) s on \(workers[peer]?.name ?? "?")", now: now, into: &out)
+                }
+            }
+        }
+        dispatchAll(now: now, into: &out)
+        announceFinish(into: &out)
     }
 
     // MARK: Internals

@@ -1,18 +1,5 @@
-import TerrainWire
-
-/// The lifecycle state of a task.
-public enum TaskStatus: String, Sendable, Codable, CaseIterable {
-    /// Waiting for the tasks it depends on.
-    case waiting
-    /// Ready to run, in the queue.
-    case queued
-    /// Leased to a worker.
-    case running
-    /// A result is committed.
-    case done
-    /// Quarantined after its attempt limit, or a dependency failed.
-    case failed
-}
+import TerrainDataset  // TaskStatus only: the scheduler does no I/O
+import TerrainProtocol
 
 /// A task as the scheduler sees it: identity, kind and dependencies (parameters and
 /// results stay in the dataset; the scheduler never holds them).
@@ -66,8 +53,33 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var deadAfter: Double { heartbeatInterval * Double(liveness) }
 }
 
-/// A worker connection as identified by its ZeroMQ routing id.
+/// A worker connection: opaque bytes by which the transport addresses the peer (the shell's
+/// ROUTER socket uses the DEALER's routing id). The scheduler only compares them.
 public typealias PeerID = [UInt8]
+
+/// A result as the shell received it, hashed once on arrival: what the scheduler judges and,
+/// when it accepts it, hands back in ``SchedulerDirective/store(_:peer:)`` to be written.
+public struct ReceivedResult: Sendable, Equatable {
+    /// The message.
+    public var result: TaskResult
+    /// SHA-256 of each blob, in blob order.
+    public var blobHashes: [[UInt8]]
+    /// The result's digest (docs/protocol.md, "First result wins"): what duplicates are compared by.
+    public var digest: [UInt8]
+
+    /// Wraps a result with hashes computed by the caller.
+    public init(result: TaskResult, blobHashes: [[UInt8]], digest: [UInt8]) {
+        precondition(blobHashes.count == result.blobs.count, "one hash per blob")
+        self.result = result
+        self.blobHashes = blobHashes
+        self.digest = digest
+    }
+
+    /// The task id.
+    public var task: UInt64 { result.task }
+    /// The attempt that produced it.
+    public var attempt: UInt64 { result.attempt }
+}
 
 /// Something that happened, fed to ``Scheduler/handle(_:)``. Times are seconds on a
 /// monotonic clock.
@@ -79,19 +91,20 @@ public enum SchedulerEvent: Sendable {
     case ready(peer: PeerID, credit: UInt64, now: Double)
     /// A `heartbeat` arrived, listing the tasks the worker runs.
     case heartbeat(peer: PeerID, tasks: [UInt64], now: Double)
-    /// A `result` arrived; `digest` is SHA-256 over its output and blobs.
-    case result(peer: PeerID, task: UInt64, attempt: UInt64, digest: [UInt8], credit: UInt64, now: Double)
+    /// A `result` arrived.
+    case result(peer: PeerID, result: ReceivedResult, now: Double)
     /// A `failure` arrived.
     case failure(peer: PeerID, task: UInt64, attempt: UInt64, error: String, retryable: Bool, credit: UInt64, now: Double)
-    /// A `checkpoint` arrived: the peer saved task `task`'s state at `step`.
-    case checkpoint(peer: PeerID, task: UInt64, attempt: UInt64, step: UInt64, now: Double)
+    /// A `checkpoint` arrived: the peer saved a task's state.
+    case checkpoint(peer: PeerID, checkpoint: TaskCheckpoint, now: Double)
     /// A `goodbye` arrived.
     case goodbye(peer: PeerID, reason: String, now: Double)
     /// Any other well-formed message arrived (fetch, …): it proves the peer alive.
     case touched(peer: PeerID, now: Double)
     /// Sending to the peer failed (unroutable, gone).
     case unreachable(peer: PeerID, now: Double)
-    /// Results handed over with ``SchedulerDirective/store(task:attempt:peer:)`` are committed.
+    /// Results handed over with ``SchedulerDirective/store(_:peer:)`` are committed. Naming a
+    /// task that is not being stored is a programming error (a precondition failure).
     case committed(tasks: [UInt64], now: Double)
     /// Time passed: check liveness, leases, heartbeats.
     case tick(now: Double)
@@ -99,18 +112,18 @@ public enum SchedulerEvent: Sendable {
     case drain(now: Double)
 }
 
-/// What the shell must do, returned by ``Scheduler/handle(_:)`` in order.
+/// What the shell must do, returned by ``Scheduler/handle(_:)`` in order. Each directive
+/// carries the data it needs.
 public enum SchedulerDirective: Sendable, Equatable {
     /// Send this protocol message to the peer.
     case send(peer: PeerID, message: WireMessage)
     /// Send task `task` (attempt `attempt`) to the peer; the shell loads its parameters and inputs.
     case dispatch(peer: PeerID, task: UInt64, attempt: UInt64)
-    /// Keep the result the peer just sent for `task`, write it in the next commit, then report
-    /// `.committed`.
-    case store(task: UInt64, attempt: UInt64, peer: PeerID)
-    /// Keep the checkpoint the peer just sent for `task` (durably, in the next commit): the
-    /// task's next attempt, if any, resumes from it.
-    case keepCheckpoint(task: UInt64, attempt: UInt64, step: UInt64)
+    /// Write this result (received from `peer`) in the next commit, then report `.committed`.
+    case store(ReceivedResult, peer: PeerID)
+    /// Keep this checkpoint durably (in the next commit): the task's next attempt, if any,
+    /// resumes from it.
+    case keepCheckpoint(TaskCheckpoint)
     /// Persist a task's new status.
     case status(task: UInt64, status: TaskStatus, attempts: Int, worker: String?, error: String?)
     /// Append to the dataset's event log.

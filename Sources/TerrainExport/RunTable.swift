@@ -100,7 +100,7 @@ public struct RunTable: Sendable, Equatable {
     public static func npz(_ tables: [(name: String, table: RunTable)], attributes: [String: String]) throws(ExportError) -> [UInt8] {
         var members = [(name: String, npy: [UInt8])]()
         for t in tables { members += try t.table.npyMembers(prefix: t.name + ".") }
-        members.append(("attributes", SurfaceExporter.encodeUInt8NPY(Array(SurfaceExporter.attributesJSON(attributes).utf8))))
+        members.append(("attributes", SurfaceExporter.attributesNPY(attributes)))
         return NPZ.write(members)
     }
 }

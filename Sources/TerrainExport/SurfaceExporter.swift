@@ -107,8 +107,14 @@ public enum SurfaceExporter {
         for m in table.metrics {
             arrays.append((m.name, NPY.encode(doubles: m.values, shape: shape)))
         }
-        arrays.append(("attributes", encodeUInt8NPY(Array(attributesJSON(table.attributes).utf8))))
+        arrays.append(("attributes", attributesNPY(table.attributes)))
         return NPZ.write(arrays)
+    }
+
+    /// The attributes as an NPZ member: the UTF-8 bytes of their JSON object, dtype `|u1`.
+    static func attributesNPY(_ attributes: [String: String]) -> [UInt8] {
+        let json = Array(attributesJSON(attributes).utf8)
+        return NPY.encode(uint8s: json, shape: [json.count])
     }
 
     /// The attributes as a compact JSON object with sorted keys and string values, e.g.
@@ -291,19 +297,6 @@ public enum SurfaceExporter {
             out += indent + items[start..<end].joined(separator: " ") + "\n"
             start = end
         }
-        return out
-    }
-
-    /// A version-1.0 `.npy` file of dtype `|u1` and shape `(count,)`.
-    static func encodeUInt8NPY(_ bytes: [UInt8]) -> [UInt8] {
-        var header = Array("{'descr': '|u1', 'fortran_order': False, 'shape': (\(bytes.count),), }".utf8)
-        let preamble = 10
-        let total = (preamble + header.count + 1 + 63) / 64 * 64
-        header += [UInt8](repeating: 0x20, count: total - preamble - header.count - 1)
-        header.append(0x0A)
-        var out: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)]
-        out += header
-        out += bytes
         return out
     }
 

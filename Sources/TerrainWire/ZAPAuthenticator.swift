@@ -84,6 +84,15 @@ public final class ZAPAuthenticator: @unchecked Sendable {
         thread.start()
     }
 
+    /// Whether the handler thread has ended, waiting up to `seconds` for it: it ends after
+    /// ``stop()``, or on its own when its context shuts down. `false` if it never started.
+    public func handlerHasEnded(within seconds: Double) -> Bool {
+        lock.lock()
+        let started = state != .bound
+        lock.unlock()
+        return started && finished.wait(timeout: .now() + seconds) == .success
+    }
+
     /// Stops the handler thread, waits for it to finish (at most about one poll interval,
     /// 100 ms) and closes the handler socket, unbinding the ZAP endpoint. Idempotent; callable
     /// from any thread except the handler thread itself (i.e. not from `onDecision`).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TerrainCoordinator
+import TerrainDataset
 import TerrainCore
 import TerrainSweeps
 import TerrainWire

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TerrainExport
+import TerrainSweeps
 
 /// `terrain export DATASET --format npz`.
 struct ExportCommand: ParsableCommand {
@@ -35,10 +36,31 @@ struct ExportCommand: ParsableCommand {
     var directions: String?
 
     func run() throws {
-        if let kind = try RunResults.kind(of: dataset), RunResults.kinds.contains(kind) {
-            try exportRuns()
-            return
+        let export: SweepExport
+        do {
+            let sweep = try StoredSweep(path: dataset)
+            export = try sweep.sweepKind.export(sweep, options: ExportOptions(metric: metric, log: log, artifacts: artifacts, directions: directions))
+        } catch let e as ResultsError {
+            throw CLI.Failure(message: e.message)
         }
+        switch export.content {
+        case .grid(let table):
+            let format = try gridFormat()
+            try extras(export)
+            try write(table, format: format)
+        case let .tables(runs, curves, attributes):
+            let csv = try tablesAsCSV()
+            try extras(export)
+            try write(runs: runs, curves: curves, attributes: attributes, csv: csv)
+        }
+    }
+
+    private func extras(_ export: SweepExport) throws {
+        do { for line in try export.writeExtras() { print(line) } } catch let e as ResultsError { throw CLI.Failure(message: e.message) }
+    }
+
+    /// A grid's format: CSV, NPZ, HDF5 or VTK, from `--format`, else `--output`'s extension, else NPZ.
+    private func gridFormat() throws -> ExportFormat {
         let chosen: ExportFormat
         if let format {
             guard let f = ExportFormat(rawValue: format.lowercased()) ?? ExportFormat(fileExtension: format.lowercased()) else {
@@ -50,9 +72,10 @@ struct ExportCommand: ParsableCommand {
         } else {
             chosen = .npz
         }
-        let (table, spec, _) = try SurfaceResults.load(dataset)
-        if artifacts != nil { throw CLI.Failure(message: "--artifacts applies to lottery and training sweeps; a surface sweep exports --directions") }
-        if let directions { try SurfaceResults.writeDirections(dataset: dataset, spec: spec, to: directions) }
+        return chosen
+    }
+
+    private func write(_ table: SurfaceTable, format chosen: ExportFormat) throws {
         let out = output ?? ((dataset as NSString).deletingPathExtension + "." + chosen.fileExtension)
         do {
             try SurfaceExporter.write(table, format: chosen, to: out, heightMetric: metric, logScale: log)
@@ -63,21 +86,22 @@ struct ExportCommand: ParsableCommand {
         print("wrote \(out) (\(chosen.rawValue), \(table.nx)\(table.y != nil ? "×\(table.ny)" : "") grid, \(done)/\(table.pointCount) points, metrics \(table.metricNames.joined(separator: ", ")))")
     }
 
-    /// Lottery and training sweeps: the `runs` and `curve_points` tables.
-    private func exportRuns() throws {
+    /// Whether run tables go to CSV (else NPZ): `--format`, else `--output`'s extension.
+    private func tablesAsCSV() throws -> Bool {
         var requested = (format ?? output.map { ($0 as NSString).pathExtension } ?? "npz").lowercased()
         if format == nil && !["csv", "npz"].contains(requested) { requested = "npz" }  // --output without a known extension
         guard requested == "csv" || requested == "npz" else {
             throw CLI.Failure(message: "a lottery or training sweep exports as csv or npz (its results are tables, not a grid); got '\(requested)'")
         }
-        if directions != nil { throw CLI.Failure(message: "--directions applies to surface sweeps only") }
-        if metric != "train_loss" || log { throw CLI.Failure(message: "--metric and --log apply to surface sweeps (VTK height); a lottery or training sweep exports every column") }
-        let (runs, curves, attributes, _, _) = try RunResults.load(dataset)
-        if let artifacts { try RunResults.writeArtifacts(dataset: dataset, runs: runs, to: artifacts) }
+        return requested == "csv"
+    }
+
+    /// Run tables: CSV (`<output>-runs.csv`, `<output>-curves.csv`) or one NPZ archive.
+    private func write(runs: RunTable, curves: RunTable, attributes: [String: String], csv: Bool) throws {
         var base = output ?? (dataset as NSString).deletingPathExtension
         if ["csv", "npz"].contains((base as NSString).pathExtension.lowercased()) { base = (base as NSString).deletingPathExtension }
         do {
-            if requested == "csv" {
+            if csv {
                 for (suffix, table) in [("runs", runs), ("curves", curves)] {
                     let path = "\(base)-\(suffix).csv"
                     try table.csv().write(toFile: path, atomically: true, encoding: .utf8)

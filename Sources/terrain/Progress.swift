@@ -1,5 +1,6 @@
 import Foundation
-import TerrainCoordinator
+import TerrainDataset
+import TerrainSweeps
 
 /// Renders sweep progress: a bar redrawn in place on a terminal, a plain line every few
 /// seconds otherwise (logs, CI).
@@ -19,15 +20,11 @@ final class ProgressPrinter: @unchecked Sendable {
         s += "  workers \(p.workers)  \(String(format: "%.1f", p.rate))/s"
         let remaining = p.total - finished
         if p.rate > 0 && remaining > 0 {
-            s += "  ETA \(duration(Double(remaining) / p.rate))"
+            s += "  ETA \(ClockText.format(Double(remaining) / p.rate))"
         }
         return s
     }
 
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
-    }
 
     func show(_ p: SweepDataset.Progress) {
         lock.lock()

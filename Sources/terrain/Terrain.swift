@@ -27,6 +27,6 @@ struct Terrain: ParsableCommand {
         commandName: "terrain",
         abstract: "Study neural-network loss landscapes: train models and run distributed sweeps.",
         version: "0.1.0 (libzmq \(TerrainWire.zmqVersion))",
-        subcommands: [Train.self, Validate.self, Evaluate.self, RunCommand.self, CoordinatorCommand.self, WorkerCommand.self,
+        subcommands: [Train.self, Validate.self, Evaluate.self, Run.self, CoordinatorCommand.self, WorkerCommand.self,
                       StatusCommand.self, ExportCommand.self, RenderCommand.self, KeysCommand.self, DataCommand.self])
 }

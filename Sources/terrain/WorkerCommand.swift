@@ -39,7 +39,7 @@ struct WorkerCommand: ParsableCommand {
         default: throw ValidationError("--curve-key and --server-key go together")
         }
         Worker.installSignalHandlers()
-        let worker = try Worker(options: WorkerOptions(endpoint: connect, curve: curve, prefetch: max(0, prefetch),
+        let worker = Worker(options: WorkerOptions(endpoint: connect, curve: curve, prefetch: max(0, prefetch),
                                                        giveUpAfter: giveUpAfter, protocolVersion: protocolVersion))
         let exit = try worker.run()
         switch exit {

@@ -1,5 +1,7 @@
 import Foundation
 import TerrainCoordinator
+import TerrainDataset
+import TerrainTestSupport
 import XCTest
 
 /// Starts and watches real `terrain` processes for the runtime tests.

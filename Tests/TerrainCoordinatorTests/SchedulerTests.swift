@@ -23,7 +23,7 @@ final class SchedulerTests: XCTestCase {
     }
 
     private func stored(_ d: [SchedulerDirective]) -> [UInt64] {
-        d.compactMap { if case let .store(t, _, _) = $0 { return t } else { return nil } }
+        d.compactMap { if case let .store(r, _) = $0 { return r.task } else { return nil } }
     }
 
     private func sent(_ d: [SchedulerDirective], to peer: PeerID) -> [WireMessage] {
@@ -391,7 +391,7 @@ extension SchedulerTests {
         XCTAssertEqual(s.determinismViolations, 0)
     }
     private func kept(_ d: [SchedulerDirective]) -> [(UInt64, UInt64, UInt64)] {
-        d.compactMap { if case let .keepCheckpoint(t, a, s) = $0 { return (t, a, s) } else { return nil } }
+        d.compactMap { if case let .keepCheckpoint(c) = $0 { return (c.task, c.attempt, c.step) } else { return nil } }
     }
 
     func testACheckpointFromTheCurrentLeaseIsKept() throws {
@@ -441,5 +441,18 @@ extension SchedulerTests {
         let sent = dispatched(d)
         XCTAssertEqual(sent.map(\.1).sorted(), [2, 3])
         XCTAssertEqual(Set(sent.map(\.0)), [a, b], "one each, not both to the worker that finished task 1")
+    }
+}
+
+extension SchedulerEvent {
+    /// A result the scheduler judges by its digest alone (no output, no blobs).
+    static func result(peer: PeerID, task: UInt64, attempt: UInt64, digest: [UInt8], credit: UInt64, now: Double) -> SchedulerEvent {
+        .result(peer: peer, result: ReceivedResult(result: TaskResult(task: task, attempt: attempt, output: [], credit: credit), blobHashes: [],
+                                                   digest: digest), now: now)
+    }
+
+    /// A checkpoint of `task` at `step` (empty state).
+    static func checkpoint(peer: PeerID, task: UInt64, attempt: UInt64, step: UInt64, now: Double) -> SchedulerEvent {
+        .checkpoint(peer: peer, checkpoint: TaskCheckpoint(task: task, attempt: attempt, step: step, data: []), now: now)
     }
 }

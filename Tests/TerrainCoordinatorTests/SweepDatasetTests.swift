@@ -1,5 +1,7 @@
 import Foundation
 import TerrainCoordinator
+import TerrainDataset
+import TerrainTestSupport
 import TerrainCore
 import TerrainSweeps
 import XCTest
@@ -18,7 +20,7 @@ final class SweepDatasetTests: XCTestCase {
     private func dataset() throws -> SweepDataset {
         let ds = try SweepDataset(path: dir + "/d.sqlite")
         try ds.create(spec: "x", specHash: "h", kind: "training",
-                      tasks: [(TaskDescriptor(id: 1, kind: "run"), [UInt8]("{}".utf8)), (TaskDescriptor(id: 2, kind: "run"), [UInt8]("{}".utf8))])
+                      tasks: [StoredTask(id: 1, kind: "run", params: [UInt8]("{}".utf8)), StoredTask(id: 2, kind: "run", params: [UInt8]("{}".utf8))])
         return ds
     }
 
@@ -63,7 +65,7 @@ final class SweepDatasetTests: XCTestCase {
         r.effectiveLearningRate = 0.1
         let ds = try dataset()
         try ds.commit(results: [.init(task: 1, attempt: 1, worker: "w", output: try r.encoded(), digest: [UInt8](repeating: 0, count: 32),
-                                      elapsed: 0, received: 0, blobs: [], startStep: 0, record: r)], statuses: [], events: [])
+                                      elapsed: 0, received: 0, blobs: [], startStep: 0, rows: r.rows(task: 1))], statuses: [], events: [])
         XCTAssertEqual(try ds.table("SELECT task, step FROM curve_points").rows, [[.integer(1), .integer(5)]])
         XCTAssertEqual(try ds.startSteps(), [1: 0])
     }

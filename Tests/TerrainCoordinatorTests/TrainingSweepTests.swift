@@ -180,7 +180,7 @@ final class TrainingSweepTests: XCTestCase {
         XCTAssertNil(try ds.checkpoint(of: 1), "a finished task's checkpoint is dropped")
         // The same run, uninterrupted, in this process.
         let task = try SweepSpec.load(path: spec).expand()[0]
-        let reference = try RunRunner().run(task: 1, attempt: 1, params: task.params, inputs: [])
+        let reference = try RunKind().run(task: 1, attempt: 1, params: task.params, inputs: [])
         XCTAssertEqual(reference.startStep, 0)
         let stored = try XCTUnwrap(try ds.completedOutputs().first)
         XCTAssertEqual(stored.output, reference.output, "final metrics and curve equal an uninterrupted run's")

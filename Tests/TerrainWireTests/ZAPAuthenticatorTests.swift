@@ -199,8 +199,12 @@ final class ZAPAuthenticatorTests: XCTestCase {
     func testContextShutdownEndsHandlerThread() throws {
         let context = try ZMQContext()
         let authenticator = try ZAPAuthenticator(context: context, allowedClientKeys: [])
+        XCTAssertFalse(authenticator.handlerHasEnded(within: 0), "not started: no thread to end")
         authenticator.start()
+        XCTAssertFalse(authenticator.handlerHasEnded(within: 0.3), "a started handler keeps serving")
         context.shutdown()
+        // The thread ends by itself once its context shuts down (generous bound: a hang guard).
+        XCTAssertTrue(authenticator.handlerHasEnded(within: 30), "the handler thread did not notice the context shutting down")
         authenticator.stop()
     }
 }

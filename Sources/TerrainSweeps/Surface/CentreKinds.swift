@@ -1,0 +1,62 @@
+import Foundation
+import TerrainCore
+
+/// The `train` task kind: trains θ* for a surface sweep that has `surface.train` instead of a
+/// checkpoint, and returns it as the artifact `centre` (safetensors, model tensors only).
+public struct TrainKind: TaskKind {
+    public static let name = "train"
+
+    /// How θ* is trained.
+    public struct Own: Codable, Sendable, Equatable {
+        public var training: SurfaceSpec.TrainingSection
+    }
+
+    /// The parameters of the `train` task.
+    public typealias Params = Networked<Own>
+
+    /// Creates the kind.
+    public init() {}
+
+    public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
+        let p = task.params
+        let (train, _) = try p.network.loadData()
+        let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs,
+                                                         seed: TerrainRNG.derive(p.training.seed, "init"))
+        let config = TrainingConfig(batchSize: p.training.batchSize, epochs: p.training.epochs, seed: TerrainRNG.derive(p.training.seed, "data"),
+                                    optimizer: p.training.optimizer, schedule: p.training.schedule, loss: p.loss)
+        do {
+            try Trainer(model: model, train: train, config: config).run()
+        } catch let e as TrainingError {
+            throw task.failure(e.description)
+        }
+        let bytes = SafeTensors.encode(Checkpoint.tensors(model: model), metadata: ["format": "pt", "terrain.trained_by": "surface sweep task \(task.task)"])
+        let metrics = Evaluator.evaluate(model, on: train, loss: p.loss)
+        let summary = try JSONEncoder().encode(["train_loss": metrics.loss, "train_acc": metrics.accuracy ?? .nan])
+        return TaskOutput(output: [UInt8](summary), blobs: [("centre", bytes)])
+    }
+}
+
+/// The `directions` task kind: computes the surface directions around a θ* produced by a
+/// `train` task (input `centre`), returned as the artifacts `d1` (and `d2`), raw Float32.
+public struct DirectionsKind: TaskKind {
+    public static let name = "directions"
+    public typealias Params = SurfaceSpec.DirectionsParams
+
+    /// Creates the kind.
+    public init() {}
+
+    public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
+        let p = task.params
+        let centre = try task.input("centre")
+        // Only the sample shape and class count are needed here; no hash check (the tasks that
+        // evaluate the data check it).
+        let (train, _) = try DataLoader.load(p.data, baseDirectory: "/", seed: p.dataSeed, as: Float.self)
+        let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
+        try Checkpoint.apply(try SafeTensors.decode(centre, source: "centre").tensors, source: "centre", to: model)
+        let space = ParameterSpace(model)
+        let d = try SurfaceSpec.directions(p, centre: space.values(), layout: space.layout, dataShape: train.sampleShape, outputs: train.outputs)
+        var blobs: [(name: String, data: [UInt8])] = [("d1", d.d1.withUnsafeBytes { Array($0) })]
+        if let d2 = d.d2 { blobs.append(("d2", d2.withUnsafeBytes { Array($0) })) }
+        return TaskOutput(output: Array("{}".utf8), blobs: blobs)
+    }
+}

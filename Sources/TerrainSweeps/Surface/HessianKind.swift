@@ -1,0 +1,67 @@
+import Foundation
+import TerrainCore
+
+/// The `hessian` task kind: one curvature measurement at the centre θ* (input `centre`) — the
+/// top eigenvalues, one Hutchinson probe, one Lanczos run or the ε-sharpness — as a JSON
+/// object of number lists, merged by ``CurvatureSpec/summarize(_:dimension:)``.
+public struct HessianKind: TaskKind {
+    public static let name = "hessian"
+
+    /// What one `hessian` task computes.
+    public enum Mode: String, Codable, Sendable { case eigen, hutchinson, lanczos, sharpness }
+
+    /// The measurement a task makes.
+    public struct Probe: Codable, Sendable, Equatable {
+        public var mode: Mode
+        public var index: UInt64
+        public var eigenvalues: Int
+        public var steps: Int
+        public var epsilon: Double?
+        public var seed: UInt64
+        public var samples: Int?
+    }
+
+    /// The parameters of one `hessian` task.
+    public typealias Params = Networked<Probe>
+
+    /// Creates the kind.
+    public init() {}
+
+    public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
+        let p = task.params
+        let centre = try task.input("centre")
+        var (train, _) = try p.network.loadData()
+        if let n = p.samples { train = train.subset(n, seed: TerrainRNG.derive(p.seed, "curvature-samples")) }
+        let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
+        try Checkpoint.apply(try SafeTensors.decode(centre, source: "centre checkpoint").tensors, source: "centre checkpoint", to: model)
+        var out = [String: [Double]]()
+        if p.mode == .sharpness {
+            let r = Sharpness.keskar(model: model, data: train, loss: p.loss, epsilon: p.epsilon ?? 1e-3, steps: p.steps)
+            out = ["sharpness": [r.sharpness], "loss": [r.loss], "max_loss": [r.maxLoss]]
+            return TaskOutput(output: try Self.encodeOutput(out))
+        }
+        let h = try HessianOperator(model: model, data: train, loss: p.loss)
+        switch p.mode {
+        case .sharpness:
+            break
+        case .eigen:
+            let pairs = h.topEigenpairs(k: p.eigenvalues, maxIterations: 200, tolerance: 1e-5, seed: p.seed)
+            out["eigenvalues"] = pairs.map(\.value)
+            out["iterations"] = pairs.map { Double($0.iterations) }
+        case .hutchinson:
+            out["sample"] = [h.hutchinsonSample(seed: p.seed, index: p.index)]
+        case .lanczos:
+            let r = h.lanczos(steps: p.steps, seed: p.seed, index: p.index)
+            out["values"] = r.values
+            out["weights"] = r.weights
+        }
+        out["dimension"] = [Double(h.dimension)]
+        return TaskOutput(output: try Self.encodeOutput(out))
+    }
+
+    private static func encodeOutput(_ out: [String: [Double]]) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return [UInt8](try encoder.encode(out))
+    }
+}

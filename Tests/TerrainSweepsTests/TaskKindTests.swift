@@ -1,0 +1,79 @@
+import Foundation
+import TerrainCore
+import TerrainDataset
+import TerrainSweeps
+import XCTest
+
+/// The task-kind registry and what every kind shares: parameter decoding, composed network
+/// parameters, tabulation of run records.
+final class TaskKindTests: XCTestCase {
+    func testEveryKindHasOneNameAndEverySweepKindExpandsIntoRegisteredKinds() throws {
+        let names = TaskKinds.all().map(\.name)
+        XCTAssertEqual(names, ["probe", "surface", "hessian", "train", "directions", "lottery", "run"])
+        XCTAssertEqual(Set(names).count, names.count)
+        XCTAssertEqual(SweepKinds.names, ["probe", "surface", "lottery", "training"])
+        let probe = try SweepSpec.parse("kind: probe\nprobe: {tasks: 4, chain: 2}\n")
+        XCTAssertTrue(try probe.expand().allSatisfy { TaskKinds.byName()[$0.kind] != nil })
+        let lottery = try LotteryTests.spec(levels: 1)
+        XCTAssertEqual(Set(try lottery.expand().map(\.kind)), [LotteryKind.name])
+    }
+
+    func testUnreadableParametersFailTheTaskForGoodNamingIt() {
+        XCTAssertThrowsError(try ProbeKind().run(task: 3, attempt: 1, params: Array("{\"index\": \"x\"}".utf8), inputs: [])) { e in
+            let error = e as? TaskError
+            XCTAssertEqual(error?.retryable, false)
+            XCTAssertTrue(error?.message.hasPrefix("probe task 3: unreadable parameters") ?? false, "\(e)")
+        }
+    }
+
+    func testNetworkParametersComposeIntoOneFlatJSONObject() throws {
+        let network = NetworkParams(model: ModelSpec(kind: .mlp, hidden: [4]), data: DataSpec(path: "/d.npz"), dataSHA256: "ab",
+                                    dataSeed: 7, loss: .mse)
+        let tile = SurfaceKind.Tile(x: [0, 1], y: nil, start: 0, end: 2, sets: ["train"], recomputeBatchNorm: nil)
+        let bytes = try SurfaceKind.encode(Networked(network, tile))
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        XCTAssertEqual(Set(object.keys), ["model", "data", "dataSHA256", "dataSeed", "loss", "x", "start", "end", "sets"])
+        XCTAssertEqual(Array(String(decoding: bytes, as: UTF8.self).prefix(8)), Array("{\"data\":"), "keys sorted across both parts")
+        let back = try SurfaceKind.decode(bytes, task: 1)
+        XCTAssertEqual(back, Networked(network, tile))
+        XCTAssertEqual(back.dataSeed, 7)
+        XCTAssertEqual(back.end, 2)
+    }
+
+    private func record(curve: [CurvePoint]) -> RunRecord {
+        var r = RunRecord(kind: "run", seed: 3, batchSize: 32, learningRate: 0.1, effectiveLearningRate: 0.05, optimizer: "sgd",
+                          momentum: 0.9, weightDecay: 0, status: "completed", totalSteps: 10, curve: curve)
+        r.testAccuracy = 0.5
+        return r
+    }
+
+    func testRunAndLotteryOutputsBecomeRowsAndBadOnesAreRefusedWithAReason() throws {
+        let point = CurvePoint(step: 5, epoch: 1, trainLoss: 1, trainAccuracy: 0.5, testLoss: 1, testAccuracy: 0.5, learningRate: 0.1)
+        let good = try record(curve: [point]).encoded()
+        guard case .rows(let rows) = RunKind().tabulate(good, task: 9) else { return XCTFail("a valid record is tabulated") }
+        XCTAssertEqual(rows.run.task, 9)
+        XCTAssertEqual(rows.run.replicateSeed, 3)
+        XCTAssertEqual(rows.curve.map(\.step), [5])
+        XCTAssertEqual(LotteryKind().tabulate(Array("{}".utf8), task: 1).rejection?.hasPrefix("the lottery result is not a run record"), true)
+        let unordered = try record(curve: [point, point]).encoded()
+        XCTAssertEqual(RunKind().tabulate(unordered, task: 1).rejection?.contains("curve steps are not increasing"), true)
+        XCTAssertEqual(ProbeKind().tabulate(good, task: 1), .none, "kinds without tables store nothing more")
+        XCTAssertEqual(SurfaceKind().tabulate(good, task: 1), .none)
+    }
+
+    func testASectionOfAnotherKindIsRefusedNamingItsOwners() {
+        XCTAssertThrowsError(try SweepSpec.parse("kind: probe\nprobe: {tasks: 1}\ngrid: {lr: [0.1]}\n")) { e in
+            XCTAssertTrue("\(e)".contains("'grid:' belongs to kind: training, not kind: probe"), "\(e)")
+        }
+        XCTAssertThrowsError(try SweepSpec.parse("kind: probe\nprobe: {tasks: 1}\ntraining: {}\n")) { e in
+            XCTAssertTrue("\(e)".contains("'training:' belongs to kind: lottery or training"), "\(e)")
+        }
+        XCTAssertThrowsError(try SweepSpec.parse("kind: nope\n")) { e in
+            XCTAssertTrue("\(e)".contains("unknown sweep kind 'nope' (known: probe, surface, lottery, training)"), "\(e)")
+        }
+    }
+}
+
+extension Tabulation {
+    var rejection: String? { if case .rejected(let r) = self { return r } else { return nil } }
+}
