@@ -29,6 +29,7 @@ final class SpecTests: XCTestCase {
     }
 
     func testExampleSpecsAreValid() throws {
+        try Self.ensureShapesSet()
         let dir = TestSupport.root.appendingPathComponent("examples").path
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("train-") && $0.hasSuffix(".yaml") }
         XCTAssertFalse(files.isEmpty)
@@ -59,5 +60,17 @@ final class SpecTests: XCTestCase {
         assertSpecError(good.replacingOccurrences(of: "{kind: mlp, hidden: [16, 16], activation: gelu}", with: "{kind: cnn, channels: [4]}"), contains: ["model.input_shape"])
         assertSpecError(good.replacingOccurrences(of: "{kind: mlp, hidden: [16, 16], activation: gelu}", with: "{kind: cnn, channels: [4], input_shape: [1, 39]}"), contains: ["input_shape [1, 39]", "40 features"])
         assertSpecError("model: [1, 2", contains: ["not valid YAML"])
+    }
+
+    /// data/shapes.npz, which the conv-net examples read, generated as `make shapes` does
+    /// when a checkout does not have it yet (it is not committed: 18 MB, deterministic).
+    static func ensureShapesSet() throws {
+        let path = TestSupport.root.appendingPathComponent("data/shapes.npz").path
+        guard !FileManager.default.fileExists(atPath: path) else { return }
+        let train = ShapesDataset.generate(count: 5000, seed: 1, part: "train")
+        let test = ShapesDataset.generate(count: 1000, seed: 1, part: "test")
+        let temporary = path + ".\(getpid()).tmp"
+        try Data(ShapesDataset.npz(train: train, test: test)).write(to: URL(fileURLWithPath: temporary))
+        _ = rename(temporary, path)
     }
 }
