@@ -67,3 +67,13 @@ func foldingAB() throws {
                  1000 / a.sorted()[3], 1000 / b.sorted()[3]))
     for (i, c) in chunks.enumerated() { print(String(format: "  inference, chunk %4d: %.0f samples/s", c, 1000 / t[i].sorted()[3])) }
 }
+
+/// The example MLP: full-train-set evaluations (diagnostics for perf record).
+func profileMLP() throws {
+    let (train, _) = try DataLoader.load(DataSpec(path: root + "/data/mnist1d.npz"), baseDirectory: "/", seed: 0, as: Float.self)
+    let model: Model<Float> = try ModelBuilder.build(.exampleMLP, dataShape: [40], outputs: 10, seed: 0)
+    for chunk in [128, 256, 512, 4000] {
+        let t = bestTime(budget: 2) { _ = Evaluator.evaluate(model, on: train, loss: .crossEntropy, chunkSize: chunk) }
+        print(String(format: "chunk %4d: %.1f points/s", chunk, 1 / t))
+    }
+}
