@@ -64,22 +64,30 @@ func convFigures(_ spec: ModelSpec, trainSteps: Int = 4) throws -> ConvFigures {
                        surfacePoints: 1 / pointTime, macs: model.multiplyAccumulatesPerSample)
 }
 
-func convBenchmarks() throws {
+/// The conv-net presets measured by `terrain-bench conv` (name, spec, PyTorch workload).
+let convPresets: [(name: String, spec: ModelSpec)] = [
+    ("resnet20", ModelSpec(kind: .resnet, channels: [16, 32, 64], inputShape: [3, 32, 32], blocksPerStage: 3)),
+]
+
+func convBenchmarks(only: String? = nil) throws {
     let peaks = sgemmPeaks()
-    print(String(format: "sgemm 1024³ (1 thread):      OpenBLAS %6.1f GFLOP/s, Terrain GEMM %6.1f GFLOP/s (%.0f%%)",
-                 peaks.openblas, peaks.terrain, 100 * peaks.terrain / peaks.openblas))
-    let presets: [(String, ModelSpec)] = [
-        ("resnet20", ModelSpec(kind: .resnet, channels: [16, 32, 64], inputShape: [3, 32, 32], blocksPerStage: 3)),
-    ]
-    for (name, spec) in presets {
-        let f = try convFigures(spec)
-        let trainFlops = f.trainSamples * 6 * Double(f.macs) / 1e9
-        let evalFlops = f.evalSamples * 2 * Double(f.macs) / 1e9
-        print(String(format: "%@ (%.1f MFLOP/image):", name, 2 * Double(f.macs) / 1e6))
-        print(String(format: "  training (batch 128):      %8.1f samples/s  %6.1f GFLOP/s (%4.1f%% of sgemm)",
-                     f.trainSamples, trainFlops, 100 * trainFlops / peaks.openblas))
-        print(String(format: "  evaluation (1,000 images): %8.1f samples/s  %6.1f GFLOP/s (%4.1f%% of sgemm)",
-                     f.evalSamples, evalFlops, 100 * evalFlops / peaks.openblas))
-        print(String(format: "  surface points (1,000 images): %6.2f points/s", f.surfacePoints))
+    print(String(format: "sgemm 1024³ (one thread, %@): OpenBLAS %.1f GFLOP/s, Terrain's GEMM %.1f GFLOP/s (%.0f%%)",
+                 cpuName, peaks.openblas, peaks.terrain, 100 * peaks.terrain / peaks.openblas))
+    for (name, spec) in convPresets where only == nil || only == name {
+        var last: ConvFigures?
+        try sideBySide("\(name) on CIFAR-shaped data", figures: [
+            Figure(label: "training, batch 128", unit: "samples/s", pytorchKey: "\(name)_train_samples_per_s"),
+            Figure(label: "evaluation of 1,000 images", unit: "samples/s", pytorchKey: "\(name)_eval_samples_per_s"),
+            Figure(label: "surface points over 1,000 images", unit: "points/s", pytorchKey: "\(name)_surface_points_per_s"),
+        ], workload: name) {
+            let f = try convFigures(spec)
+            last = f
+            return [f.trainSamples, f.evalSamples, f.surfacePoints]
+        }
+        if let f = last {
+            let train = f.trainSamples * 6 * Double(f.macs) / 1e9, eval = f.evalSamples * 2 * Double(f.macs) / 1e9
+            print(String(format: "  %.1f MFLOP per image; last round achieved: training %.1f GFLOP/s (%.0f%% of sgemm), evaluation %.1f GFLOP/s (%.0f%%)",
+                         2 * Double(f.macs) / 1e6, train, 100 * train / peaks.openblas, eval, 100 * eval / peaks.openblas))
+        }
     }
 }

@@ -33,42 +33,32 @@ func bestTime(budget: Double = 1.0, rounds: Int = 3, _ body: () throws -> Void) 
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path
 
 func coreBenchmarks() throws {
-
-    // 1. sgemm peak.
-    let n = 1024
-    var a = [Float](repeating: 0, count: n * n), b = a, c = a
-    var rng = TerrainRNG(seed: 1)
-    for i in 0..<(n * n) { a[i] = Float(rng.normal()); b[i] = Float(rng.normal()) }
-    let gemmTime = bestTime(budget: 2) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
-    }
-    let peak = 2 * Double(n * n * n) / gemmTime / 1e9
-    print(String(format: "sgemm 1024³:                 %8.1f GFLOP/s (peak reference)", peak))
-
-    // 2. MLP training.
+    let peaks = sgemmPeaks()
+    print(String(format: "sgemm 1024³ (one thread, %@): OpenBLAS %.1f GFLOP/s (peak reference), Terrain's GEMM %.1f GFLOP/s (%.0f%%)",
+                 cpuName, peaks.openblas, peaks.terrain, 100 * peaks.terrain / peaks.openblas))
     let spec = DataSpec(path: root + "/data/mnist1d.npz")
     let (train, _) = try DataLoader.load(spec, baseDirectory: "/", seed: 0, as: Float.self)
     let model: Model<Float> = try ModelBuilder.build(.exampleMLP, dataShape: [40], outputs: 10, seed: 0)
-    let macsPerSample = 40.0 * 256 + 256 * 256 + 256 * 10
-    let config = TrainingConfig(batchSize: 128, epochs: 1000, seed: 0,
-                                optimizer: OptimizerSpec(name: .sgd, lr: 0.01, momentum: 0.9))
-    let trainer = try Trainer(model: model, train: train, config: config)
-    let steps = 64
-    let trainTime = bestTime(budget: 3) { for _ in 0..<steps { trainer.trainStep() } }
-    let samplesPerSecond = Double(steps * 128) / trainTime
-    let trainFlops = samplesPerSecond * 6 * macsPerSample / 1e9
-    print(String(format: "MLP training (batch 128):    %8.0f samples/s  %6.1f GFLOP/s  (%4.1f%% of peak; PyTorch ref ≈86k/s, target ≥112k/s)",
-                 samplesPerSecond, trainFlops, 100 * trainFlops / peak))
-
-    // 3. Evaluation passes over the 4000 training samples.
-    let evalTime = bestTime(budget: 3) { _ = Evaluator.evaluate(model, on: train, loss: .crossEntropy) }
-    let evalFlops = Double(train.count) * 2 * macsPerSample / evalTime / 1e9
-    print(String(format: "evaluation (4000 samples):   %8.1f points/s   %6.1f GFLOP/s  (%4.1f%% of peak; PyTorch ref ≈72/s, target ≥115/s)",
-                 1 / evalTime, evalFlops, 100 * evalFlops / peak))
-
-    // 4. Hessian-vector products over the same 4000 samples.
+    let macs = Double(model.multiplyAccumulatesPerSample)
+    let trainer = try Trainer(model: model, train: train, config: TrainingConfig(
+        batchSize: 128, epochs: 1000, seed: 0, optimizer: OptimizerSpec(name: .sgd, lr: 0.01, momentum: 0.9)))
     let hessian = try HessianOperator(model: model, data: train, loss: .crossEntropy)
+    var rng = TerrainRNG(seed: 1)
     let v = (0..<hessian.dimension).map { _ in rng.normal() }
-    let hvpTime = bestTime(budget: 4) { _ = hessian.product(v) }
-    print(String(format: "Hessian-vector products:     %8.2f HVP/s     (Float64 central differences; PyTorch ref ≈10.6/s, target ≥21/s)", 1 / hvpTime))
+    var gflops = (train: 0.0, eval: 0.0)
+    try sideBySide("Example MLP 40-256-256-10 on MNIST-1D", figures: [
+        Figure(label: "training, batch 128", unit: "samples/s", pytorchKey: "mlp_train_samples_per_s"),
+        Figure(label: "evaluation of 4,000 samples", unit: "points/s", pytorchKey: "mlp_eval_points_per_s"),
+        Figure(label: "Hessian-vector products, 4,000 samples", unit: "HVP/s", pytorchKey: "mlp_hvp_per_s"),
+    ], workload: "mlp") {
+        let steps = 64
+        let trainTime = bestTime(budget: 3) { for _ in 0..<steps { trainer.trainStep() } }
+        let evalTime = bestTime(budget: 3) { _ = Evaluator.evaluate(model, on: train, loss: .crossEntropy) }
+        let hvpTime = bestTime(budget: 3) { _ = hessian.product(v) }
+        let samples = Double(steps * 128) / trainTime
+        gflops = (samples * 6 * macs / 1e9, Double(train.count) * 2 * macs / evalTime / 1e9)
+        return [samples, 1 / evalTime, 1 / hvpTime]
+    }
+    print(String(format: "  achieved: training %.1f GFLOP/s (%.0f%% of sgemm), evaluation %.1f GFLOP/s (%.0f%%); HVPs are Float64 central differences",
+                 gflops.train, 100 * gflops.train / peaks.openblas, gflops.eval, 100 * gflops.eval / peaks.openblas))
 }

@@ -5,7 +5,8 @@
 //   terrain-bench runtime    coordinator/worker throughput and dispatch latency
 //   terrain-bench surface    loss-surface grid points per second, 1 and 2 workers
 //   terrain-bench training   run-task overhead over bare training; a lottery sweep on 1 and 2 workers
-//   terrain-bench conv       ResNet-20 on CIFAR-shaped data: training, evaluation, surface points
+//   terrain-bench conv [NAME]  conv-net presets on CIFAR-shaped data: training, evaluation, surface points
+//   terrain-bench eval-memory  peak memory of evaluation on 2,560 and 25,600 images (beside PyTorch's)
 //   terrain-bench data-memory [N]  resident memory of N processes holding one CIFAR-sized image set (default 8)
 //
 // OPENBLAS_NUM_THREADS=1 is set by the Makefile; the numbers describe this machine only.
@@ -18,12 +19,13 @@ case "core": try coreBenchmarks()
 case "runtime": try runtimeBenchmarks()
 case "surface": try surfaceBenchmarks()
 case "training": try trainingBenchmarks()
-case "conv": try convBenchmarks()
+case "conv": try convBenchmarks(only: CommandLine.arguments.dropFirst(2).first)
 case "profile-train": try profileWorkload("train")
 case "profile-eval": try profileWorkload("eval")
 case "conv-layers": convLayerFigures()
 case "folding-ab": try foldingAB()
 case "profile-mlp": try profileMLP()
+case "eval-memory": try evalMemoryBenchmark()
 case "data-memory": try dataMemoryBenchmark(processes: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 8)
 case "data-hold": try dataHold(directory: CommandLine.arguments[2], mode: CommandLine.arguments[3])
 case "all":

@@ -11,12 +11,15 @@ benchmark does not need it otherwise).
 
 Workloads
   mlp       the example MLP 40-256-256-10 on MNIST-1D: training samples/s at batch 128
-            (SGD, momentum 0.9) and full-train-set evaluations per second (4,000 samples)
+            (SGD, momentum 0.9), full-train-set evaluations per second (4,000 samples) and
+            Hessian-vector products per second over the same samples (double backprop)
   resnet20  CIFAR ResNet-20 (16/32/64 channels, 3 basic blocks per stage, BatchNorm,
             1x1 projection shortcuts) on random [3, 32, 32] images: training samples/s at
             batch 128, evaluation samples/s over 1,000 images (no_grad, eval mode, batches
             of 128), surface points/s (set the weights to θ + a·d1 + b·d2, evaluate 1,000 images)
   resnet56, vgg9  the same figures for those presets
+  eval-memory  (with --data FILE.npz) evaluate ResNet-20 on the file's x_test/y_test
+            (uint8 NHWC images, batches of 128, no_grad) and print the peak resident memory
 Always printed: single-thread sgemm 1024^3 in GFLOP/s.
 """
 import argparse
@@ -144,7 +147,18 @@ def mlp():
             F.cross_entropy(model(x), y, reduction="sum")
 
     t_eval = best_time(evaluate, budget=3)
-    return {"mlp_train_samples_per_s": steps * 128 / t_train, "mlp_eval_points_per_s": 1 / t_eval}
+    params = [p for p in model.parameters()]
+    v = [torch.randn_like(p) for p in params]
+
+    def hvp():
+        # Double backprop over the 4,000 samples, as PyHessian computes H·v.
+        loss = F.cross_entropy(model(x), y)
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        torch.autograd.grad(grads, params, grad_outputs=v)
+
+    t_hvp = best_time(hvp, budget=3)
+    return {"mlp_train_samples_per_s": steps * 128 / t_train, "mlp_eval_points_per_s": 1 / t_eval,
+            "mlp_hvp_per_s": 1 / t_hvp}
 
 
 def conv_model(name):
@@ -193,11 +207,31 @@ def conv(name, train_steps=4):
             f"{name}_surface_points_per_s": 1 / t_point}
 
 
+def eval_memory(path):
+    """Peak resident memory (MB) of evaluating ResNet-20 on an NPZ file's test images, the
+    way a PyTorch user would: the images as one float tensor, batches of 128, no_grad."""
+    import resource
+    d = np.load(path)
+    x = (torch.tensor(d["x_test"], dtype=torch.float32).permute(0, 3, 1, 2) / 255.0 - 0.5) / 0.29
+    y = torch.tensor(d["y_test"], dtype=torch.int64)
+    model = CifarResNet(3).eval()
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(x), 128):
+            total += F.cross_entropy(model(x[i:i + 128]), y[i:i + 128], reduction="sum").item()
+    return {"images": float(len(x)), "eval_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workload", default="all", choices=["mlp", "resnet20", "resnet56", "vgg9", "all"])
+    parser.add_argument("--workload", default="all", choices=["mlp", "resnet20", "resnet56", "vgg9", "all", "eval-memory"])
+    parser.add_argument("--data", help="the NPZ file of --workload eval-memory")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args()
+    if args.workload == "eval-memory":
+        out = eval_memory(args.data)
+        print(json.dumps(out) if args.json else out)
+        return
     out = {"torch": torch.__version__, **sgemm()}
     if args.workload in ("mlp", "all"):
         out.update(mlp())
