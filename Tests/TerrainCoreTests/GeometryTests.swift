@@ -177,3 +177,37 @@ extension GeometryTests {
         XCTAssertNil(PlaneEvaluator(model: cnn, data: data, loss: .crossEntropy, centre: c, d1: c, d2: nil))
     }
 }
+
+extension GeometryTests {
+    /// The state space is the parameter vector followed by each BatchNorm's running mean and
+    /// variance (PyTorch's `state_dict` order, `num_batches_tracked` left out); writing a
+    /// vector back sets exactly those, and random directions treat the statistics by the
+    /// one-dimensional rule (zero under `ignore`, the statistic itself under `copy`).
+    func testTheStateSpaceAppendsTheBatchNormStatistics() throws {
+        let model: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .resnet, channels: [4, 8], inputShape: [3, 8, 8]),
+                                                         dataShape: [3, 8, 8], outputs: 10, seed: 1)
+        let parameters = ParameterSpace(model), states = StateSpace(model)
+        let channels = states.norms.reduce(0) { $0 + $1.channels }
+        XCTAssertGreaterThan(channels, 0)
+        XCTAssertEqual(states.dimension, parameters.dimension + 2 * channels)
+        let statistics = states.layout.filter { $0.role == .statistic }.map(\.name)
+        let expected = model.namedBuffers.map(\.name).filter { !$0.hasSuffix("num_batches_tracked") }
+        XCTAssertEqual(statistics, expected)
+        XCTAssertEqual(statistics.first.map { $0.hasSuffix("running_mean") }, true)
+        var v = states.values()
+        XCTAssertEqual(Array(v[0..<parameters.dimension]), parameters.values())
+        for i in parameters.dimension..<v.count { v[i] = Float(i % 7) + 0.25 }
+        states.setValues(v)
+        XCTAssertEqual(states.values(), v)
+        let bn = states.norms[0]
+        XCTAssertEqual(bn.runningMean.storage, (0..<bn.channels).map { Float((parameters.dimension + $0) % 7) + 0.25 })
+        XCTAssertEqual(Array(states.values()[0..<parameters.dimension]), parameters.values(), "parameters untouched")
+        let ignore = Directions.random(layout: states.layout, center: v, seed: 3, normalization: .filter, oneDimensional: .ignore)
+        let copy = Directions.random(layout: states.layout, center: v, seed: 3, normalization: .filter, oneDimensional: .copy)
+        XCTAssertEqual(Array(ignore[parameters.dimension...]), [Float](repeating: 0, count: 2 * channels))
+        XCTAssertEqual(Array(copy[parameters.dimension...]), Array(v[parameters.dimension...]))
+        XCTAssertEqual(Array(ignore[0..<parameters.dimension]),
+                       Directions.random(layout: parameters.layout, center: parameters.values(), seed: 3, normalization: .filter, oneDimensional: .ignore),
+                       "the parameters' part is the parameter-space direction")
+    }
+}

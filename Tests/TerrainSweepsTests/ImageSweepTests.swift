@@ -113,6 +113,71 @@ final class ImageSweepTests: XCTestCase {
         }
     }
 
+    /// loss-landscape's `--dir_type states`: the statistics move with the parameters. Along
+    /// the line from m1 to m2 the point at t has θ and the running statistics both at
+    /// (1−t)·m1 + t·m2 (closed form), so t = 1 evaluates m2 exactly as m2 evaluates itself,
+    /// where parameter-only directions keep m1's statistics.
+    func testStatesDirectionsMoveTheBatchNormStatisticsAlongTheLine() throws {
+        let modelSpec = ModelSpec(kind: .resnet, channels: [4], inputShape: [3, 32, 32])
+        var models = [Model<Float>]()
+        for seed in [1, 2] as [UInt64] {
+            let m: Model<Float> = try ModelBuilder.build(modelSpec, dataShape: [3, 32, 32], outputs: 10, seed: seed)
+            // Distinct statistics per model (fresh models all have mean 0, variance 1).
+            var rng = TerrainRNG(seed: seed)
+            for bn in StateSpace(m).norms {
+                bn.runningMean = Tensor(shape: [bn.channels], storage: (0..<bn.channels).map { _ in Float(rng.normal() * 0.3) })
+                bn.runningVar = Tensor(shape: [bn.channels], storage: (0..<bn.channels).map { _ in Float(0.5 + rng.uniform()) })
+            }
+            try Checkpoint.save(model: m, step: 0, to: dir + "/s\(seed).safetensors")
+            models.append(m)
+        }
+        func surface(states: Bool) throws -> [Double] {
+            let spec = try SweepSpec.parse("""
+                kind: surface
+                model: {kind: resnet, channels: [4], input_shape: [3, 32, 32]}
+                data: \(data)
+                surface:
+                  checkpoint: s1.safetensors
+                  x: "0:1:3"
+                  directions: {kind: interpolation, to: s2.safetensors, states: \(states)}
+                  sets: [train]
+                """, source: "states.yaml", baseDirectory: dir)
+            XCTAssertEqual(spec.surface?.states, states)
+            let outputs = try InProcessSweep.run(spec)
+            let grid = try SurfaceSpec.assemble(points: 3, metrics: 2, outputs: try spec.expand().compactMap { t in
+                outputs[t.id].map { (params: t.params, output: $0.output) }
+            })
+            return grid[0]
+        }
+        let moving = try surface(states: true), fixed = try surface(states: false)
+        let spec = try SweepSpec.parse("kind: surface\nmodel: {kind: resnet, channels: [4], input_shape: [3, 32, 32]}\ndata: \(data)\nsurface: {checkpoint: s1.safetensors, x: \"0:1:2\"}",
+                                       source: "d.yaml", baseDirectory: dir)
+        let (images, _) = try DataLoader.load(spec.surface!.data, baseDirectory: "/", seed: spec.surface!.dataSeed, as: Float.self)
+        let own = models.map { Evaluator.evaluate($0, on: images, loss: .crossEntropy).loss }
+        XCTAssertEqual(moving[0], own[0], accuracy: 1e-6 * own[0])
+        XCTAssertEqual(fixed[0], own[0], accuracy: 1e-6 * own[0])
+        XCTAssertEqual(moving[2], own[1], accuracy: 1e-5 * own[1], "t = 1 is m2 with its own statistics")
+        XCTAssertGreaterThan(abs(fixed[2] - own[1]), 1e-3 * own[1], "parameter directions keep m1's statistics")
+        // The midpoint: every state entry halfway, statistics included.
+        let mid: Model<Float> = try ModelBuilder.build(modelSpec, dataShape: [3, 32, 32], outputs: 10, seed: 9)
+        let a = StateSpace(models[0]).values(), b = StateSpace(models[1]).values()
+        StateSpace(mid).setValues(zip(a, b).map { Float(0.5 * Double($0) + 0.5 * Double($1)) })
+        let firstMean = StateSpace(mid).norms[0].runningMean.storage[0]
+        let expectedMean = 0.5 * (StateSpace(models[0]).norms[0].runningMean.storage[0] + StateSpace(models[1]).norms[0].runningMean.storage[0])
+        XCTAssertEqual(firstMean, expectedMean, accuracy: 1e-7)
+        let expected = Evaluator.evaluate(mid, on: images, loss: .crossEntropy).loss
+        XCTAssertEqual(moving[1], expected, accuracy: 1e-5 * expected)
+        // States and recomputed statistics contradict each other: the spec says so.
+        XCTAssertThrowsError(try SweepSpec.parse("""
+            kind: surface
+            model: {kind: resnet, channels: [4], input_shape: [3, 32, 32]}
+            data: \(data)
+            surface: {checkpoint: s1.safetensors, x: "0:1:2", directions: {states: true}, batch_norm: recompute}
+            """, source: "both.yaml", baseDirectory: dir)) { error in
+            XCTAssertTrue("\(error)".contains("surface.directions.states"), "\(error)")
+        }
+    }
+
     func testEvaluationGradientsAndBatchNormRecomputationMatchTheDenseCopy() throws {
         let spec = try trainingSweep()
         let (images, _) = try DataLoader.load(spec.trainingGrid!.data, baseDirectory: "/", seed: 0, as: Float.self)

@@ -22,6 +22,7 @@ public struct ForwardContext: Sendable {
     public static let batchNormStatistics: ForwardContext = {
         var c = ForwardContext(training: true, seed: 0, step: 0)
         c.statisticsOnly = true
+        c.retainsForBackward = false
         return c
     }()
 

@@ -8,6 +8,9 @@ public enum ParameterRole: String, Sendable, Codable, CaseIterable {
     case bias
     /// A normalization layer's scale or shift (BatchNorm/LayerNorm `weight`/`bias`).
     case norm
+    /// A BatchNorm running statistic (`running_mean`, `running_var`): not trained, but part
+    /// of a ``StateSpace`` vector.
+    case statistic
 }
 
 /// One trainable tensor of a model, with its gradient and an optional pruning mask.

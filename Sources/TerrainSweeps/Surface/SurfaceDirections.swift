@@ -29,13 +29,21 @@ extension SurfaceSpec {
         public var third: String?
         public var trajectory: [String]
         public var twoDimensional: Bool
+        /// Directions over the ``StateSpace`` (parameters and BatchNorm statistics); nil in
+        /// parameters stored before the option existed, meaning false.
+        public var states: Bool?
+
+        /// The flat space the directions live in, for `model`.
+        public func space(of model: Model<Float>) -> any FlatModelSpace<Float> {
+            states == true ? StateSpace(model) : ParameterSpace(model)
+        }
     }
 
     /// The parameters of the directions computation.
     public var directionsParams: DirectionsParams {
         DirectionsParams(model: model, data: data, dataSeed: dataSeed, kind: directionKind, normalization: normalization,
                          oneDimensional: oneDimensional, seed: seed, target: target, third: third, trajectory: trajectory,
-                         twoDimensional: y != nil)
+                         twoDimensional: y != nil, states: states)
     }
 
     /// The directions around `centre` (flat, in `layout`), loading any other checkpoints the
@@ -54,7 +62,7 @@ extension SurfaceSpec {
             func load(_ path: String) throws -> [Float] {
                 let other: Model<Float> = try ModelBuilder.build(p.model, dataShape: dataShape, outputs: outputs, seed: 0)
                 try Checkpoint.load(path, into: other)
-                return ParameterSpace(other).values()
+                return p.space(of: other).values()
             }
             if p.kind == .pca {
                 let pca = try Directions.principalComponents(center: centre, trajectory: try p.trajectory.map(load), count: p.twoDimensional ? 2 : 1)
@@ -79,7 +87,7 @@ extension SurfaceSpec {
             do { try Checkpoint.load(checkpoint, into: m) } catch let e as TerrainError {
                 throw TerrainError.invalidCheckpoint("surface.checkpoint: \(e.description)")
             }
-            let space = ParameterSpace(m)
+            let space = directionsParams.space(of: m)
             let centre = space.values()
             let d = try Self.directions(directionsParams, centre: centre, layout: space.layout, dataShape: train.sampleShape, outputs: train.outputs)
             return Materialized(centre: centre, d1: d.d1, d2: d.d2, layout: space.layout, dataSHA256: try network.dataSHA256(),

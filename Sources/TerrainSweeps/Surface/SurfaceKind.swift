@@ -21,15 +21,19 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
         public var sets: [String]
         /// Re-estimate BatchNorm statistics at each point with this batch size.
         public var recomputeBatchNorm: Int?
+        /// The directions (and θ*) span the BatchNorm statistics too (``StateSpace``); nil
+        /// (absent from stored parameters) means parameters only.
+        public var states: Bool?
 
         /// Creates a tile.
-        public init(x: [Double], y: [Double]?, start: Int, end: Int, sets: [String], recomputeBatchNorm: Int?) {
+        public init(x: [Double], y: [Double]?, start: Int, end: Int, sets: [String], recomputeBatchNorm: Int?, states: Bool? = nil) {
             self.x = x
             self.y = y
             self.start = start
             self.end = end
             self.sets = sets
             self.recomputeBatchNorm = recomputeBatchNorm
+            self.states = states
         }
     }
 
@@ -70,7 +74,8 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
             cached = c
             return c
         }
-        let space = ParameterSpace(loaded.model)
+        let space: any FlatModelSpace<Float> = p.states == true ? StateSpace(loaded.model) : ParameterSpace(loaded.model)
+        let centre = p.states == true ? space.values() : loaded.centre
         guard d1.count == space.dimension, d2.map({ $0.count == space.dimension }) ?? true else {
             throw task.failure("directions have \(d1.count) entries, the model \(space.dimension)")
         }
@@ -81,14 +86,14 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
         var planes = [String: PlaneEvaluator]()
         for set in p.sets {
             if let data = set == "test" ? loaded.test : loaded.train,
-               let plane = PlaneEvaluator(model: loaded.model, data: data, loss: p.loss, centre: loaded.centre, d1: d1, d2: d2) {
+               let plane = PlaneEvaluator(model: loaded.model, data: data, loss: p.loss, centre: centre, d1: d1, d2: d2) {
                 planes[set] = plane
             }
         }
         for index in p.start..<p.end {
             let alpha = p.x[index % nx]
             let beta = p.y.map { $0[index / nx] } ?? 0
-            space.setValues(Directions.point(center: loaded.centre, d1, alpha, d2, beta))
+            space.setValues(Directions.point(center: centre, d1, alpha, d2, beta))
             if let batch = p.recomputeBatchNorm {
                 Evaluator.recomputeBatchNormStatistics(loaded.model, on: loaded.train, batchSize: batch)
             }
@@ -100,7 +105,7 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
                 out.append(m.accuracy ?? .nan)
             }
         }
-        space.setValues(loaded.centre)
+        space.setValues(centre)
         loaded.model.zeroGradients()
         if p.recomputeBatchNorm != nil {
             // Restore θ*'s own statistics (in the cached model, a shared reference) for the next task.

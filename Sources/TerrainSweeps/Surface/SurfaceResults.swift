@@ -70,7 +70,7 @@ extension SurfaceSpec {
         }
         let (train, _) = try DataLoader.load(data, baseDirectory: "/", seed: dataSeed, as: Float.self)
         let model: Model<Float> = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
-        let layout = ParameterSpace(model).layout
+        let layout = directionsParams.space(of: model).layout
         var tensors = [String: StoredTensor]()
         for name in ["d1", "d2"] {
             guard let bytes = inputs[name] else { continue }

@@ -81,6 +81,9 @@ public struct SurfaceSpec: NetworkSweepKind {
     /// Re-estimate BatchNorm statistics at every point (batch size), instead of using θ*'s
     /// running statistics; `nil` = running statistics.
     public var recomputeBatchNorm: Int? = nil
+    /// Directions over parameters *and* BatchNorm running statistics (loss-landscape's
+    /// `--dir_type states`; ``StateSpace``) instead of parameters only.
+    public var states = false
 
     /// Number of grid points.
     public var points: Int { x.count * (y?.count ?? 1) }

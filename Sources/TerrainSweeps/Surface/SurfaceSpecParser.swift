@@ -4,7 +4,7 @@ import Yams
 
 extension SurfaceSpec {
     static let sectionKeys = ["checkpoint", "train", "x", "y", "directions", "sets", "tile", "batch_norm"]
-    static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to", "third", "trajectory"]
+    static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to", "third", "trajectory", "states"]
 
     /// Parses the `model`, `data`, `loss`, `surface` and `curvature` sections of a sweep spec
     /// (no files are read: the checkpoints and data are checked when the sweep is expanded).
@@ -46,6 +46,10 @@ extension SurfaceSpec {
         spec.trajectory = d.trajectory
         spec.training = training
         spec.recomputeBatchNorm = try s["batch_norm"].flatMap { try parseBatchNorm($0, source: source) }
+        spec.states = d.states
+        if d.states && spec.recomputeBatchNorm != nil {
+            throw SpecError(file: source, message: "surface.directions.states moves the BatchNorm statistics along the directions; surface.batch_norm: recompute re-estimates them at every point — choose one")
+        }
         if let c = root["curvature"] { spec.curvature = try CurvatureSpec.parse(c, source: source) }
         return spec
     }
@@ -91,6 +95,7 @@ extension SurfaceSpec {
         var seed: UInt64 = 0
         var target: String?, third: String?
         var trajectory = [String]()
+        var states = false
 
         init(_ node: Node?, source: String, baseDirectory: String) throws {
             func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
@@ -113,6 +118,10 @@ extension SurfaceSpec {
             if let v = d["seed"] {
                 guard let i = v.int, i >= 0 else { throw fail("surface.directions.seed: expected a non-negative integer") }
                 seed = UInt64(i)
+            }
+            if let v = d["states"] {
+                guard let b = v.bool else { throw fail("surface.directions.states: expected true or false") }
+                states = b
             }
             target = d["to"]?.string.map { SpecPaths.absolute($0, in: baseDirectory) }
             third = d["third"]?.string.map { SpecPaths.absolute($0, in: baseDirectory) }
