@@ -4,6 +4,8 @@
 //   ResNet-20 training samples/s   batch 128, SGD with momentum, random CIFAR-shaped data
 //   evaluation samples/s           over 1,000 images, evaluation mode
 //   surface points/s               one loss-surface point = set θ + α·d1 + β·d2, evaluate 1,000 images
+//   BatchNorm statistics samples/s the per-point pass of `batch_norm: recompute` (training-mode
+//                                  forward, no gradients, cumulative average) over 1,000 images
 //   GFLOP/s and % of sgemm         2 × multiply-accumulates per image / time, against OpenBLAS's
 //                                  single-thread 1024³ sgemm measured in the same run
 import CBLAS
@@ -36,7 +38,7 @@ func sgemmPeaks() -> (openblas: Double, terrain: Double) {
 }
 
 struct ConvFigures {
-    var trainSamples: Double, evalSamples: Double, surfacePoints: Double, macs: Int
+    var trainSamples: Double, evalSamples: Double, surfacePoints: Double, statisticsSamples: Double, macs: Int
 }
 
 /// Training, evaluation and surface-point throughput of one model spec on CIFAR-shaped data.
@@ -60,13 +62,15 @@ func convFigures(_ spec: ModelSpec, trainSteps: Int = 4) throws -> ConvFigures {
         _ = Evaluator.evaluate(model, on: eval, loss: .crossEntropy)
     }
     space.setValues(centre)
+    let statisticsTime = bestTime(budget: 4, rounds: 2) { Evaluator.recomputeBatchNormStatistics(model, on: eval, batchSize: 128) }
     return ConvFigures(trainSamples: Double(128 * trainSteps) / trainTime, evalSamples: 1000 / evalTime,
-                       surfacePoints: 1 / pointTime, macs: model.multiplyAccumulatesPerSample)
+                       surfacePoints: 1 / pointTime, statisticsSamples: 1000 / statisticsTime, macs: model.multiplyAccumulatesPerSample)
 }
 
 /// The conv-net presets measured by `terrain-bench conv` (name, spec, PyTorch workload).
 let convPresets: [(name: String, spec: ModelSpec)] = [
     ("resnet20", ModelSpec(kind: .resnet, channels: [16, 32, 64], inputShape: [3, 32, 32], blocksPerStage: 3)),
+    ("resnet56", ModelSpec(kind: .resnet, channels: [16, 32, 64], inputShape: [3, 32, 32], blocksPerStage: 9)),
 ]
 
 func convBenchmarks(only: String? = nil) throws {
@@ -79,10 +83,11 @@ func convBenchmarks(only: String? = nil) throws {
             Figure(label: "training, batch 128", unit: "samples/s", pytorchKey: "\(name)_train_samples_per_s"),
             Figure(label: "evaluation of 1,000 images", unit: "samples/s", pytorchKey: "\(name)_eval_samples_per_s"),
             Figure(label: "surface points over 1,000 images", unit: "points/s", pytorchKey: "\(name)_surface_points_per_s"),
+            Figure(label: "BatchNorm statistics pass (recompute)", unit: "samples/s", pytorchKey: "\(name)_bn_statistics_samples_per_s"),
         ], workload: name) {
             let f = try convFigures(spec)
             last = f
-            return [f.trainSamples, f.evalSamples, f.surfacePoints]
+            return [f.trainSamples, f.evalSamples, f.surfacePoints, f.statisticsSamples]
         }
         if let f = last {
             let train = f.trainSamples * 6 * Double(f.macs) / 1e9, eval = f.evalSamples * 2 * Double(f.macs) / 1e9

@@ -70,13 +70,13 @@ final class ShapesDatasetTests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
     }
 
-    /// A small ResNet (8/16/32 channels, one basic block per stage, BatchNorm; 20k parameters)
-    /// trained for 6 epochs on 2,000 generated images (batch 32, Adam 3e-3, cosine; 378 steps,
-    /// ≈ 50 s on one core of an AMD EPYC) reaches 65.2 % test accuracy on 500 test images
-    /// (chance: 10 %; 64.0 % with the OpenBLAS kernels before Terrain's own GEMM), measured when
-    /// this test was written; the test asks for 50 %, leaving room for kernels that round
-    /// differently.
-    func testASmallResNetLearnsTheShapes() throws {
+    /// ResNet-20 (16/32/64 channels, three basic blocks per stage, BatchNorm; 272k parameters)
+    /// trained for 6 epochs on 2,000 generated images (batch 32, Adam 1e-3, cosine; 378 steps,
+    /// ≈ 70 s of CPU on one core of an AMD EPYC) reaches 81.4 % test accuracy on 500 test
+    /// images (chance: 10 %), measured when this test was written; the test asks for 60 %,
+    /// leaving room for kernels that round differently. (At Adam 3e-3 the same budget stays
+    /// near chance: 12.4 %.)
+    func testResNet20LearnsTheShapes() throws {
         let dir = try tempDir()
         let train = ShapesDataset.generate(count: 2000, seed: 1, part: "train")
         let test = ShapesDataset.generate(count: 500, seed: 1, part: "test")
@@ -87,14 +87,14 @@ final class ShapesDatasetTests: XCTestCase {
         spec.normalize = .init(mean: stats.mean, std: stats.std)
         let (trainSet, testSet) = try DataLoader.load(spec, baseDirectory: "/", seed: 0, as: Float.self)
         let model: Model<Float> = try ModelBuilder.build(
-            ModelSpec(kind: .resnet, channels: [8, 16, 32], inputShape: [3, 32, 32], blocksPerStage: 1),
+            ModelSpec(kind: .resnet, channels: [16, 32, 64], inputShape: [3, 32, 32], blocksPerStage: 3),
             dataShape: trainSet.sampleShape, outputs: 10, seed: TerrainRNG.derive(0, "init"))
         let config = TrainingConfig(batchSize: 32, epochs: 6, seed: TerrainRNG.derive(0, "data"),
-                                    optimizer: OptimizerSpec(name: .adam, lr: 0.003),
+                                    optimizer: OptimizerSpec(name: .adam, lr: 0.001),
                                     schedule: LearningRateSchedule(kind: .cosine))
         try Trainer(model: model, train: trainSet, config: config).run()
         let metrics = Evaluator.evaluate(model, on: try XCTUnwrap(testSet), loss: .crossEntropy)
-        print("shapes: small ResNet test accuracy \(metrics.accuracy!) after 6 epochs of 2000 images")
-        XCTAssertGreaterThanOrEqual(metrics.accuracy!, 0.50)
+        print("shapes: ResNet-20 test accuracy \(metrics.accuracy!) after 6 epochs of 2000 images")
+        XCTAssertGreaterThanOrEqual(metrics.accuracy!, 0.60)
     }
 }

@@ -111,6 +111,31 @@ final class ImageSweepTests: XCTestCase {
             let expected = Evaluator.evaluate(m, on: train, loss: .crossEntropy).loss
             XCTAssertEqual(grid[0][k], expected, accuracy: 1e-5 * expected, "endpoint \(k)")
         }
+        // With `samples`, the statistics come from a fixed seeded subset of the training set.
+        let subsetSpec = try SweepSpec.parse("""
+            kind: surface
+            model: {kind: resnet, channels: [4], input_shape: [3, 32, 32]}
+            data: \(data)
+            surface:
+              checkpoint: m1.safetensors
+              x: "0:1:2"
+              directions: {kind: interpolation, to: m2.safetensors}
+              batch_norm: {recompute: true, batch_size: 16, samples: 40}
+              sets: [train]
+            """, source: "surface.yaml", baseDirectory: dir)
+        XCTAssertEqual(subsetSpec.surface?.recomputeSamples, 40)
+        let subsetOutputs = try InProcessSweep.run(subsetSpec)
+        let subsetGrid = try SurfaceSpec.assemble(points: 2, metrics: 2, outputs: try subsetSpec.expand().compactMap { t in
+            subsetOutputs[t.id].map { (params: t.params, output: $0.output) }
+        })
+        let statistics = train.subset(40, seed: TerrainRNG.derive(subsetSpec.surface!.dataSeed, "batch-norm"))
+        XCTAssertEqual(statistics.count, 40)
+        for (k, m) in models.enumerated() {
+            Evaluator.recomputeBatchNormStatistics(m, on: statistics, batchSize: 16)
+            let expected = Evaluator.evaluate(m, on: train, loss: .crossEntropy).loss
+            XCTAssertEqual(subsetGrid[0][k], expected, accuracy: 1e-5 * expected, "endpoint \(k), statistics of 40 samples")
+            XCTAssertNotEqual(subsetGrid[0][k], grid[0][k])
+        }
     }
 
     /// loss-landscape's `--dir_type states`: the statistics move with the parameters. Along

@@ -31,7 +31,7 @@ extension SurfaceSpec {
         while start < points {
             let end = min(start + tile, points)
             let tile = SurfaceKind.Tile(x: x.coordinates, y: y?.coordinates, start: start, end: end, sets: sets,
-                                        recomputeBatchNorm: recomputeBatchNorm, states: states ? true : nil)
+                                        recomputeBatchNorm: recomputeBatchNorm, recomputeSamples: recomputeSamples, states: states ? true : nil)
             tasks.append(ExpandedTask(id: UInt64(tasks.count + 1), kind: SurfaceKind.name, dependencies: dependencies,
                                       params: try SurfaceKind.encode(Networked(base, tile)), inputs: inputs))
             start = end

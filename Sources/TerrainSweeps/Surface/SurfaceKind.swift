@@ -21,18 +21,23 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
         public var sets: [String]
         /// Re-estimate BatchNorm statistics at each point with this batch size.
         public var recomputeBatchNorm: Int?
+        /// Re-estimate them on this many training samples (a seeded subset, the same at every
+        /// point); nil (absent from stored parameters) means the whole training set.
+        public var recomputeSamples: Int?
         /// The directions (and θ*) span the BatchNorm statistics too (``StateSpace``); nil
         /// (absent from stored parameters) means parameters only.
         public var states: Bool?
 
         /// Creates a tile.
-        public init(x: [Double], y: [Double]?, start: Int, end: Int, sets: [String], recomputeBatchNorm: Int?, states: Bool? = nil) {
+        public init(x: [Double], y: [Double]?, start: Int, end: Int, sets: [String], recomputeBatchNorm: Int?,
+                    recomputeSamples: Int? = nil, states: Bool? = nil) {
             self.x = x
             self.y = y
             self.start = start
             self.end = end
             self.sets = sets
             self.recomputeBatchNorm = recomputeBatchNorm
+            self.recomputeSamples = recomputeSamples
             self.states = states
         }
     }
@@ -90,12 +95,13 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
                 planes[set] = plane
             }
         }
+        let statisticsData = p.recomputeSamples.map { loaded.train.subset($0, seed: TerrainRNG.derive(p.dataSeed, "batch-norm")) } ?? loaded.train
         for index in p.start..<p.end {
             let alpha = p.x[index % nx]
             let beta = p.y.map { $0[index / nx] } ?? 0
             space.setValues(Directions.point(center: centre, d1, alpha, d2, beta))
             if let batch = p.recomputeBatchNorm {
-                Evaluator.recomputeBatchNormStatistics(loaded.model, on: loaded.train, batchSize: batch)
+                Evaluator.recomputeBatchNormStatistics(loaded.model, on: statisticsData, batchSize: batch)
             }
             for set in p.sets {
                 let data = set == "test" ? loaded.test : loaded.train

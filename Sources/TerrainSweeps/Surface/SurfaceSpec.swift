@@ -81,6 +81,9 @@ public struct SurfaceSpec: NetworkSweepKind {
     /// Re-estimate BatchNorm statistics at every point (batch size), instead of using θ*'s
     /// running statistics; `nil` = running statistics.
     public var recomputeBatchNorm: Int? = nil
+    /// With ``recomputeBatchNorm``: estimate the statistics on a fixed, seeded subset of this
+    /// many training samples (the same subset at every point); `nil` = the whole training set.
+    public var recomputeSamples: Int? = nil
     /// Directions over parameters *and* BatchNorm running statistics (loss-landscape's
     /// `--dir_type states`; ``StateSpace``) instead of parameters only.
     public var states = false

@@ -45,7 +45,10 @@ extension SurfaceSpec {
         spec.third = d.third
         spec.trajectory = d.trajectory
         spec.training = training
-        spec.recomputeBatchNorm = try s["batch_norm"].flatMap { try parseBatchNorm($0, source: source) }
+        if let bn = try s["batch_norm"].flatMap({ try parseBatchNorm($0, source: source) }) {
+            spec.recomputeBatchNorm = bn.batchSize
+            spec.recomputeSamples = bn.samples
+        }
         spec.states = d.states
         if d.states && spec.recomputeBatchNorm != nil {
             throw SpecError(file: source, message: "surface.directions.states moves the BatchNorm statistics along the directions; surface.batch_norm: recompute re-estimates them at every point — choose one")
@@ -74,19 +77,25 @@ extension SurfaceSpec {
         return TrainingSection(optimizer: optimizer, schedule: schedule, batchSize: batch, epochs: epochs, seed: UInt64(seed))
     }
 
-    /// `surface.batch_norm`: the batch size of per-point statistics, `nil` for running ones.
-    private static func parseBatchNorm(_ bn: Node, source: String) throws -> Int? {
+    /// `surface.batch_norm`: the batch size and sample count of per-point statistics, `nil`
+    /// for running ones.
+    private static func parseBatchNorm(_ bn: Node, source: String) throws -> (batchSize: Int, samples: Int?)? {
         func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
         if bn.string == "running" { return nil }
-        if bn.string == "recompute" { return 128 }
+        if bn.string == "recompute" { return (128, nil) }
         guard bn.mapping != nil, let r = bn["recompute"] else {
-            throw fail("surface.batch_norm: expected running, recompute, or {recompute: true, batch_size: N}")
+            throw fail("surface.batch_norm: expected running, recompute, or {recompute: true, batch_size: N, samples: M}")
         }
-        try SpecYAML.checkKeys(bn, allowed: ["recompute", "batch_size"], section: "surface.batch_norm", source: source)
+        try SpecYAML.checkKeys(bn, allowed: ["recompute", "batch_size", "samples"], section: "surface.batch_norm", source: source)
         guard r.bool == true else { throw fail("surface.batch_norm.recompute: expected true") }
         let size = bn["batch_size"].map { $0.int } ?? 128
-        guard let size, size >= 2 else { throw fail("surface.batch_norm.batch_size: expected an integer ≥ 2") }
-        return size
+        guard let size, size >= 2, size <= 1 << 20 else { throw fail("surface.batch_norm.batch_size: expected an integer from 2 to 1048576") }
+        var samples: Int?
+        if let m = bn["samples"] {
+            guard let n = m.int, n >= 2 else { throw fail("surface.batch_norm.samples: expected an integer ≥ 2") }
+            samples = n
+        }
+        return (size, samples)
     }
 
     /// `surface.directions`, with the defaults of a random-direction surface.
