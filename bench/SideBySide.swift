@@ -51,12 +51,12 @@ func sideBySide(_ title: String, figures: [Figure], workload: String, rounds: In
     }
     func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.isEmpty ? .nan : s[s.count / 2] }
     print("\n\(title) — \(cpuName), one thread, medians of \(rounds) alternating rounds")
-    print("  " + "figure".padding(toLength: 48, withPad: " ", startingAt: 0) + "   Terrain    PyTorch    ratio")
+    print("  " + "figure".padding(toLength: 52, withPad: " ", startingAt: 0) + "   Terrain    PyTorch    ratio")
     for (i, f) in figures.enumerated() {
         let t = median(ours[i])
         let p = f.pytorchKey.flatMap { theirs[$0] }.map(median)
         let ratio = p.map { f.higherIsBetter ? t / $0 : $0 / t }
-        print("  " + "\(f.label) (\(f.unit))".padding(toLength: 48, withPad: " ", startingAt: 0)
+        print("  " + "\(f.label) (\(f.unit))".padding(toLength: 52, withPad: " ", startingAt: 0)
               + String(format: " %9.2f", t) + (p.map { String(format: " %10.2f", $0) } ?? "          –")
               + (ratio.map { String(format: "   %5.2f×", $0) } ?? ""))
     }
