@@ -144,9 +144,10 @@ public final class HessianOperator<Scalar: TensorScalar> {
     ///   - maxIterations: the cap per eigenpair.
     ///   - tolerance: stop when `|λ_t − λ_{t−1}| ≤ tolerance·|λ_t|`.
     ///   - seed: the seed of the random start vectors.
-    /// - Returns: the pairs in the order found, each with its residual `‖Hv − λv‖` (computed
-    ///   from the last product, at no extra cost). A pair that hit `maxIterations` has
-    ///   `converged == false`.
+    /// - Returns: the pairs by decreasing magnitude |λ| (power iteration usually finds them in
+    ///   that order, but a start vector with little weight on the top eigenvector can settle on
+    ///   the second first), each with its residual `‖Hv − λv‖` (computed from the last
+    ///   product, at no extra cost). A pair that hit `maxIterations` has `converged == false`.
     public func topEigenpairs(k: Int = 1, maxIterations: Int = PowerIteration.defaultMaxIterations,
                               tolerance: Double = PowerIteration.defaultTolerance, seed: UInt64 = 0) -> [Eigenpair] {
         var found = [Eigenpair]()
@@ -175,7 +176,9 @@ public final class HessianOperator<Scalar: TensorScalar> {
             }
             found.append(pair)
         }
-        return found
+        // Stable, so pairs of equal magnitude keep the order found.
+        return found.enumerated().sorted { abs($0.element.value) > abs($1.element.value)
+            || (abs($0.element.value) == abs($1.element.value) && $0.offset < $1.offset) }.map(\.element)
     }
 
     private func orthonormalize(_ v: inout [Double], against pairs: [Eigenpair]) {

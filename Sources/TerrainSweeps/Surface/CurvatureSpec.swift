@@ -117,7 +117,7 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
 
     /// The merged estimates, as stored in the dataset's `summaries` table.
     public struct Summary: Codable, Sendable, Equatable {
-        /// Top eigenvalues by magnitude (power iteration), in the order found, and each one's
+        /// Top eigenvalues by magnitude (power iteration), largest |λ| first, and each one's
         /// residual ‖Hv − λv‖ (absent in sweeps from before residuals were recorded).
         public var eigenvalues: [Double]?, eigenvalueResiduals: [Double]?
         /// Hutchinson trace estimate, its standard error and the number of probes merged.
