@@ -141,6 +141,17 @@ extension SurfaceSweepTests {
         XCTAssertNotNil(curvature.traceStandardError)
         XCTAssertEqual(curvature.lanczosRuns, 2)
         XCTAssertEqual(curvature.density?.count, curvature.densityGrid?.count)
+        XCTAssertEqual(curvature.eigenvalueResiduals?.count, 1)
+        // The density figure, re-broadened as PyHessian does, states its conventions.
+        let svg = h.dir + "/density.svg"
+        let render = try h.start(["render", h.dataset, "--density", "--sigma", "pyhessian", "--output", svg], label: "render")
+        XCTAssertEqual(h.waitForExit(render), 0, h.output("render"))
+        let figure = try String(contentsOfFile: svg, encoding: .utf8)
+        XCTAssertTrue(figure.contains("PyHessian") && figure.contains("probability density (integrates to 1"), figure)
+        let refused = try h.start(["render", h.dataset, "--sigma", "0.1"], label: "refused")
+        XCTAssertNotEqual(h.waitForExit(refused), 0)
+        XCTAssertTrue(h.output("refused").contains("--sigma sets the broadening of the eigenvalue density: use it with --density"),
+                      h.output("refused"))
     }
 }
 

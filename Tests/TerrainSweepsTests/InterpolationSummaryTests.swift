@@ -1,6 +1,7 @@
 import Foundation
 import TerrainCore
 import TerrainDataset
+import TerrainExport
 import TerrainSweeps
 import XCTest
 
@@ -19,8 +20,8 @@ final class InterpolationSummaryTests: XCTestCase {
     /// A loss with a bump between the end points: L(t) = 0.3 + 0.1·t + 0.8·t·(1 − t).
     private static func loss(_ t: Double) -> Double { 0.3 + 0.1 * t + 0.8 * t * (1 - t) }
 
-    private func spec(_ axis: String) throws -> SweepSpec {
-        try SweepSpec.parse("""
+    private func specText(_ axis: String) -> String {
+        """
         kind: surface
         model: {kind: mlp, hidden: [4]}
         data: {path: \(TestSupport.dataPath("mnist1d.npz"))}
@@ -29,24 +30,39 @@ final class InterpolationSummaryTests: XCTestCase {
           x: "\(axis)"
           directions: {kind: interpolation, to: b.safetensors}
           sets: [train]
-        """, baseDirectory: dir)
+        """
+    }
+
+    private func spec(_ axis: String) throws -> SweepSpec {
+        try SweepSpec.parse(specText(axis), baseDirectory: dir)
     }
 
     /// The interpolation summary of a sweep on `axis` whose one tile holds `loss(t)` (or the
     /// given losses) at every grid point, through a dataset written here.
-    private func summary(_ axis: String, losses: [Double]? = nil) throws -> [String: Any] {
-        let sweep = try spec(axis)
-        let surface = try XCTUnwrap(sweep.surface)
+    /// A stored sweep on `axis` whose one tile holds `losses` (default `loss(t)`) and the
+    /// accuracies `accuracy(t)` at every grid point.
+    private func stored(_ axis: String, losses: [Double]? = nil) throws -> (surface: SurfaceSpec, dataset: SweepDataset, path: String) {
+        let surface = try XCTUnwrap(try spec(axis).surface)
         let xs = surface.x.coordinates
         let values = losses ?? xs.map(Self.loss)
         let tile = SurfaceKind.Tile(x: xs, y: nil, start: 0, end: xs.count, sets: ["train"], recomputeBatchNorm: nil)
-        let output = zip(values, xs).flatMap { [$0.0, 0.5] }.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }
+        let output = zip(values, xs).flatMap { [$0.0, Self.accuracy($0.1)] }
+            .flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }
         let path = dir + "/\(UUID().uuidString).sqlite"
         let ds = try SweepDataset(path: path)
-        try ds.create(spec: "kind: surface\n", specHash: "00", kind: "surface",
+        try ds.create(spec: specText(axis), specHash: "00", kind: "surface",
                       tasks: [StoredTask(id: 1, kind: SurfaceKind.name, params: [UInt8](try JSONEncoder().encode(tile)))])
         try ds.commit(results: [.init(task: 1, attempt: 1, worker: "w", output: output, digest: [UInt8](repeating: 0, count: 32),
                                       elapsed: 0, received: 0, blobs: [])], statuses: [], events: [])
+        return (surface, ds, path)
+    }
+
+    /// An accuracy (a fraction) that dips between the end points.
+    private static func accuracy(_ t: Double) -> Double { 0.996 - 0.5 * t * (1 - t) }
+
+    /// The interpolation summary of a sweep on `axis` (see ``stored(_:losses:)``).
+    private func summary(_ axis: String, losses: [Double]? = nil) throws -> [String: Any] {
+        let (surface, ds, _) = try stored(axis, losses: losses)
         let json = try XCTUnwrap(try surface.summaries(of: try ds.completedOutputs(), source: "spec")["interpolation"])
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     }
@@ -87,6 +103,21 @@ final class InterpolationSummaryTests: XCTestCase {
         XCTAssertNil(s["train_barrier"])
         let note = try XCTUnwrap(s["note"] as? String, "\(s)")
         XCTAssertTrue(note.contains("train_loss is NaN at t = 0.5"), note)
+    }
+
+    /// `terrain export`'s table keeps accuracies as fractions and marks them, so that the HDF5
+    /// export alone writes them in percent (loss-landscape's unit) and CSV/NPZ keep fractions.
+    func testTheExportTableMarksAccuraciesAsFractions() throws {
+        let (surface, _, path) = try stored("0:1:5")
+        let sweep = try StoredSweep(path: path)
+        guard case let .grid(table) = try sweep.sweepKind.export(sweep, options: ExportOptions()).content else {
+            return XCTFail("a surface sweep exports a grid")
+        }
+        XCTAssertEqual(table.metrics.map(\.name), ["train_loss", "train_acc"])
+        XCTAssertEqual(table.fractions, ["train_acc"])
+        XCTAssertEqual(table.metrics[1].values, surface.x.coordinates.map(Self.accuracy), "fractions, as measured")
+        let csv = try SurfaceExporter.csv(table)
+        XCTAssertTrue(csv.contains(",\(Self.accuracy(0))\n") || csv.contains(",\(Self.accuracy(0))\r\n"), csv)
     }
 
     /// Grid points are found within a millionth of a step of a value, not further.
