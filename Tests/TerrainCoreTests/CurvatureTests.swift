@@ -252,6 +252,13 @@ extension CurvatureTests {
         XCTAssertEqual(narrow.sigma * narrow.sigma, 1e-5, accuracy: 1e-18, "a range below 1 counts as 1")
         XCTAssertEqual(narrow.integral, 1, accuracy: 1e-4)
         XCTAssertNil(SpectralDensity.estimate(runs: []))
+        // A σ far below the grid's resolution is accepted without trapping; the grid stops at 100 000 points.
+        for tiny in [1e-300, 0, -1, .nan] {
+            let d = try XCTUnwrap(SpectralDensity.estimate(runs: Self.ritzRuns, broadening: .absolute(tiny)))
+            XCTAssertEqual(d.grid.count, 100_000)
+            XCTAssertEqual(d.sigma, 1e-12 * 9.3, "σ = \(tiny) is raised to 1e-12·range")
+            XCTAssertFalse(d.density.contains { !$0.isFinite }, "σ = \(tiny)")
+        }
     }
 
     func testSpectralDensityBroadeningParsesWhatRenderAccepts() throws {

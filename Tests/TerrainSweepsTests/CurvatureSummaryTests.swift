@@ -82,6 +82,44 @@ final class CurvatureSummaryTests: XCTestCase {
         XCTAssertEqual(s.eigenvalueResiduals, residuals)
     }
 
+    private func curvature(_ section: String) throws -> CurvatureSpec {
+        let spec = try SweepSpec.parse("""
+        kind: surface
+        model: {kind: mlp, hidden: [8]}
+        data: {path: \(TestSupport.dataPath("mnist1d.npz"))}
+        surface: {checkpoint: \(dir)/centre.safetensors, x: "-1:1:3"}
+        curvature: \(section)
+        """, baseDirectory: dir)
+        return try XCTUnwrap(spec.surface?.curvature)
+    }
+
+    /// `curvature.eigenvalues` takes a count (power iteration's shared defaults) or
+    /// `{count, tolerance, max_iterations}`; the eigen task honours them, and a probe with the
+    /// defaults stores no tolerance, so sweeps written before keep their task parameters.
+    func testEigenvalueToleranceAndIterationsComeFromTheSpec() throws {
+        let plain = try curvature("{eigenvalues: 2}")
+        XCTAssertEqual(plain.eigenvalues, 2)
+        XCTAssertNil(plain.eigenTolerance)
+        XCTAssertNil(plain.eigenIterations)
+        let tuned = try curvature("{eigenvalues: {count: 2, tolerance: 1e-7, max_iterations: 4}}")
+        XCTAssertEqual(tuned.eigenvalues, 2)
+        XCTAssertEqual(tuned.eigenTolerance, 1e-7)
+        XCTAssertEqual(tuned.eigenIterations, 4)
+        for (section, field) in [("{eigenvalues: {count: 0}}", "curvature.eigenvalues.count"),
+                                 ("{eigenvalues: {count: 2, tolerance: 0}}", "curvature.eigenvalues.tolerance"),
+                                 ("{eigenvalues: {count: 2, tolerance: 1.5}}", "curvature.eigenvalues.tolerance"),
+                                 ("{eigenvalues: {count: 2, max_iterations: 0}}", "curvature.eigenvalues.max_iterations"),
+                                 ("{eigenvalues: {count: 2, tol: 1e-5}}", "tol"),
+                                 ("{eigenvalues: -1}", "curvature.eigenvalues")] {
+            XCTAssertThrowsError(try curvature(section), section) { e in XCTAssertTrue("\(e)".contains(field), "\(section): \(e)") }
+        }
+        let h = try hessian(pruned: false)
+        let capped = HessianKind.measure(HessianKind.Probe(mode: .eigen, index: 0, eigenvalues: 2, seed: 1, tolerance: 1e-7, maxIterations: 4), on: h)
+        XCTAssertEqual(capped["iterations"], [4, 4], "a tolerance of 1e-7 is not met in 4 iterations: the cap stops both")
+        let json = String(decoding: try JSONEncoder().encode(HessianKind.Probe(mode: .eigen, index: 0, eigenvalues: 2)), as: UTF8.self)
+        XCTAssertFalse(json.contains("tolerance") || json.contains("maxIterations"), json)
+    }
+
     /// A stored surface sweep with finished Lanczos runs: the density figure says what it
     /// shows — a probability density (integrates to 1; × P for counts) — and how σ was
     /// chosen; `--sigma` re-broadens the stored Ritz values.

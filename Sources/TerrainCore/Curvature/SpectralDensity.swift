@@ -74,13 +74,16 @@ public struct SpectralDensity: Sendable, Equatable {
 
     /// The density of `runs` (each run's Ritz values and weights), or `nil` without any Ritz
     /// value. The grid spans the Ritz values with a margin of 5 % of their range or 4σ,
-    /// whichever is larger, at 400 points or one every σ/3, whichever is finer (at most
-    /// 100 000 points), so that the trapezoidal integral is 1 to within 1e-4.
+    /// whichever is larger, at 400 points or one every σ/3, whichever is finer, so that the
+    /// trapezoidal integral is 1 to within 1e-4. The grid is capped at 100 000 points: a σ
+    /// below about 1/30 000 of the range is then under-sampled (sharp spikes between grid
+    /// points) and the integral is no longer 1 — choose a wider σ. A σ below
+    /// 1e-12·max(1, range), or not a positive number, is raised to that.
     public static func estimate(runs: [(values: [Double], weights: [Double])], broadening: Broadening = .standard) -> SpectralDensity? {
         let all = runs.flatMap(\.values)
         guard let lo = all.min(), let hi = all.max(), !runs.isEmpty else { return nil }
         let width = Swift.max(hi - lo, 1e-12)
-        let sigma: Double
+        var sigma: Double
         switch broadening {
         case .rangeFraction(let f): sigma = f * width
         case .absolute(let s): sigma = s
@@ -90,9 +93,15 @@ public struct SpectralDensity: Sendable, Equatable {
             let bottom = nonEmpty.map { $0.values.min()! }.reduce(0, +) / Double(nonEmpty.count) - 0.01
             sigma = (1e-5 * Swift.max(1, top - bottom)).squareRoot()
         }
+        // A σ that is not a positive number, or so small that σ² underflows, cannot be drawn:
+        // it is raised to 1e-12·max(1, range).
+        let smallest = 1e-12 * Swift.max(1, width)
+        if !(sigma >= smallest) { sigma = smallest }
         let margin = Swift.max(0.05 * width, 4 * sigma)
         let span = width + 2 * margin
-        let count = Swift.min(100_000, Swift.max(400, Int((span / (sigma / 3)).rounded(.up)) + 1))
+        // Clamped in floating point first: a tiny σ would overflow the conversion to Int.
+        let wanted = Swift.min(100_000, (span / (sigma / 3)).rounded(.up) + 1)
+        let count = Swift.max(400, wanted.isFinite ? Int(wanted) : 100_000)
         let grid = (0..<count).map { lo - margin + span * Double($0) / Double(count - 1) }
         var density = [Double](repeating: 0, count: count)
         let norm = 1 / (sigma * (2 * Double.pi).squareRoot())
