@@ -141,6 +141,10 @@ public enum SurfaceExporter {
     ///   `contour(*meshgrid(x, y), Z)`), or `(nx,)` for 1-D; NaN marks missing points. For
     ///   square grids the shape and bytes are exactly those of loss-landscape's own files;
     ///   the same array layout as the NPZ export;
+    /// - the table's ``SurfaceTable/fractions`` (accuracies) **in percent** (each value ×100),
+    ///   as loss-landscape stores accuracy (`100.*correct/total`; its `plot_1D.py` draws
+    ///   `100 - acc` as the error), each with a string attribute `units = "percent"`. Files
+    ///   written before this attribute existed hold fractions;
     /// - one scalar fixed-length, NUL-terminated UTF-8 string attribute per table attribute
     ///   (h5py returns them as `bytes`; `.decode()` them).
     ///
@@ -387,10 +391,10 @@ enum HDF5Writer {
             try writeDataset(file, "ycoordinates", y, dims: [ny], dcpl: dcpl, failure)
             // The table is x fastest (index j*nx+i), which is the C order of a (ny, nx) array.
             for m in table.metrics {
-                try writeDataset(file, m.name, m.values, dims: [ny, nx], dcpl: dcpl, failure)
+                try writeMetric(file, m, percent: table.fractions.contains(m.name), dims: [ny, nx], dcpl: dcpl, failure)
             }
         } else {
-            for m in table.metrics { try writeDataset(file, m.name, m.values, dims: [nx], dcpl: dcpl, failure) }
+            for m in table.metrics { try writeMetric(file, m, percent: table.fractions.contains(m.name), dims: [nx], dcpl: dcpl, failure) }
         }
         for key in table.attributes.keys.sorted() {
             try writeStringAttribute(file, key, table.attributes[key]!, failure)
@@ -400,7 +404,15 @@ enum HDF5Writer {
         guard H5Fclose(file) >= 0 else { throw failure("H5Fclose (flushing the file)") }
     }
 
-    private static func writeDataset(_ file: hid_t, _ name: String, _ values: [Double], dims: [Int], dcpl: hid_t,
+    /// A metric's dataset; a fraction (accuracy) is written in percent with `units = "percent"`,
+    /// loss-landscape's unit.
+    private static func writeMetric(_ file: hid_t, _ metric: (name: String, values: [Double]), percent: Bool, dims: [Int], dcpl: hid_t,
+                                    _ failure: (String) -> ExportError) throws(ExportError) {
+        guard percent else { return try writeDataset(file, metric.name, metric.values, dims: dims, dcpl: dcpl, failure) }
+        try writeDataset(file, metric.name, metric.values.map { $0 * 100 }, dims: dims, dcpl: dcpl, units: "percent", failure)
+    }
+
+    private static func writeDataset(_ file: hid_t, _ name: String, _ values: [Double], dims: [Int], dcpl: hid_t, units: String? = nil,
                                      _ failure: (String) -> ExportError) throws(ExportError) {
         let hdims = dims.map { hsize_t($0) }
         let space = hdims.withUnsafeBufferPointer { H5Screate_simple(Int32($0.count), $0.baseAddress, nil) }
@@ -413,8 +425,10 @@ enum HDF5Writer {
             H5Dwrite(dataset, H5T_NATIVE_DOUBLE_g, allSelection, allSelection, defaultPlist, $0.baseAddress)
         }
         guard status >= 0 else { throw failure("H5Dwrite for dataset '\(name)'") }
+        if let units { try writeStringAttribute(dataset, "units", units, failure) }
     }
 
+    /// A string attribute of `file` (the root group) or of a dataset.
     private static func writeStringAttribute(_ file: hid_t, _ key: String, _ value: String,
                                              _ failure: (String) -> ExportError) throws(ExportError) {
         let bytes = Array(value.utf8) + [0]

@@ -11,7 +11,9 @@ import Foundation
 ///
 /// Coordinates are the step sizes along the (normalized) directions, dimensionless.
 /// Metric values are in whatever unit the metric has (nats for a cross-entropy loss, a
-/// fraction or percentage for an accuracy); the exporters do not interpret them.
+/// fraction for an accuracy) and CSV, NPZ and VTK write them as they are. The one exception
+/// is the HDF5 export, which follows loss-landscape's layout: metrics listed in
+/// ``fractions`` (accuracies) are written there in percent, as loss-landscape stores them.
 ///
 /// Call ``validate()`` (the exporters do) before relying on the invariants.
 public struct SurfaceTable: Sendable, Equatable {
@@ -27,6 +29,12 @@ public struct SurfaceTable: Sendable, Equatable {
     /// match `[A-Za-z_][A-Za-z0-9_.-]*`; values are one-line UTF-8 strings (no NUL, CR or
     /// LF — encode structured values as compact JSON). Exported in sorted key order.
     public var attributes: [String: String]
+    /// The metrics whose values are fractions of one (accuracies: 0.996 means 99.6 %). CSV,
+    /// NPZ and VTK keep them as fractions; the HDF5 export writes them in percent (×100,
+    /// loss-landscape's `100.*correct/total`) with a `units = "percent"` attribute on each such
+    /// dataset, so that loss-landscape's plotting scripts read them as they read their own
+    /// files. Every name must be one of the metrics.
+    public var fractions: Set<String> = []
 
     /// Names a metric may not take, because the export formats use them for coordinates
     /// or metadata: `x`, `y` (CSV columns, NPZ arrays), `xcoordinates`, `ycoordinates`
@@ -39,12 +47,14 @@ public struct SurfaceTable: Sendable, Equatable {
     ///   - y: the β coordinates, or `nil` for a 1-D slice.
     ///   - metrics: `(name, values)` pairs, values in x-fastest order.
     ///   - attributes: provenance strings.
+    ///   - fractions: the metrics whose values are fractions of one (accuracies), see ``fractions``.
     public init(x: [Double], y: [Double]? = nil, metrics: [(name: String, values: [Double])] = [],
-                attributes: [String: String] = [:]) {
+                attributes: [String: String] = [:], fractions: Set<String> = []) {
         self.x = x
         self.y = y
         self.metrics = metrics
         self.attributes = attributes
+        self.fractions = fractions
     }
 
     /// The number of x coordinates.
@@ -71,7 +81,9 @@ public struct SurfaceTable: Sendable, Equatable {
     ///   coordinate; ``ExportError/invalidMetricName(_:reason:)`` for a name that is empty,
     ///   not an identifier or reserved; ``ExportError/duplicateMetricName(_:)``;
     ///   ``ExportError/valueCountMismatch(metric:expected:actual:nx:ny:)`` when a metric
-    ///   does not have `nx * ny` values; ``ExportError/invalidAttribute(key:reason:)`` for a
+    ///   does not have `nx * ny` values; ``ExportError/unknownMetric(_:available:)`` when
+    ///   ``fractions`` names a metric the table does not have;
+    ///   ``ExportError/invalidAttribute(key:reason:)`` for a
     ///   bad attribute key or a value with NUL, CR or LF.
     public func validate() throws(ExportError) {
         try Self.checkAxis("x", x)
@@ -83,6 +95,9 @@ public struct SurfaceTable: Sendable, Equatable {
             guard values.count == pointCount else {
                 throw .valueCountMismatch(metric: name, expected: pointCount, actual: values.count, nx: nx, ny: y?.count)
             }
+        }
+        for name in fractions.sorted() where !seen.contains(name) {
+            throw .unknownMetric(name, available: metricNames)
         }
         for key in attributes.keys.sorted() {
             if let problem = Self.attributeKeyProblem(key) { throw .invalidAttribute(key: key, reason: problem) }
@@ -100,7 +115,8 @@ public struct SurfaceTable: Sendable, Equatable {
         func same(_ a: [Double], _ b: [Double]) -> Bool {
             a.count == b.count && zip(a, b).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
         }
-        guard same(lhs.x, rhs.x), lhs.attributes == rhs.attributes, lhs.metrics.count == rhs.metrics.count else { return false }
+        guard same(lhs.x, rhs.x), lhs.attributes == rhs.attributes, lhs.fractions == rhs.fractions,
+              lhs.metrics.count == rhs.metrics.count else { return false }
         switch (lhs.y, rhs.y) {
         case (nil, nil): break
         case let (a?, b?): guard same(a, b) else { return false }

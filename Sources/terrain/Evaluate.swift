@@ -15,8 +15,14 @@ struct Evaluate: ParsableCommand {
     @Argument(help: "The checkpoint (safetensors).")
     var checkpoint: String
 
-    @Option(help: "Also compute this many top Hessian eigenvalues of the training loss (power iteration).")
+    @Option(help: "Also compute this many Hessian eigenvalues of the training loss: the largest in magnitude (power iteration with deflation; a negative eigenvalue larger in size than a positive one comes first), each with its residual ‖Hv − λv‖.")
     var eigenvalues: Int = 0
+
+    @Option(help: "Power iteration stops when an eigenvalue changes by at most this fraction between iterations (the sweeps' curvature.eigenvalues use the same default).")
+    var eigenTolerance: Double = PowerIteration.defaultTolerance
+
+    @Option(help: "The cap on power iterations per eigenvalue.")
+    var eigenIterations: Int = PowerIteration.defaultMaxIterations
 
     @Option(help: "Samples of the training set used for the Hessian (a fixed seeded subset; 0 = all).")
     var hessianSamples: Int = 0
@@ -32,10 +38,15 @@ struct Evaluate: ParsableCommand {
             print(String(format: "test  loss %.6f", t.loss) + (t.accuracy.map { String(format: "  accuracy %.2f%%", 100 * $0) } ?? ""))
         }
         if eigenvalues > 0 {
+            guard eigenTolerance > 0, eigenTolerance < 1 else { throw CLI.Failure(message: "--eigen-tolerance: expected a number in (0, 1), e.g. 1e-5") }
+            guard eigenIterations >= 1 else { throw CLI.Failure(message: "--eigen-iterations: expected a positive number") }
             let data = hessianSamples > 0 ? train.subset(hessianSamples, seed: spec.dataSeed) : train
             let h = try CLI.checkpointErrors { try HessianOperator(model: model, data: data, loss: spec.loss) }
-            for (i, pair) in h.topEigenpairs(k: eigenvalues, seed: spec.seed).enumerated() {
-                print(String(format: "λ%d = %.6g  (%d iterations%@)", i + 1, pair.value, pair.iterations, pair.converged ? "" : ", not converged"))
+            print("Hessian eigenvalues of largest magnitude (power iteration with deflation, relative tolerance "
+                  + "\(eigenTolerance), \(data.count) samples, \(h.freeDimension) parameters):")
+            for (i, pair) in h.topEigenpairs(k: eigenvalues, maxIterations: eigenIterations, tolerance: eigenTolerance, seed: spec.seed).enumerated() {
+                print(String(format: "λ%d = %.6g  residual ‖Hv − λv‖ = %.2g  (%d iterations%@)", i + 1, pair.value, pair.residual,
+                             pair.iterations, pair.converged ? "" : ", not converged: raise --eigen-iterations"))
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TerrainCore
 import TerrainExport
 import TerrainSweeps
 
@@ -31,18 +32,28 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "2-D: grids larger than this many points per axis are drawn from block means (exports keep every point).")
     var maxCells: Int = 251
 
-    @Flag(help: "Draw the Hessian eigenvalue density (stochastic Lanczos quadrature) of the sweep's curvature section instead.")
+    @Flag(help: "Draw the Hessian eigenvalue density (stochastic Lanczos quadrature) of the sweep's curvature section instead: a probability density (integrates to 1; multiply by the free parameter count for eigenvalue counts).")
     var density = false
+
+    @Option(help: "With --density: the Gaussian broadening σ, as a number (eigenvalue units), range/N (σ = Ritz range/N; default range/100) or pyhessian (σ² = 1e-5·max(1, range), PyHessian's density_generate).")
+    var sigma: String?
 
     @Option(help: "Lottery and training sweeps: the figure (accuracy, heatmap, lambda, all).")
     var figure: String?
 
     func run() throws {
         let figures: [RenderedFigure]
+        var broadening: SpectralDensity.Broadening?
+        if let sigma {
+            guard density else { throw CLI.Failure(message: "--sigma sets the broadening of the eigenvalue density: use it with --density") }
+            do { broadening = try SpectralDensity.Broadening(parsing: sigma) } catch TerrainError.invalidArgument(let m) {
+                throw CLI.Failure(message: "--sigma: \(m)")
+            }
+        }
         do {
             let sweep = try StoredSweep(path: dataset)
             let options = RenderOptions(output: output, metric: metric, log: log, contours: contours, maxCells: maxCells, density: density,
-                                        figure: figure)
+                                        sigma: broadening, figure: figure)
             figures = try sweep.sweepKind.render(sweep, options: options)
         } catch let e as ResultsError {
             throw CLI.Failure(message: e.message)

@@ -55,7 +55,9 @@ struct StatusCommand: ParsableCommand {
                 if a.count > 8 { continue }
                 parts.append("\(k) [\(a.map(number).joined(separator: ", "))]")
             } else if let se = object[k + "StandardError"] {
-                parts.append("\(k) \(number(v)) ± \(number(se))")
+                // One sample has no standard error (stored as "nan"): say so rather than print "± nan".
+                let spread = (se as? String) == "nan" ? " (one sample: no standard error)" : " ± \(number(se))"
+                parts.append("\(k) \(number(v))\(spread)")
             } else {
                 parts.append("\(k) \(number(v))\(k == "sharpness" ? "%" : "")")
             }

@@ -92,8 +92,10 @@ final class SurfaceSweepTests: XCTestCase {
 }
 
 extension SurfaceSweepTests {
-    /// 1-D interpolation: the endpoints equal the two checkpoints' losses, and the barrier is
-    /// recorded in the dataset; curvature tasks of the same sweep merge into one summary.
+    /// 1-D interpolation on the grid users write, `-0.2:1.2:29` (step 0.05, which puts t = 0 at
+    /// −2.8e-17): the endpoints equal the two checkpoints' losses, the barrier is recorded in the
+    /// dataset and `terrain status` prints it; curvature tasks of the same sweep merge into one
+    /// summary.
     func testInterpolationEndpointsBarrierAndCurvatureSummaryLandInTheDataset() throws {
         let h = try ProcessHarness(name: "interp")
         harnesses.append(h)
@@ -108,9 +110,9 @@ extension SurfaceSweepTests {
         data: {path: \(Self.repo.appendingPathComponent("data/mnist1d.npz").path), train_subset: 600, test_subset: 300}
         surface:
           checkpoint: \(a)
-          x: "-0.5:1.5:9"
+          x: "-0.2:1.2:29"
           directions: {kind: interpolation, to: \(b)}
-          tile: 4
+          tile: 8
         curvature: {eigenvalues: 1, hutchinson: 6, lanczos: {runs: 2, steps: 10}, samples: 200}
         runtime: {heartbeat_ms: 100}
         """)
@@ -120,20 +122,36 @@ extension SurfaceSweepTests {
         let lossA = Evaluator.evaluate(modelA, on: trainSet, loss: .crossEntropy).loss
         let lossB = Evaluator.evaluate(modelB, on: trainSet, loss: .crossEntropy).loss
         let ds = try h.open()
-        let grid = try self.grid(h, points: 9)
-        // x = -0.5, -0.25, 0, …: t = 0 is index 2, t = 1 is index 6.
-        XCTAssertEqual(grid[0][2], lossA, accuracy: 1e-12)
-        XCTAssertEqual(grid[0][6], lossB, accuracy: 1e-6 * lossB, "θ_A + 1·(θ_B − θ_A) rounds to θ_B within an ulp")
+        let grid = try self.grid(h, points: 29)
+        // x = -0.2, -0.15, …: t ≈ 0 (−2.8e-17) is index 4, t = 1 is index 24.
+        XCTAssertEqual(grid[0][4], lossA, accuracy: 1e-6 * lossA, "θ_A − 2.8e-17·(θ_B − θ_A) rounds to θ_A")
+        XCTAssertEqual(grid[0][24], lossB, accuracy: 1e-6 * lossB, "θ_A + 1·(θ_B − θ_A) rounds to θ_B within an ulp")
         let summaries = try ds.summaries()
         let interpolation = try JSONSerialization.jsonObject(with: Data(summaries["interpolation"]!.utf8)) as! [String: Any]
-        let barrier = interpolation["train_barrier"] as! Double
-        XCTAssertEqual(barrier, (2...6).map { grid[0][$0] }.max()! - max(grid[0][2], grid[0][6]), accuracy: 1e-12)
+        let barrier = try XCTUnwrap(interpolation["train_barrier"] as? Double, "\(interpolation)")
+        XCTAssertEqual(barrier, (4...24).map { grid[0][$0] }.max()! - max(grid[0][4], grid[0][24]), accuracy: 1e-12)
+        XCTAssertEqual(interpolation["test_loss_a"] as? Double ?? .nan, grid[2][4], accuracy: 1e-12 * grid[2][4], "to an ulp through the JSON summary")
+        let status = try h.start(["status", h.dataset], label: "status")
+        XCTAssertEqual(h.waitForExit(status), 0, h.output("status"))
+        XCTAssertTrue(h.output("status").contains("train_barrier \(String(format: "%.6g", barrier))"), h.output("status"))
+        XCTAssertFalse(h.output("status").contains("nan"), h.output("status"))
         let curvature = try JSONDecoder().decode(CurvatureSpec.Summary.self, from: Data(summaries["curvature"]!.utf8))
         XCTAssertEqual(curvature.eigenvalues?.count, 1)
         XCTAssertEqual(curvature.probes, 6)
         XCTAssertNotNil(curvature.traceStandardError)
         XCTAssertEqual(curvature.lanczosRuns, 2)
         XCTAssertEqual(curvature.density?.count, curvature.densityGrid?.count)
+        XCTAssertEqual(curvature.eigenvalueResiduals?.count, 1)
+        // The density figure, re-broadened as PyHessian does, states its conventions.
+        let svg = h.dir + "/density.svg"
+        let render = try h.start(["render", h.dataset, "--density", "--sigma", "pyhessian", "--output", svg], label: "render")
+        XCTAssertEqual(h.waitForExit(render), 0, h.output("render"))
+        let figure = try String(contentsOfFile: svg, encoding: .utf8)
+        XCTAssertTrue(figure.contains("PyHessian") && figure.contains("probability density (integrates to 1"), figure)
+        let refused = try h.start(["render", h.dataset, "--sigma", "0.1"], label: "refused")
+        XCTAssertNotEqual(h.waitForExit(refused), 0)
+        XCTAssertTrue(h.output("refused").contains("--sigma sets the broadening of the eigenvalue density: use it with --density"),
+                      h.output("refused"))
     }
 }
 

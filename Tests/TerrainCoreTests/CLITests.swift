@@ -47,12 +47,25 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.error)
         XCTAssertTrue(r.output.contains("epoch   2/2"), r.output)
         let final = try XCTUnwrap(r.output.split(separator: "\n").last { $0.hasPrefix("final:") })
-        let e = try TestSupport.run(bin, ["evaluate", spec, ckpt, "--eigenvalues", "1"], environment: ["OPENBLAS_NUM_THREADS": "1"])
+        let e = try TestSupport.run(bin, ["evaluate", spec, ckpt, "--eigenvalues", "2", "--hessian-samples", "200"],
+                                    environment: ["OPENBLAS_NUM_THREADS": "1"])
         XCTAssertEqual(e.status, 0, e.error)
         // The test loss printed by train and by evaluate agree to the printed digits.
         let trainTest = final.components(separatedBy: "test loss ")[1].prefix(8)
         XCTAssertTrue(e.output.contains("test  loss \(trainTest)"), "\(final)\n\(e.output)")
-        XCTAssertTrue(e.output.contains("λ1 = "), e.output)
+        // Eigenvalues say what they are (largest magnitude), with the sweeps' tolerance and each one's residual.
+        XCTAssertTrue(e.output.contains("Hessian eigenvalues of largest magnitude (power iteration with deflation, relative tolerance 1e-05"), e.output)
+        for i in 1...2 {
+            let line = try XCTUnwrap(e.output.split(separator: "\n").first { $0.hasPrefix("λ\(i) = ") }, e.output)
+            let residual = try XCTUnwrap(Double(line.components(separatedBy: "residual ‖Hv − λv‖ = ").last?.split(separator: " ").first ?? ""), String(line))
+            let value = try XCTUnwrap(Double(line.dropFirst("λ1 = ".count).split(separator: " ").first ?? ""), String(line))
+            XCTAssertLessThan(residual, 0.05 * abs(value), String(line))
+        }
+        let loose = try TestSupport.run(bin, ["evaluate", spec, ckpt, "--eigenvalues", "1", "--hessian-samples", "200", "--eigen-tolerance", "0.5",
+                                              "--eigen-iterations", "3"])
+        XCTAssertEqual(loose.status, 0, loose.error)
+        XCTAssertTrue(loose.output.contains("relative tolerance 0.5"), loose.output)
+        XCTAssertTrue(loose.output.contains("(2 iterations)") || loose.output.contains("(3 iterations"), loose.output)
         // A checkpoint of another architecture is refused with the tensor named.
         let other = dir + "/other.yaml"
         try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(of: "hidden: [16]", with: "hidden: [8]")

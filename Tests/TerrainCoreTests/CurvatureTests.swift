@@ -164,3 +164,113 @@ extension CurvatureTests {
         }
     }
 }
+
+extension CurvatureTests {
+    /// A tanh MLP 40-5-10 on 200 MNIST-1D samples (P = 265), trained briefly, in Float64.
+    private func smallMLP() throws -> HessianOperator<Double> {
+        let (train, _) = try TestSupport.mnist1d()
+        let data = train.prefix(200).converted(to: Double.self)
+        let model: Model<Double> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [5], activation: .tanh),
+                                                          dataShape: [40], outputs: 10, seed: 31)
+        try Trainer(model: model, train: data, config: TrainingConfig(batchSize: 50, epochs: 3, seed: 2,
+                                                                      optimizer: OptimizerSpec(name: .adam, lr: 0.01))).run()
+        return try HessianOperator(model: model, data: data, loss: .crossEntropy)
+    }
+
+    /// The full Hessian matrix (P products with unit vectors, symmetrized) and its
+    /// eigenvalues by Jacobi, sorted by decreasing magnitude: the reference for power iteration.
+    private func fullSpectrumByMagnitude(_ h: HessianOperator<Double>) -> [Double] {
+        let p = h.dimension
+        var columns = [[Double]]()
+        var e = [Double](repeating: 0, count: p)
+        for j in 0..<p {
+            e[j] = 1
+            columns.append(h.product(e))
+            e[j] = 0
+        }
+        let matrix = (0..<p).map { i in (0..<p).map { j in 0.5 * (columns[j][i] + columns[i][j]) } }
+        return SymmetricEigen.jacobi(matrix).values.sorted { abs($0) > abs($1) }
+    }
+
+    /// Power iteration with the defaults `terrain evaluate --eigenvalues` and the sweeps share
+    /// (`PowerIteration`) finds the three eigenvalues of largest magnitude to 1e-4 relative,
+    /// and each pair's residual is ‖Hv − λv‖ and bounds its distance to the spectrum.
+    func testTopEigenpairsWithTheSharedDefaultsMatchTheFullSpectrum() throws {
+        let h = try smallMLP()
+        let exact = fullSpectrumByMagnitude(h)
+        let pairs = h.topEigenpairs(k: 3, seed: 4)
+        XCTAssertEqual(PowerIteration.defaultTolerance, 1e-5)
+        for (i, pair) in pairs.enumerated() {
+            XCTAssertTrue(pair.converged, "λ\(i + 1) after \(pair.iterations) iterations")
+            XCTAssertEqual(pair.value, exact[i], accuracy: 1e-4 * abs(exact[i]), "λ\(i + 1): \(pair.value) vs \(exact[i])")
+            let hv = h.product(pair.vector)
+            let difference = zip(hv, pair.vector).map { (hvi: Double, vi: Double) -> Double in hvi - pair.value * vi }
+            let residual = Kernels.dot(difference, difference).squareRoot()
+            XCTAssertEqual(pair.residual, residual, accuracy: 1e-9 * abs(pair.value), "λ\(i + 1)'s residual")
+            XCTAssertEqual(Kernels.dot(pair.vector, pair.vector), 1, accuracy: 1e-12)
+            let distance = exact.map { abs($0 - pair.value) }.min()!
+            XCTAssertLessThanOrEqual(distance, pair.residual * (1 + 1e-9), "some eigenvalue lies within the residual of λ\(i + 1)")
+        }
+    }
+}
+
+extension CurvatureTests {
+    private static let ritzRuns: [(values: [Double], weights: [Double])] = [
+        (values: [-0.3, 0.5, 2.0, 9.0], weights: [0.4, 0.3, 0.2, 0.1]),
+        (values: [-0.1, 1.0, 8.5], weights: [0.5, 0.25, 0.25]),
+    ]
+
+    /// The density is a probability density — the mean over runs of Σ τ·N(t; θ, σ²), as
+    /// PyHessian's `gaussian` writes it, integrating to 1 — for every broadening, with
+    /// σ = range/100 by default and PyHessian's σ² = 1e-5·max(1, range) on request.
+    func testSpectralDensityIsAProbabilityDensityWithTheChosenSigma() throws {
+        let broadenings: [SpectralDensity.Broadening] = [.standard, .absolute(0.05), .pyhessian, .rangeFraction(0.2)]
+        for b in broadenings {
+            let d = try XCTUnwrap(SpectralDensity.estimate(runs: Self.ritzRuns, broadening: b))
+            XCTAssertEqual(d.integral, 1, accuracy: 1e-4, "\(b)")
+            XCTAssertGreaterThanOrEqual(d.grid.count, 400)
+            let variance = d.sigma * d.sigma
+            for i in stride(from: 0, to: d.grid.count, by: 37) {
+                let t = d.grid[i]
+                // PyHessian's gaussian(x, x0, var) = exp(-(x - x0)² / (2 var)) / sqrt(2π var).
+                func gaussian(_ x: Double, _ x0: Double) -> Double {
+                    let d: Double = x - x0
+                    return Foundation.exp(-d * d / (2 * variance)) / (2 * Double.pi * variance).squareRoot()
+                }
+                var expected = 0.0
+                for r in Self.ritzRuns {
+                    for (v, w) in zip(r.values, r.weights) { expected += w * gaussian(t, v) / Double(Self.ritzRuns.count) }
+                }
+                XCTAssertEqual(d.density[i], expected, accuracy: 1e-12 * max(1, expected), "\(b) at t = \(t)")
+            }
+        }
+        XCTAssertEqual(SpectralDensity.estimate(runs: Self.ritzRuns)?.sigma ?? 0, 9.3 / 100, accuracy: 1e-15)
+        // PyHessian: λ̄max = (9 + 8.5)/2 + 0.01, λ̄min = (−0.3 − 0.1)/2 − 0.01.
+        let py = try XCTUnwrap(SpectralDensity.estimate(runs: Self.ritzRuns, broadening: .pyhessian))
+        XCTAssertEqual(py.sigma * py.sigma, 1e-5 * (8.76 + 0.21), accuracy: 1e-15)
+        let narrow = try XCTUnwrap(SpectralDensity.estimate(runs: [(values: [0.1, 0.3], weights: [0.5, 0.5])], broadening: .pyhessian))
+        XCTAssertEqual(narrow.sigma * narrow.sigma, 1e-5, accuracy: 1e-18, "a range below 1 counts as 1")
+        XCTAssertEqual(narrow.integral, 1, accuracy: 1e-4)
+        XCTAssertNil(SpectralDensity.estimate(runs: []))
+        // A σ far below the grid's resolution is accepted without trapping; the grid stops at 100 000 points.
+        for tiny in [1e-300, 0, -1, .nan] {
+            let d = try XCTUnwrap(SpectralDensity.estimate(runs: Self.ritzRuns, broadening: .absolute(tiny)))
+            XCTAssertEqual(d.grid.count, 100_000)
+            XCTAssertEqual(d.sigma, 1e-12 * 9.3, "σ = \(tiny) is raised to 1e-12·range")
+            XCTAssertFalse(d.density.contains { !$0.isFinite }, "σ = \(tiny)")
+        }
+    }
+
+    func testSpectralDensityBroadeningParsesWhatRenderAccepts() throws {
+        XCTAssertEqual(try SpectralDensity.Broadening(parsing: "range/100"), .standard)
+        XCTAssertEqual(try SpectralDensity.Broadening(parsing: "range/20"), .rangeFraction(0.05))
+        XCTAssertEqual(try SpectralDensity.Broadening(parsing: "PyHessian"), .pyhessian)
+        XCTAssertEqual(try SpectralDensity.Broadening(parsing: "0.02"), .absolute(0.02))
+        XCTAssertEqual(SpectralDensity.Broadening.standard.description, "range/100")
+        for bad in ["0", "-1", "nan", "range/0", "range/x", "wide"] {
+            XCTAssertThrowsError(try SpectralDensity.Broadening(parsing: bad), bad) { e in
+                XCTAssertTrue("\(e)".contains("'\(bad)'"), "\(e)")
+            }
+        }
+    }
+}

@@ -31,12 +31,12 @@ final class SurfaceExporterTests: XCTestCase {
         "note": "α/β grid, ünïcode \\ \"quoted\"",
     ]
 
-    /// A 3×4 surface with one NaN, x fastest.
+    /// A 3×4 surface with one NaN, x fastest; `train_acc` is a fraction.
     static func table2D() -> SurfaceTable {
         var lossValues = [Double](), accValues = [Double]()
         for j in 0..<ny { for i in 0..<nx { lossValues.append(loss(i, j)); accValues.append(acc(i, j)) } }
         return SurfaceTable(x: xs, y: ys, metrics: [("train_loss", lossValues), ("train_acc", accValues)],
-                            attributes: attributes)
+                            attributes: attributes, fractions: ["train_acc"])
     }
 
     /// A 1-D slice of 5 points with a NaN at index 3.
@@ -132,6 +132,10 @@ final class SurfaceExporterTests: XCTestCase {
         t = Self.table1D()
         t.metrics[0].values.append(1)
         expectError(t, mentions: ["test_loss", "1-D grid of 5 points", "6 values"])
+
+        t = Self.table2D()
+        t.fractions = ["test_acc"]
+        expectError(t, mentions: ["test_acc", "train_loss, train_acc"])
     }
 
     // MARK: - CSV
@@ -228,14 +232,18 @@ final class SurfaceExporterTests: XCTestCase {
             XCTAssertEqual(d.dims, [4, 3], "\(name) is (ny, nx)")
             for i in 0..<Self.nx {
                 for j in 0..<Self.ny {
-                    let expected = name == "train_loss" ? Self.loss(i, j) : Self.acc(i, j)
+                    // Accuracy in percent, as loss-landscape stores it (100.*correct/total).
+                    let expected = name == "train_loss" ? Self.loss(i, j) : 100 * Self.acc(i, j)
                     assertSame(d.values[j * Self.nx + i], expected, "\(name)[\(j), \(i)]")  // C order of (ny, nx)
                 }
             }
         }
+        XCTAssertEqual(try h5.stringAttribute("units", of: "train_acc"), "percent")
+        XCTAssertThrowsError(try h5.stringAttribute("units", of: "train_loss"), "a loss has no unit attribute")
         for (key, value) in Self.attributes {
             XCTAssertEqual(try h5.stringAttribute(key), value, "attribute \(key)")
         }
+        XCTAssertThrowsError(try h5.stringAttribute("units"), "the root has only the table's attributes")
     }
 
     func testHDF5OneDimensionalHasNoYCoordinates() throws {
@@ -466,6 +474,47 @@ final class SurfaceExporterTests: XCTestCase {
         XCTAssertEqual(out["attrs"] as? [String: String], Self.attributes)
     }
 
+    /// loss-landscape's `plot_1d_loss_err` reads `train_acc` and `test_acc` as percent: it
+    /// draws them on a 0–100 axis and the error as `100 - acc`. Terrain's accuracies are
+    /// fractions everywhere else; the HDF5 file holds them in percent and says so.
+    func testHDF5AccuracyIsInPercentAsLossLandscapesPlotScriptsReadIt() throws {
+        try Python.requireNumpyAndH5py()
+        let x: [Double] = [-1, -0.5, 0, 0.5, 1]
+        let trainAcc = [0.31, 0.62, 0.996, 0.7, 0.25], testAcc = [0.3, 0.6, 0.9, .nan, 0.2]
+        let table = SurfaceTable(x: x, metrics: [("train_loss", [2, 1, 0.01, 0.9, 2.2]), ("train_acc", trainAcc),
+                                                 ("test_loss", [2.1, 1.2, 0.3, .nan, 2.3]), ("test_acc", testAcc)],
+                                 attributes: ["directions": "interpolation"], fractions: ["train_acc", "test_acc"])
+        let file = path("curve.h5")
+        try SurfaceExporter.write(table, format: .h5, to: file)
+        // As loss-landscape's plot_1D.py plot_1d_loss_err: accuracy on ax2 (ylim 0–100), error = 100 - acc.
+        let out = try Python.run("""
+            import json, sys, numpy as np, h5py
+            with h5py.File(sys.argv[1], "r") as f:
+                train_acc, test_acc = f["train_acc"][:], f["test_acc"][:]
+                units = {k: f[k].attrs["units"].decode() for k in f.keys() if "units" in f[k].attrs}
+                print(json.dumps({
+                    "train_acc": [repr(float(v)) for v in train_acc], "test_acc": [repr(float(v)) for v in test_acc],
+                    "train_err": [repr(float(v)) for v in 100 - train_acc],
+                    "within_axis": bool(np.all((train_acc >= 0) & (train_acc <= 100))),
+                    "units": units,
+                }))
+            """, arguments: [file])
+        XCTAssertEqual(out["units"] as? [String: String], ["train_acc": "percent", "test_acc": "percent"])
+        XCTAssertEqual(out["within_axis"] as? Bool, true)
+        let train = try XCTUnwrap(Python.doubles(out["train_acc"])), test = try XCTUnwrap(Python.doubles(out["test_acc"]))
+        let err = try XCTUnwrap(Python.doubles(out["train_err"]))
+        for k in x.indices {
+            XCTAssertEqual(train[k], 100 * trainAcc[k], accuracy: 1e-12, "train_acc[\(k)] in percent")
+            XCTAssertEqual(err[k], 100 * (1 - trainAcc[k]), accuracy: 1e-12, "training error in percent")
+            assertSame(test[k], 100 * testAcc[k], "test_acc[\(k)]")
+        }
+        XCTAssertEqual(train[2], 99.6, accuracy: 1e-12, "a 99.6 %-accurate point reads 99.6, not 0.996")
+        // The other formats keep fractions.
+        let npz = try NPZ.read(try SurfaceExporter.npz(table), source: "curve.npz")
+        XCTAssertEqual(try npz["train_acc"]?.asDoubles(), trainAcc)
+        XCTAssertTrue(try SurfaceExporter.csv(table).contains("\n0.0,0.01,0.996,0.3,0.9\n"))
+    }
+
     func testCSVParsesInPythonToIdenticalFloats() throws {
         try Python.requireNumpyAndH5py()
         let file = path("surface.csv")
@@ -542,8 +591,15 @@ final class H5Reader {
         return (dims.map { Int($0) }, values)
     }
 
-    func stringAttribute(_ name: String) throws -> String {
-        let a = H5Aopen(file, name, 0)
+    /// A string attribute of the root group, or of the dataset `dataset`.
+    func stringAttribute(_ name: String, of dataset: String? = nil) throws -> String {
+        var object = file
+        if let dataset {
+            object = H5Dopen2(file, dataset, 0)
+            guard object >= 0 else { throw TerrainError.invalidData("\(path): no dataset \(dataset)") }
+        }
+        defer { if dataset != nil { H5Dclose(object) } }
+        let a = H5Aopen(object, name, 0)
         guard a >= 0 else { throw TerrainError.invalidData("\(path): no attribute \(name)") }
         defer { H5Aclose(a) }
         let type = H5Aget_type(a)

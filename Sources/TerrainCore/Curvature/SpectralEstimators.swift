@@ -32,8 +32,9 @@ extension HessianOperator {
     /// `steps` Lanczos iterations from a Rademacher start vector (full reorthogonalization),
     /// returning the Ritz values θₖ and weights τₖ (squared first components of the
     /// tridiagonal's eigenvectors, summing to 1). The spectral density estimate is
-    /// `Σₖ τₖ δ(t − θₖ)` averaged over runs; `P·Σₖ τₖθₖ` estimates the trace; the largest θₖ
-    /// converges to λ_max.
+    /// `Σₖ τₖ δ(t − θₖ)` averaged over runs (``SpectralDensity``); `P_free·Σₖ τₖθₖ` estimates
+    /// the trace (``slqTrace(values:weights:)``); the largest θₖ converges to λ_max. With
+    /// pruning masks the start vector covers only the ``freeDimension`` free coordinates.
     public func lanczos(steps: Int, seed: UInt64, index: UInt64) -> (values: [Double], weights: [Double]) {
         let m = min(steps, dimension)
         var v = rademacher(seed: seed, index: index)
@@ -61,6 +62,14 @@ extension HessianOperator {
         }
         let (values, vectors) = SymmetricEigen.tridiagonal(diagonal: alpha, offDiagonal: beta)
         return (values, vectors.map { $0[0] * $0[0] })
+    }
+
+    /// The trace estimate of one Lanczos run: `P_free·Σₖ τₖθₖ`. The run's start vector is a
+    /// unit vector on the free coordinates, so `Σₖ τₖθₖ = vᵀHv/‖v‖²` with `‖v‖² = P_free` for
+    /// the Rademacher `v`: scaling by P instead would overstate the trace of a pruned network
+    /// by P/P_free.
+    public func slqTrace(values: [Double], weights: [Double]) -> Double {
+        SpectralDensity.slqTrace(values: values, weights: weights, freeDimension: freeDimension)
     }
 
     /// λ_max, the largest *algebraic* eigenvalue, as the largest Ritz value of a Lanczos run.

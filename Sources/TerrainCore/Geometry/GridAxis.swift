@@ -42,6 +42,21 @@ public struct GridAxis: Sendable, Equatable, CustomStringConvertible {
     /// All coordinates.
     public var coordinates: [Double] { (0..<count).map(coordinate) }
 
+    /// The spacing `(max − min)/(count − 1)` between neighbouring coordinates (0 for one point).
+    public var step: Double { count > 1 ? (max - min) / Double(count - 1) : 0 }
+
+    /// The index of the grid point at `value`, allowing for rounding: the nearest coordinate
+    /// if it lies within `tolerance` steps of `value`, else `nil`. Coordinates are computed as
+    /// numpy's `linspace` does, so a grid written to contain a value often misses it by an
+    /// ulp (`-0.2:1.2:29` puts 0 at −2.8e-17): exact comparison would not find it. With one
+    /// point, only an exact match counts.
+    public func index(of value: Double, tolerance: Double = 1e-6) -> Int? {
+        guard value.isFinite else { return nil }
+        let xs = coordinates
+        guard let nearest = xs.indices.min(by: { abs(xs[$0] - value) < abs(xs[$1] - value) }) else { return nil }
+        return abs(xs[nearest] - value) <= tolerance * step || xs[nearest] == value ? nearest : nil
+    }
+
     public var description: String { "\(min):\(max):\(count)" }
 }
 

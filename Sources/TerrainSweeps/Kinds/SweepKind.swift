@@ -1,4 +1,5 @@
 import Foundation
+import TerrainCore
 import TerrainDataset
 import TerrainExport
 import Yams
@@ -149,23 +150,27 @@ public struct RenderOptions: Sendable {
     /// Surface sweeps: the metric, log scale, contour levels, the largest grid drawn cell by
     /// cell, and the eigenvalue density instead of the grid.
     public var metric = "train_loss", log = false, contours = 12, maxCells = 251, density = false
+    /// Surface sweeps with `density`: the Gaussian broadening of the eigenvalue density
+    /// (nil: the stored default, σ = Ritz range/100).
+    public var sigma: SpectralDensity.Broadening?
     /// Lottery and training sweeps: the figure.
     public var figure: String?
 
     /// Options with the command's defaults.
     public init(output: String? = nil, metric: String = "train_loss", log: Bool = false, contours: Int = 12, maxCells: Int = 251,
-                density: Bool = false, figure: String? = nil) {
+                density: Bool = false, sigma: SpectralDensity.Broadening? = nil, figure: String? = nil) {
         self.output = output
         self.metric = metric
         self.log = log
         self.contours = contours
         self.maxCells = maxCells
         self.density = density
+        self.sigma = sigma
         self.figure = figure
     }
 
     /// Whether any surface-only option differs from its default.
-    public var setsSurfaceOptions: Bool { metric != "train_loss" || log || density || contours != 12 || maxCells != 251 }
+    public var setsSurfaceOptions: Bool { metric != "train_loss" || log || density || sigma != nil || contours != 12 || maxCells != 251 }
 }
 
 /// A rendered figure and where it goes.

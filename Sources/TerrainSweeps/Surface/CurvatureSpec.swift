@@ -7,7 +7,8 @@ import Yams
 ///
 /// ```yaml
 /// curvature:
-///   eigenvalues: 3          # top-k by power iteration with deflation (one task)
+///   eigenvalues: 3          # top-k (largest magnitude) by power iteration with deflation (one task)
+///                           # or {count: 3, tolerance: 1e-5, max_iterations: 200}
 ///   hutchinson: 64          # Rademacher probes for the trace (one task each)
 ///   lanczos: {runs: 8, steps: 40}   # stochastic Lanczos quadrature runs (one task each)
 ///   sharpness: {epsilon: 0.001, steps: 10}   # Keskar et al.'s ε-sharpness (one task)
@@ -15,8 +16,12 @@ import Yams
 ///   seed: 0
 /// ```
 public struct CurvatureSpec: Codable, Sendable, Equatable {
-    /// Top eigenvalues by power iteration (0 = none).
+    /// Top eigenvalues (largest magnitude) by power iteration (0 = none).
     public var eigenvalues: Int
+    /// Power iteration's relative-change tolerance (nil = ``PowerIteration/defaultTolerance``).
+    public var eigenTolerance: Double? = nil
+    /// Power iteration's cap per eigenpair (nil = ``PowerIteration/defaultMaxIterations``).
+    public var eigenIterations: Int? = nil
     /// Hutchinson probes (0 = none).
     public var hutchinson: Int
     /// SLQ runs (0 = none).
@@ -54,8 +59,9 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         }
         let samples = try node["samples"].map { _ in try int("samples", 0) }
         if samples == 0 { throw fail("curvature.samples: expected a positive integer") }
-        var spec = CurvatureSpec(eigenvalues: try int("eigenvalues", 0), hutchinson: try int("hutchinson", 0), lanczosRuns: runs,
+        var spec = CurvatureSpec(eigenvalues: 0, hutchinson: try int("hutchinson", 0), lanczosRuns: runs,
                                  lanczosSteps: steps, samples: samples, seed: UInt64(try int("seed", 0)))
+        if let e = node["eigenvalues"] { try spec.parseEigenvalues(e, source: source) }
         if let sh = node["sharpness"] {
             try SpecYAML.checkKeys(sh, allowed: ["epsilon", "steps"], section: "curvature.sharpness", source: source)
             guard let e = sh["epsilon"]?.float, e > 0, e < 1 else { throw fail("curvature.sharpness.epsilon: expected a number in (0, 1), e.g. 0.001") }
@@ -71,12 +77,35 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         return spec
     }
 
+    /// `curvature.eigenvalues`: a count, or `{count, tolerance, max_iterations}`.
+    private mutating func parseEigenvalues(_ e: Node, source: String) throws {
+        func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
+        if e.mapping == nil {
+            guard let k = e.int, k >= 0, k <= 1000 else { throw fail("curvature.eigenvalues: expected a count in 0…1000 or {count: 3, tolerance: 1e-5}") }
+            eigenvalues = k
+            return
+        }
+        try SpecYAML.checkKeys(e, allowed: ["count", "tolerance", "max_iterations"], section: "curvature.eigenvalues", source: source)
+        guard let k = e["count"]?.int, k >= 1, k <= 1000 else { throw fail("curvature.eigenvalues.count: expected an integer in 1…1000") }
+        eigenvalues = k
+        if let t = e["tolerance"] {
+            guard let v = t.float, v > 0, v < 1 else { throw fail("curvature.eigenvalues.tolerance: expected a number in (0, 1), e.g. 1e-5") }
+            eigenTolerance = v
+        }
+        if let m = e["max_iterations"] {
+            guard let v = m.int, v >= 1, v <= 100_000 else { throw fail("curvature.eigenvalues.max_iterations: expected an integer in 1…100000") }
+            eigenIterations = v
+        }
+    }
+
     /// The `hessian` tasks this section asks for: the eigenvalues (one task), each
     /// Hutchinson probe, each Lanczos run, and the sharpness (one task).
     func probes() -> [HessianKind.Probe] {
         func probe(_ mode: HessianKind.Mode, _ index: UInt64) -> HessianKind.Probe {
-            HessianKind.Probe(mode: mode, index: index, eigenvalues: eigenvalues, steps: mode == .sharpness ? sharpnessSteps : lanczosSteps,
-                              epsilon: mode == .sharpness ? sharpnessEpsilon : nil, seed: seed, samples: samples)
+            var p = HessianKind.Probe(mode: mode, index: index, eigenvalues: eigenvalues, steps: mode == .sharpness ? sharpnessSteps : lanczosSteps,
+                                      epsilon: mode == .sharpness ? sharpnessEpsilon : nil, seed: seed, samples: samples)
+            if mode == .eigen { p.tolerance = eigenTolerance; p.maxIterations = eigenIterations }
+            return p
         }
         var out = [HessianKind.Probe]()
         if eigenvalues > 0 { out.append(probe(.eigen, 0)) }
@@ -88,27 +117,42 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
 
     /// The merged estimates, as stored in the dataset's `summaries` table.
     public struct Summary: Codable, Sendable, Equatable {
-        /// Top eigenvalues (power iteration), largest first.
-        public var eigenvalues: [Double]?
+        /// Top eigenvalues by magnitude (power iteration), largest |λ| first, and each one's
+        /// residual ‖Hv − λv‖ (absent in sweeps from before residuals were recorded).
+        public var eigenvalues: [Double]?, eigenvalueResiduals: [Double]?
         /// Hutchinson trace estimate, its standard error and the number of probes merged.
         public var trace: Double?, traceStandardError: Double?, probes: Int?
-        /// SLQ density on `densityGrid` (Gaussian broadening σ), and the SLQ trace estimate.
-        public var densityGrid: [Double]?, density: [Double]?, sigma: Double?
+        /// SLQ density on `densityGrid`: a probability density (integrates to 1; × `freeDimension`
+        /// for eigenvalue counts), Gaussian broadening σ chosen by `densityBroadening`
+        /// (``SpectralDensity/Broadening``; absent in older sweeps, whose σ was range/100).
+        public var densityGrid: [Double]?, density: [Double]?, sigma: Double?, densityBroadening: String?
+        /// The SLQ trace estimate (`P_free·Σ τθ` per run) with its standard error.
         public var slqTrace: Double?, slqTraceStandardError: Double?, lanczosRuns: Int?
+        /// The number of free (unmasked) parameters P_free the estimates refer to.
+        public var freeDimension: Int?
         /// Keskar ε-sharpness (percent), with the loss at θ, the largest loss found and ε.
         public var sharpness: Double?, sharpnessLoss: Double?, sharpnessMaxLoss: Double?, sharpnessEpsilon: Double?
     }
 
-    /// Merges the outputs of `hessian` tasks (JSON objects) into one summary.
-    public static func summarize(_ outputs: [(params: HessianKind.Probe, output: [String: [Double]])], dimension: Int?) -> Summary {
+    /// Merges the outputs of `hessian` tasks (JSON objects) into one summary; the density is
+    /// broadened as `broadening` says. Each Lanczos run's trace is scaled by the free
+    /// parameter count its task recorded (`free_dimension`; `dimension` in outputs from before
+    /// it was recorded, which had no masks).
+    public static func summarize(_ outputs: [(params: HessianKind.Probe, output: [String: [Double]])],
+                                 broadening: SpectralDensity.Broadening = .standard) -> Summary {
         var s = Summary()
-        if let e = outputs.first(where: { $0.params.mode == .eigen }) { s.eigenvalues = e.output["eigenvalues"] }
+        if let e = outputs.first(where: { $0.params.mode == .eigen }) {
+            s.eigenvalues = e.output["eigenvalues"]
+            s.eigenvalueResiduals = e.output["residuals"]
+        }
         if let k = outputs.first(where: { $0.params.mode == .sharpness }) {
             s.sharpness = k.output["sharpness"]?.first
             s.sharpnessLoss = k.output["loss"]?.first
             s.sharpnessMaxLoss = k.output["max_loss"]?.first
             s.sharpnessEpsilon = k.params.epsilon
         }
+        func free(_ o: [String: [Double]]) -> Int? { (o["free_dimension"] ?? o["dimension"])?.first.map { Int($0) } }
+        s.freeDimension = outputs.lazy.compactMap { free($0.output) }.first
         let h = outputs.filter { $0.params.mode == .hutchinson }.compactMap { $0.output["sample"]?.first }
         if !h.isEmpty {
             let (m, se) = meanAndError(h)
@@ -116,28 +160,16 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
             s.traceStandardError = se
             s.probes = h.count
         }
-        let runs = outputs.filter { $0.params.mode == .lanczos }
+        let runs = outputs.filter { $0.params.mode == .lanczos }.map { (values: $0.output["values"] ?? [], weights: $0.output["weights"] ?? [], free: free($0.output)) }
         if !runs.isEmpty {
-            let all = runs.flatMap { $0.output["values"] ?? [] }
-            let lo = all.min() ?? 0, hi = all.max() ?? 1
-            let width = max(hi - lo, 1e-12)
-            let sigma = width / 100
-            let grid = (0..<400).map { lo - 0.05 * width + 1.1 * width * Double($0) / 399 }
-            var density = [Double](repeating: 0, count: grid.count)
-            var traces = [Double]()
-            for r in runs {
-                let values = r.output["values"] ?? [], weights = r.output["weights"] ?? []
-                for (v, w) in zip(values, weights) {
-                    for (i, t) in grid.enumerated() {
-                        density[i] += w * Foundation.exp(-(t - v) * (t - v) / (2 * sigma * sigma)) / (sigma * (2 * Double.pi).squareRoot())
-                    }
-                }
-                if let dimension { traces.append(Double(dimension) * zip(values, weights).reduce(0) { $0 + $1.0 * $1.1 }) }
+            if let d = SpectralDensity.estimate(runs: runs.map { ($0.values, $0.weights) }, broadening: broadening) {
+                s.densityGrid = d.grid
+                s.density = d.density
+                s.sigma = d.sigma
+                s.densityBroadening = d.broadening.description
             }
-            s.densityGrid = grid
-            s.density = density.map { $0 / Double(runs.count) }
-            s.sigma = sigma
             s.lanczosRuns = runs.count
+            let traces = runs.compactMap { r in r.free.map { SpectralDensity.slqTrace(values: r.values, weights: r.weights, freeDimension: $0) } }
             if !traces.isEmpty {
                 let (m, se) = meanAndError(traces)
                 s.slqTrace = m

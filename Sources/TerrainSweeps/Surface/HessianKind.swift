@@ -19,6 +19,24 @@ public struct HessianKind: TaskKind {
         public var epsilon: Double?
         public var seed: UInt64
         public var samples: Int?
+        /// `eigen`: power iteration's tolerance and cap (nil: ``PowerIteration``'s defaults;
+        /// absent from the stored parameters then, so older sweeps keep their bytes).
+        public var tolerance: Double? = nil
+        public var maxIterations: Int? = nil
+
+        /// Creates a probe.
+        public init(mode: Mode, index: UInt64, eigenvalues: Int = 0, steps: Int = 40, epsilon: Double? = nil, seed: UInt64 = 0,
+                    samples: Int? = nil, tolerance: Double? = nil, maxIterations: Int? = nil) {
+            self.mode = mode
+            self.index = index
+            self.eigenvalues = eigenvalues
+            self.steps = steps
+            self.epsilon = epsilon
+            self.seed = seed
+            self.samples = samples
+            self.tolerance = tolerance
+            self.maxIterations = maxIterations
+        }
     }
 
     /// The parameters of one `hessian` task.
@@ -41,12 +59,23 @@ public struct HessianKind: TaskKind {
             return TaskOutput(output: try Self.encodeOutput(out))
         }
         let h = try HessianOperator(model: model, data: train, loss: p.loss)
+        return TaskOutput(output: try Self.encodeOutput(Self.measure(p.own, on: h)))
+    }
+
+    /// One eigen, Hutchinson or Lanczos measurement on `h`, as the task's output object:
+    /// `eigenvalues`, `residuals` (‖Hv − λv‖) and `iterations`; or `sample`; or the Ritz
+    /// `values` and `weights`; always `dimension` (P) and `free_dimension` (P_free, the
+    /// coordinates not masked, which the SLQ trace scales with). The sharpness has its own path.
+    public static func measure(_ p: Probe, on h: HessianOperator<Float>) -> [String: [Double]] {
+        var out = [String: [Double]]()
         switch p.mode {
         case .sharpness:
-            break
+            preconditionFailure("the sharpness is measured on the model, not the Hessian operator")
         case .eigen:
-            let pairs = h.topEigenpairs(k: p.eigenvalues, maxIterations: 200, tolerance: 1e-5, seed: p.seed)
+            let pairs = h.topEigenpairs(k: p.eigenvalues, maxIterations: p.maxIterations ?? PowerIteration.defaultMaxIterations,
+                                        tolerance: p.tolerance ?? PowerIteration.defaultTolerance, seed: p.seed)
             out["eigenvalues"] = pairs.map(\.value)
+            out["residuals"] = pairs.map(\.residual)
             out["iterations"] = pairs.map { Double($0.iterations) }
         case .hutchinson:
             out["sample"] = [h.hutchinsonSample(seed: p.seed, index: p.index)]
@@ -56,7 +85,8 @@ public struct HessianKind: TaskKind {
             out["weights"] = r.weights
         }
         out["dimension"] = [Double(h.dimension)]
-        return TaskOutput(output: try Self.encodeOutput(out))
+        out["free_dimension"] = [Double(h.freeDimension)]
+        return out
     }
 
     private static func encodeOutput(_ out: [String: [Double]]) throws -> [UInt8] {

@@ -1,4 +1,5 @@
 import Foundation
+import TerrainCore
 import TerrainDataset
 import TerrainExport
 
@@ -34,17 +35,22 @@ extension SurfaceSpec {
         return [RenderedFigure(path: o.output ?? (sweep.base + "-\(table.y != nil ? o.metric : "curves").svg"), svg: svg)]
     }
 
-    /// The stochastic-Lanczos eigenvalue density stored in the `curvature` summary.
+    /// The stochastic-Lanczos eigenvalue density of the sweep's Lanczos runs, broadened as
+    /// `--sigma` says (default σ = Ritz range/100, as stored in the `curvature` summary). The
+    /// figure states the conventions: a probability density (integrates to 1; × P_free for
+    /// counts) and how σ was chosen.
     private func densityFigure(_ sweep: StoredSweep, options o: RenderOptions) throws -> RenderedFigure {
-        guard let json = try sweep.dataset.summaries()["curvature"],
-              let summary = try? JSONDecoder().decode(CurvatureSpec.Summary.self, from: Data(json.utf8)),
-              let grid = summary.densityGrid, let values = summary.density else {
-            throw ResultsError("\(sweep.path): no eigenvalue density (add curvature.lanczos to the spec and let the sweep finish)")
+        let summary = try curvatureSummary(of: sweep.dataset.completedOutputs(), broadening: o.sigma ?? .standard)
+        guard let summary, let grid = summary.densityGrid, let values = summary.density, let sigma = summary.sigma else {
+            throw ResultsError("\(sweep.path): no eigenvalue density (add curvature.lanczos to the spec and let its runs finish)")
         }
+        let broadening = o.sigma ?? .standard
         let samples = curvature?.samples.map { "\($0) training samples" } ?? "full training set"
-        let svg = SVGRenderer.density(grid: grid, density: values, title: "Hessian eigenvalue density at \(centreName)",
-                                      subtitle: "stochastic Lanczos quadrature, \(summary.lanczosRuns ?? 0) runs × \(curvature?.lanczosSteps ?? 0) steps, σ = \(String(format: "%.3g", summary.sigma ?? 0)) · \(samples)",
-                                      xLabel: "eigenvalue", yLabel: "density", logY: true)
+        let counts = summary.freeDimension.map { "; × P = \($0) for counts" } ?? ""
+        let subtitle = "stochastic Lanczos quadrature, \(summary.lanczosRuns ?? 0) runs × \(curvature?.lanczosSteps ?? 0) steps · "
+            + "Gaussian σ = \(String(format: "%.3g", sigma)) (\(broadening.explanation)) · \(samples)"
+        let svg = SVGRenderer.density(grid: grid, density: values, title: "Hessian eigenvalue density at \(centreName)", subtitle: subtitle,
+                                      xLabel: "eigenvalue λ", yLabel: "probability density (integrates to 1\(counts))", logY: true)
         return RenderedFigure(path: o.output ?? (sweep.base + "-density.svg"), svg: svg)
     }
 }

@@ -32,7 +32,8 @@ extension SurfaceSpec {
     }
 
     /// The grid as an export table: coordinates, one array per metric (NaN where a point has
-    /// no result yet) and attributes saying what was computed.
+    /// no result yet; accuracies as fractions, marked as such) and attributes saying what was
+    /// computed.
     func table(_ sweep: StoredSweep) throws -> SurfaceTable {
         let outputs = try sweep.dataset.completedOutputs().filter { $0.kind == SurfaceKind.name }.map { (params: $0.params, output: $0.output) }
         let grid = try Self.assemble(points: points, metrics: metricNames.count, outputs: outputs)
@@ -53,8 +54,9 @@ extension SurfaceSpec {
         ]
         if let t = target { attributes["target"] = t }
         if let t = third { attributes["third"] = t }
+        // Accuracies are fractions; the HDF5 export writes them in percent, as loss-landscape does.
         return SurfaceTable(x: x.coordinates, y: y?.coordinates, metrics: zip(metricNames, grid).map { (name: $0.0, values: $0.1) },
-                            attributes: attributes)
+                            attributes: attributes, fractions: Set(metricNames.filter { $0.hasSuffix("_acc") }))
     }
 
     /// Writes the sweep's directions (the `d1`/`d2` artifacts of its tasks) as safetensors with

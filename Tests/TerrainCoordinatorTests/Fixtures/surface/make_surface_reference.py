@@ -116,6 +116,9 @@ reference = {
     "hessian_parameters": int(P),
     "lambda_max": float(eig[-1]), "lambda_2": float(eig[-2]), "lambda_min": float(eig[0]),
     "trace": float(np.trace(H)),
+    # The three eigenvalues of largest magnitude, as power iteration with deflation finds them
+    # (terrain evaluate --eigenvalues 3, curvature.eigenvalues: 3).
+    "eigenvalues_by_magnitude": [float(v) for v in eig[np.argsort(-np.abs(eig), kind="stable")][:3]],
 }
 json.dump(reference, open("reference.json", "w"), indent=1)
 print(json.dumps({k: v for k, v in reference.items() if k != "points"}, indent=1))
