@@ -223,10 +223,16 @@ def convert(args):
     head = state.get("classifier.weight" if args.arch == "vgg9" else "linear.weight")
     first = state.get("features.0.weight" if args.arch == "vgg9" else "conv1.weight")
     if head is None or first is None:
-        raise SystemExit("%s: no %s in the checkpoint; its first keys are %s"
-                         % (args.checkpoint, "classifier.weight" if args.arch == "vgg9" else "linear.weight", list(state)[:5]))
+        prefixed = state and all(k.startswith("module.") for k in state)
+        raise SystemExit("%s: no %s in the checkpoint; its first keys are %s%s"
+                         % (args.checkpoint, "classifier.weight" if args.arch == "vgg9" else "linear.weight", list(state)[:5],
+                            "\n(every key starts with 'module.', as nn.DataParallel saves them: add --strip-prefix module.)" if prefixed else ""))
     module = build(args.arch, num_classes=head.shape[0], in_channels=first.shape[1], shortcut=args.shortcut)
-    module.load_state_dict(state, strict=True)
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise SystemExit("%s does not fit --arch %s%s:\n%s" % (args.checkpoint, args.arch,
+                         "" if args.arch == "vgg9" or args.arch.endswith("_noshort") else " (shortcut %s)" % args.shortcut, e))
     save_safetensors(state_dict_arrays(module), args.output,
                      {"format": "pt", "terrain.preset": args.arch, "terrain.source": args.checkpoint})
     print("%s: %s, %d classes, %d tensors → %s" % (args.checkpoint, args.arch, head.shape[0], len(module.state_dict()), args.output))
