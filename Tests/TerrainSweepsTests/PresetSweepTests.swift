@@ -52,6 +52,40 @@ final class PresetSweepTests: XCTestCase {
         XCTAssertNotEqual(grid[0][1], grid[0][0])
     }
 
+    /// `batch_norm: recompute` on vgg9, whose `fc` block has a BatchNorm1d: at each end the
+    /// statistics re-estimated over the training set, then evaluated.
+    func testASurfaceWithBatchNormRecomputationOnVGG9() throws {
+        var models = [Model<Float>]()
+        for seed in [1, 2] as [UInt64] {
+            let m: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .vgg9), dataShape: [3, 32, 32], outputs: 10, seed: seed)
+            try Checkpoint.save(model: m, step: 0, to: dir + "/v\(seed).safetensors")
+            models.append(m)
+        }
+        let spec = try SweepSpec.parse("""
+            kind: surface
+            model: {kind: vgg9}
+            data: {path: shapes.npz, scale: 0.00392156862745098, train_subset: 20}
+            surface:
+              checkpoint: v1.safetensors
+              x: "0:1:2"
+              directions: {kind: interpolation, to: v2.safetensors}
+              batch_norm: recompute
+              sets: [train]
+            """, source: "surface.yaml", baseDirectory: dir)
+        let outputs = try InProcessSweep.run(spec)
+        let grid = try SurfaceSpec.assemble(points: 2, metrics: 2, outputs: try spec.expand().compactMap { t in
+            outputs[t.id].map { (params: t.params, output: $0.output) }
+        })
+        let (train, _) = try DataLoader.load(spec.surface!.data, baseDirectory: "/", seed: spec.surface!.dataSeed, as: Float.self)
+        for (k, m) in models.enumerated() {
+            let before = Evaluator.evaluate(m, on: train, loss: .crossEntropy).loss
+            Evaluator.recomputeBatchNormStatistics(m, on: train)
+            let expected = Evaluator.evaluate(m, on: train, loss: .crossEntropy).loss
+            XCTAssertNotEqual(before, expected, "recomputing changes the statistics of a fresh network")
+            XCTAssertEqual(grid[0][k], expected, accuracy: 1e-5 * expected, "endpoint \(k)")
+        }
+    }
+
     func testALotteryLevelPrunesThePresetsWeightsByName() throws {
         let spec = try SweepSpec.parse("""
             kind: lottery
