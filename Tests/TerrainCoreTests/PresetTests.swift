@@ -97,6 +97,19 @@ final class PresetTests: XCTestCase {
         for row in expected { XCTAssertEqual(mine[row.name]?.shape, row.shape, row.name) }
     }
 
+    /// The module code docs/checkpoints.md shows is the script's, verbatim.
+    func testTheModuleCodeInTheDocsIsTheScriptsCode() throws {
+        let docs = try String(contentsOfFile: TestSupport.root.appendingPathComponent("docs/checkpoints.md").path, encoding: .utf8)
+        let script = try String(contentsOfFile: TestSupport.root.appendingPathComponent("docs/pytorch_presets.py").path, encoding: .utf8)
+        let blocks = docs.components(separatedBy: "```python\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        let modules = blocks.filter { $0.hasPrefix("class BasicBlock(nn.Module):") }
+        XCTAssertEqual(modules.count, 1)
+        for block in modules {
+            for name in ["class BasicBlock", "class CifarResNet", "class VGG9"] { XCTAssertTrue(block.contains(name), name) }
+            XCTAssertTrue(script.contains(block), "docs/checkpoints.md's module code differs from docs/pytorch_presets.py")
+        }
+    }
+
     /// With torch installed, the docs' loader (`docs/pytorch_presets.py logits`, which builds
     /// the module and calls `load_state_dict(…, strict=True)`) takes a checkpoint that
     /// `Checkpoint.save` wrote with optimizer state, and computes Terrain's logits.
