@@ -26,6 +26,15 @@ struct Terrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "terrain",
         abstract: "Study neural-network loss landscapes: train models and run distributed sweeps.",
+        discussion: """
+            Every command reads a YAML spec (docs/spec.md). Its model: section names a family \
+            (kind: mlp, cnn or resnet, configurable) or a preset of the landscape papers' code with \
+            PyTorch's parameter names: resnet20, resnet56, resnet110, their twins without skip \
+            connections resnet20_noshort, resnet56_noshort, resnet110_noshort, and vgg9, e.g. \
+            `model: {kind: resnet56}`. Checkpoints are PyTorch state_dicts in safetensors; \
+            docs/checkpoints.md shows how to load them in PyTorch and how to bring a ResNet trained \
+            there (python3 docs/pytorch_presets.py convert).
+            """,
         version: "0.1.0 (libzmq \(TerrainWire.zmqVersion))",
         subcommands: [Train.self, Validate.self, Evaluate.self, Run.self, CoordinatorCommand.self, WorkerCommand.self,
                       StatusCommand.self, ExportCommand.self, RenderCommand.self, KeysCommand.self, DataCommand.self])

@@ -7,18 +7,25 @@ import TerrainSweeps
 /// final checkpoint.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model from a YAML spec and write its checkpoint (safetensors).")
+        abstract: "Train a model from a YAML spec and write its checkpoint (safetensors).",
+        discussion: """
+            The checkpoint holds the model's weights alone, under PyTorch's names: it loads with \
+            load_state_dict(strict=True) into the module of docs/checkpoints.md (for the presets \
+            resnet20/56/110, their _noshort twins and vgg9: docs/pytorch_presets.py). The optimizer \
+            state and step go to a second file beside it, <name>.optimizer.safetensors, which \
+            --resume reads; checkpoints written with the state inside (older Terrain) resume too.
+            """)
 
     @Argument(help: "The training spec (see docs/spec.md).")
     var spec: String
 
-    @Option(name: .shortAndLong, help: "Where to write the checkpoint (default: the spec's output, or <name>.safetensors).")
+    @Option(name: .shortAndLong, help: "Where to write the checkpoint (default: the spec's output, or <name>.safetensors): the model weights alone, a PyTorch state_dict; the optimizer state goes to <name>.optimizer.safetensors beside it.")
     var output: String?
 
     @Option(help: "Also write a checkpoint every N epochs to <output without .safetensors>.epoch<N>.safetensors (0 = never).")
     var checkpointEvery: Int = 0
 
-    @Option(help: "Resume from this checkpoint (model, optimizer state and step).")
+    @Option(help: "Resume from this checkpoint: its weights, and the optimizer state and step from the <name>.optimizer.safetensors file written beside it.")
     var resume: String?
 
     @Flag(help: "Print only the final line.")
@@ -71,6 +78,6 @@ struct Train: ParsableCommand {
             final += String(format: ", test loss %.6f", m.loss)
             if let a = m.accuracy { final += String(format: ", test accuracy %.2f%%", 100 * a) }
         }
-        print(final + "; checkpoint \(out)")
+        print(final + "; checkpoint \(out) (optimizer state \(Checkpoint.optimizerStatePath(for: out)))")
     }
 }

@@ -89,4 +89,77 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.error.contains("diverged at step"), r.error)
     }
+
+    /// `terrain train` writes the weights alone (a strict state_dict) and the optimizer state
+    /// beside them; a run resumed from the epoch-1 pair ends with the uninterrupted run's bytes.
+    func testTrainKeepsOptimizerStateBesideTheWeightsAndResumesExactly() throws {
+        let bin = try terrain
+        let dir = try tempDir()
+        let spec = dir + "/tiny.yaml"
+        try """
+        name: tiny
+        seed: 2
+        model: {kind: mlp, hidden: [16]}
+        data: {path: \(TestSupport.dataPath("mnist1d.npz")), train_subset: 400, test_subset: 100}
+        optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+        training: {batch_size: 50, epochs: 2}
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let env = ["OPENBLAS_NUM_THREADS": "1"]
+        let full = try TestSupport.run(bin, ["train", spec, "--output", dir + "/full.safetensors", "--checkpoint-every", "1", "--quiet"], environment: env)
+        XCTAssertEqual(full.status, 0, full.error)
+        XCTAssertTrue(full.output.contains("optimizer state \(dir)/full.optimizer.safetensors"), full.output)
+        let model: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [16]), dataShape: [40], outputs: 10, seed: 0)
+        for stem in ["full", "full.epoch1", "full.epoch2"] {
+            let weights = try SafeTensors.read(contentsOf: "\(dir)/\(stem).safetensors")
+            XCTAssertEqual(Set(weights.tensors.keys), Set(Checkpoint.tensors(model: model).keys), stem)
+            let state = try SafeTensors.read(contentsOf: "\(dir)/\(stem).optimizer.safetensors")
+            XCTAssertEqual(Set(state.tensors.keys), Set(model.parameters.map { $0.name + ".momentum_buffer" }), stem)
+        }
+        let resumed = try TestSupport.run(bin, ["train", spec, "--output", dir + "/resumed.safetensors", "--resume", dir + "/full.epoch1.safetensors", "--quiet"],
+                                          environment: env)
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        let a = try SafeTensors.read(contentsOf: dir + "/full.safetensors"), b = try SafeTensors.read(contentsOf: dir + "/resumed.safetensors")
+        XCTAssertEqual(a.tensors, b.tensors)
+        XCTAssertEqual(a.metadata["terrain.step"], b.metadata["terrain.step"])
+        XCTAssertEqual(try SafeTensors.read(contentsOf: dir + "/full.optimizer.safetensors").tensors,
+                       try SafeTensors.read(contentsOf: dir + "/resumed.optimizer.safetensors").tensors)
+        // Without its state file, resuming is refused with the file named.
+        try FileManager.default.removeItem(atPath: dir + "/full.epoch1.optimizer.safetensors")
+        let orphan = try TestSupport.run(bin, ["train", spec, "--output", dir + "/x.safetensors", "--resume", dir + "/full.epoch1.safetensors"], environment: env)
+        XCTAssertEqual(orphan.status, 1)
+        XCTAssertTrue(orphan.error.contains("full.epoch1.optimizer.safetensors"), orphan.error)
+    }
+
+    /// A preset trains from the command line, prints its modules by their PyTorch names, and
+    /// its checkpoint evaluates back; a checkpoint of the twin without shortcuts is refused
+    /// with the unexpected tensors and the right `model:` named.
+    func testPresetTrainsAndEvaluatesFromTheCommandLine() throws {
+        let bin = try terrain
+        let dir = try tempDir()
+        let data = dir + "/shapes.npz"
+        try Data(ShapesDataset.npz(train: ShapesDataset.generate(count: 64, seed: 1, part: "train"),
+                                   test: ShapesDataset.generate(count: 32, seed: 1, part: "test"))).write(to: URL(fileURLWithPath: data))
+        let spec = dir + "/r20.yaml"
+        try """
+        name: r20
+        model: {kind: resnet20}
+        data: {path: shapes.npz, scale: 0.00392156862745098}
+        optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+        training: {batch_size: 32, epochs: 1}
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let r = try TestSupport.run(bin, ["train", spec, "--output", dir + "/r20.safetensors"], environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(r.status, 0, r.error)
+        XCTAssertTrue(r.output.contains("resnet20, 272474 parameters"), r.output)
+        XCTAssertTrue(r.output.contains("layer2: Sequential(3 × ResidualBlock"), r.output)
+        let e = try TestSupport.run(bin, ["evaluate", spec, dir + "/r20.safetensors"], environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(e.status, 0, e.error)
+        XCTAssertTrue(e.output.contains("test  loss"), e.output)
+        let twin = dir + "/twin.yaml"
+        try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(of: "kind: resnet20", with: "kind: resnet20_noshort")
+            .write(toFile: twin, atomically: true, encoding: .utf8)
+        let bad = try TestSupport.run(bin, ["evaluate", twin, dir + "/r20.safetensors"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.error.contains("12 unexpected: layer2.0.shortcut.0.weight [32, 16, 1, 1]"), bad.error)
+        XCTAssertTrue(bad.error.contains("model: {kind: resnet20}"), bad.error)
+    }
 }

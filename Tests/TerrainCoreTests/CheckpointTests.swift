@@ -14,8 +14,13 @@ final class CheckpointTests: XCTestCase {
                                   config: TrainingConfig(batchSize: 64, epochs: 1, seed: 0, optimizer: OptimizerSpec(name: .sgd, lr: 0.1, momentum: 0.9)))
         try trainer.run()
         let path = tmp
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        defer { remove(path) }
         try Checkpoint.save(model: model, optimizer: trainer.optimizer, step: trainer.step, to: path)
+        // The weights file is the model's tensors alone; the optimizer state is beside it.
+        XCTAssertEqual(Set(try SafeTensors.read(contentsOf: path).tensors.keys), Set(Checkpoint.tensors(model: model).keys))
+        let (state, stateMeta) = try SafeTensors.read(contentsOf: Checkpoint.optimizerStatePath(for: path))
+        XCTAssertEqual(Set(state.keys), Set(trainer.optimizer.state.map(\.name)))
+        XCTAssertEqual(stateMeta["terrain.kind"], "optimizer-state")
 
         let other: Model<Float> = try ModelBuilder.build(spec, dataShape: [40], outputs: 10, seed: 2)
         let otherOptimizer = OptimizerSpec(name: .sgd, lr: 0.1, momentum: 0.9).make(for: other.parameters)
@@ -26,9 +31,74 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(trainer.optimizer.state.map(\.tensor), otherOptimizer.state.map(\.tensor))
         // Writing the loaded model again gives the same bytes.
         let path2 = path + ".2"
-        defer { try? FileManager.default.removeItem(atPath: path2) }
+        defer { remove(path2) }
         try Checkpoint.save(model: other, optimizer: otherOptimizer, step: info.step, to: path2)
         XCTAssertEqual(FileManager.default.contents(atPath: path), FileManager.default.contents(atPath: path2))
+    }
+
+    private func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+        try? FileManager.default.removeItem(atPath: Checkpoint.optimizerStatePath(for: path))
+    }
+
+    func testOptimizerStateFileIsNamedBesideTheWeights() {
+        XCTAssertEqual(Checkpoint.optimizerStatePath(for: "out/run.safetensors"), "out/run.optimizer.safetensors")
+        XCTAssertEqual(Checkpoint.optimizerStatePath(for: "out/run.epoch3.safetensors"), "out/run.epoch3.optimizer.safetensors")
+        XCTAssertEqual(Checkpoint.optimizerStatePath(for: "weights.bin"), "weights.bin.optimizer.safetensors")
+    }
+
+    /// Resuming needs the state written with these weights: a missing state file, or one
+    /// written with other weights, is refused naming the files; the weights alone still load.
+    func testResumingChecksTheOptimizerStateBelongsToTheWeights() throws {
+        let spec = ModelSpec(kind: .mlp, hidden: [8])
+        let model: Model<Float> = try ModelBuilder.build(spec, dataShape: [40], outputs: 10, seed: 1)
+        let optimizer = OptimizerSpec(name: .adam, lr: 0.01).make(for: model.parameters)
+        for p in model.parameters { p.grad = TestSupport.randomTensor(p.shape, seed: 3) }
+        optimizer.step(lr: 0.01)
+        let path = tmp, other = tmp + ".other"
+        defer { remove(path); remove(other) }
+        try Checkpoint.save(model: model, optimizer: optimizer, step: 1, to: path)
+        try Checkpoint.save(model: model, optimizer: optimizer, step: 2, to: other)
+        let fresh: Model<Float> = try ModelBuilder.build(spec, dataShape: [40], outputs: 10, seed: 2)
+        let freshOptimizer = OptimizerSpec(name: .adam, lr: 0.01).make(for: fresh.parameters)
+        // The state of the step-2 checkpoint put beside the step-1 weights.
+        try FileManager.default.removeItem(atPath: Checkpoint.optimizerStatePath(for: path))
+        try FileManager.default.copyItem(atPath: Checkpoint.optimizerStatePath(for: other), toPath: Checkpoint.optimizerStatePath(for: path))
+        XCTAssertThrowsError(try Checkpoint.load(path, into: fresh, optimizer: freshOptimizer)) { error in
+            XCTAssertTrue("\(error)".contains("belongs to other weights"), "\(error)")
+            XCTAssertTrue("\(error)".contains(Checkpoint.optimizerStatePath(for: path)), "\(error)")
+        }
+        try FileManager.default.removeItem(atPath: Checkpoint.optimizerStatePath(for: path))
+        XCTAssertThrowsError(try Checkpoint.load(path, into: fresh, optimizer: freshOptimizer)) { error in
+            XCTAssertTrue("\(error)".contains("does not exist"), "\(error)")
+        }
+        XCTAssertEqual(try Checkpoint.load(path, into: fresh).step, 1)
+        XCTAssertEqual(fresh.parameters.map(\.value), model.parameters.map(\.value))
+        // The state file is not a model.
+        XCTAssertThrowsError(try Checkpoint.load(Checkpoint.optimizerStatePath(for: other), into: fresh)) { error in
+            XCTAssertTrue("\(error)".contains("optimizer state"), "\(error)")
+        }
+    }
+
+    /// Checkpoints written before the optimizer state moved out of the weights file (under
+    /// `optimizer.<parameter>.<slot>`) still load: the model ignores those tensors, resuming uses them.
+    func testOlderCheckpointsWithOptimizerStateInsideStillLoadAndResume() throws {
+        let spec = ModelSpec(kind: .mlp, hidden: [8])
+        let model: Model<Float> = try ModelBuilder.build(spec, dataShape: [40], outputs: 10, seed: 1)
+        let optimizer = OptimizerSpec(name: .sgd, lr: 0.1, momentum: 0.9).make(for: model.parameters)
+        for p in model.parameters { p.grad = TestSupport.randomTensor(p.shape, seed: 4) }
+        optimizer.step(lr: 0.1)
+        let path = tmp
+        defer { remove(path) }
+        let old = Checkpoint.tensors(model: model, optimizer: optimizer)
+        XCTAssertTrue(old.keys.contains("optimizer.layers.0.weight.momentum_buffer"), "\(old.keys.sorted())")
+        try SafeTensors.write(old, metadata: ["format": "pt", "terrain.step": "5"], to: path)
+        let fresh: Model<Float> = try ModelBuilder.build(spec, dataShape: [40], outputs: 10, seed: 2)
+        XCTAssertEqual(try Checkpoint.load(path, into: fresh).step, 5)
+        XCTAssertEqual(fresh.parameters.map(\.value), model.parameters.map(\.value))
+        let freshOptimizer = OptimizerSpec(name: .sgd, lr: 0.1, momentum: 0.9).make(for: fresh.parameters)
+        try Checkpoint.load(path, into: fresh, optimizer: freshOptimizer)
+        XCTAssertEqual(freshOptimizer.state.map(\.tensor), optimizer.state.map(\.tensor))
     }
 
     func testCheckpointUsesPyTorchNamesAndShapes() throws {
@@ -55,8 +125,18 @@ final class CheckpointTests: XCTestCase {
         try Checkpoint.save(model: small, step: 0, to: path)
         let big: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [16]), dataShape: [40], outputs: 10, seed: 0)
         XCTAssertThrowsError(try Checkpoint.load(path, into: big)) { error in
-            XCTAssertTrue("\(error)".contains("layers.0.weight has shape [8, 40]"), "\(error)")
+            XCTAssertTrue("\(error)".contains("layers.0.weight has shape [8, 40], the model expects [16, 40]"), "\(error)")
+            XCTAssertTrue("\(error)".contains("layers.2.weight has shape [10, 8], the model expects [10, 16]"), "\(error)")
             XCTAssertTrue("\(error)".contains(path), "\(error)")
+        }
+        // Missing and unexpected tensors are listed together, with their shapes.
+        var renamed = try SafeTensors.read(contentsOf: path).tensors
+        renamed["module.layers.0.bias"] = renamed.removeValue(forKey: "layers.0.bias")
+        XCTAssertThrowsError(try Checkpoint.apply(renamed, source: "renamed.safetensors", to: small)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("renamed.safetensors"), text)
+            XCTAssertTrue(text.contains("1 missing: layers.0.bias [8]"), text)
+            XCTAssertTrue(text.contains("1 unexpected: module.layers.0.bias [8]"), text)
         }
         let bytes = [UInt8](FileManager.default.contents(atPath: path)!)
         for cut in [3, 20, bytes.count - 5] {

@@ -144,6 +144,22 @@ final class LayerGradientTests: XCTestCase {
         check(ResidualBlock(body: body, shortcut: nil, useSkip: true), input: [2, 7, 2])
     }
 
+    /// He et al.'s option A, 2-D (odd sizes: the output keeps pixel 0, 2, 4) and 1-D, and in
+    /// a residual block whose body halves the map and doubles the channels.
+    func testZeroPadShortcutBackwardMatchesFiniteDifferences() {
+        check(ZeroPadShortcut(inChannels: 2, outChannels: 5, stride: 2), input: [2, 5, 5, 2])
+        check(ZeroPadShortcut(inChannels: 3, outChannels: 3, stride: 1), input: [2, 4, 4, 3])
+        check(ZeroPadShortcut(inChannels: 2, outChannels: 4, stride: 2), input: [3, 7, 2])
+        let body: [(name: String, layer: Layer<Double>)] = [
+            ("conv1", Conv2d(inChannels: 2, outChannels: 4, kernelSize: 3, stride: 2, padding: 1)),
+            ("bn1", BatchNorm(channels: 4)), ("relu", ReLU()),
+            ("conv2", Conv2d(inChannels: 4, outChannels: 4, kernelSize: 3, padding: 1)),
+            ("bn2", BatchNorm(channels: 4)),
+        ]
+        check(ResidualBlock(body: body, shortcut: ZeroPadShortcut(inChannels: 2, outChannels: 4, stride: 2), useSkip: true),
+              input: [3, 6, 6, 2], context: .train())
+    }
+
     func testWholeModelsBackwardMatchFiniteDifferences() throws {
         let specs: [(ModelSpec, [Int])] = [
             (ModelSpec(kind: .mlp, hidden: [6, 5], activation: .gelu, layerNorm: true), [8]),
@@ -152,6 +168,7 @@ final class LayerGradientTests: XCTestCase {
             (ModelSpec(kind: .resnet, channels: [3, 4], inputShape: [1, 6, 6]), [36]),
             (ModelSpec(kind: .resnet, channels: [3, 4], inputShape: [1, 6, 6], batchNorm: false, skip: false), [36]),
             (ModelSpec(kind: .resnet, channels: [8, 16], inputShape: [3, 4, 4]), [48]),   // SIMD channel paths, fused BN+ReLU
+            (ModelSpec(kind: .resnet, channels: [2, 4], inputShape: [1, 6, 6], shortcut: .zeroPad), [36]),
         ]
         for (i, (spec, shape)) in specs.enumerated() {
             let model: Model<Double> = try ModelBuilder.build(spec, dataShape: shape, outputs: 3, seed: UInt64(i))

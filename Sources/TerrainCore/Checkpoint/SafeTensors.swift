@@ -78,9 +78,11 @@ public struct StoredTensor: Sendable, Equatable {
 /// N bytes of JSON header `{"name": {"dtype", "shape", "data_offsets": [begin, end]}, …,
 /// "__metadata__": {string: string}}`, then the raw little-endian tensor data.
 ///
-/// Terrain writes tensors in name order, header padded with spaces to an 8-byte boundary,
-/// every tensor starting at a multiple of 8 bytes. Files written by the `safetensors`
-/// Python package (and so by PyTorch users) read back here.
+/// Terrain writes the header padded with spaces to an 8-byte boundary, then the tensors back
+/// to back with no gap (the `safetensors` package refuses files whose data has holes),
+/// largest element size first and by name within a size, so every tensor starts at a
+/// multiple of its element size — the order the `safetensors` package itself writes. Files
+/// written by that package (and so by PyTorch users) read back here.
 public enum SafeTensors {
     /// Serializes tensors and string metadata.
     public static func encode(_ tensors: [String: StoredTensor], metadata: [String: String] = [:]) -> [UInt8] {
@@ -90,9 +92,9 @@ public enum SafeTensors {
             header.append("\"__metadata__\":{\(items.joined(separator: ","))}")
         }
         var data = [UInt8]()
-        for name in tensors.keys.sorted() {
+        let size = { (name: String) in StoredTensor.elementSize(tensors[name]!.dtype) ?? 1 }
+        for name in tensors.keys.sorted(by: { (size($0), $1) > (size($1), $0) }) {
             let t = tensors[name]!
-            while data.count % 8 != 0 { data.append(0) }
             let begin = data.count
             data.append(contentsOf: t.bytes)
             header.append("\(jsonString(name)):{\"dtype\":\"\(t.dtype)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(begin),\(data.count)]}")
@@ -163,15 +165,24 @@ public enum SafeTensors {
 
     /// Reads and parses a file.
     public static func read(contentsOf path: String) throws -> (tensors: [String: StoredTensor], metadata: [String: String]) {
+        try decode(try readBytes(path), source: path)
+    }
+
+    /// A file's bytes. Throws ``TerrainError/invalidCheckpoint(_:)`` naming it when it is missing or unreadable.
+    public static func readBytes(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TerrainError.invalidCheckpoint("\(path): cannot read the file (missing or unreadable)")
         }
-        return try decode([UInt8](data), source: path)
+        return [UInt8](data)
     }
 
     /// Writes a file atomically (write to a temporary name, then rename).
     public static func write(_ tensors: [String: StoredTensor], metadata: [String: String] = [:], to path: String) throws {
-        let bytes = encode(tensors, metadata: metadata)
+        try write(bytes: encode(tensors, metadata: metadata), to: path)
+    }
+
+    /// Writes already-encoded bytes (``encode(_:metadata:)``) atomically.
+    public static func write(bytes: [UInt8], to path: String) throws {
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {

@@ -1,11 +1,19 @@
-/// A network ready to train: its layers under the attribute name `layers` (so parameters are
-/// named `layers.0.weight` as in a PyTorch module with `self.layers = nn.Sequential(…)`),
-/// its parameters in a fixed order, and the shapes it accepts.
+/// A network ready to train: its layer tree, its parameters in a fixed order with their
+/// PyTorch names, and the shapes it accepts.
+///
+/// The families (`mlp`, `cnn`, `resnet`) keep their layers under the attribute name
+/// `layers` (parameters `layers.0.weight`, … as in a PyTorch module with
+/// `self.layers = nn.Sequential(…)`); the presets carry their modules' own attribute names
+/// with no prefix (`conv1.weight`, `layer2.0.shortcut.0.weight`, `linear.weight`), see
+/// ``namePrefix``.
 public final class Model<Scalar: TensorScalar> {
     /// The description this model was built from.
     public let spec: ModelSpec
-    /// The layer stack.
+    /// The layer tree.
     public let layers: Sequential<Scalar>
+    /// What parameter and buffer names start with: `"layers"` for the families, `""` (no
+    /// prefix) for the presets.
+    public let namePrefix: String
     /// The per-sample input shape (flat features are reshaped by the first layer if needed).
     public let inputShape: [Int]
     /// The number of outputs (classes or regression targets).
@@ -13,29 +21,47 @@ public final class Model<Scalar: TensorScalar> {
     /// All trainable parameters, in a fixed order, with full names.
     public let parameters: [Parameter<Scalar>]
 
-    /// Wraps a layer stack. Fails when the stack does not accept `inputShape` or does not
-    /// end in a flat `[outputs]` vector.
-    public init(spec: ModelSpec, layers: Sequential<Scalar>, inputShape: [Int]) throws {
+    /// Wraps a layer tree whose children are named under `namePrefix` (`"layers"` by
+    /// default; `""` for a tree whose children are the module's own attributes). Fails when
+    /// the tree does not accept `inputShape`, does not end in a flat `[outputs]` vector, or
+    /// two parameters get the same name.
+    public init(spec: ModelSpec, layers: Sequential<Scalar>, inputShape: [Int], namePrefix: String = "layers") throws {
         self.spec = spec
         self.layers = layers
+        self.namePrefix = namePrefix
         self.inputShape = inputShape
         let out = try layers.outputShape(for: inputShape)
         guard out.count == 1 else {
             throw TerrainError.invalidModel("the network ends in shape \(out); it must end in a flat vector (add flatten)")
         }
         self.outputs = out[0]
-        self.parameters = layers.namedParameters(prefix: "layers")
+        self.parameters = layers.namedParameters(prefix: namePrefix)
         var seen = Set<String>()
         for p in parameters where !seen.insert(p.name).inserted {
             throw TerrainError.invalidModel("duplicate parameter name \(p.name)")
         }
+        for b in layers.namedBuffers(prefix: namePrefix) where !seen.insert(b.name).inserted {
+            throw TerrainError.invalidModel("duplicate tensor name \(b.name)")
+        }
         Model.fuseBatchNormReLU(in: layers)
         AllocatorTuning.applied
         // Nobody reads the gradient with respect to the data: the leading layers skip it.
-        for layer in layers.layers {
+        Model.skipInputGradients(of: layers.layers)
+    }
+
+    /// Clears ``Layer/inputGradientNeeded`` on the layers before (and including) the first
+    /// one with parameters, descending into containers; returns whether it found that layer.
+    @discardableResult
+    private static func skipInputGradients(of sequence: [Layer<Scalar>]) -> Bool {
+        for layer in sequence {
             layer.inputGradientNeeded = false
-            if !layer.parameters.isEmpty || !layer.children.isEmpty { break }
+            if let s = layer as? Sequential<Scalar> {
+                if skipInputGradients(of: s.layers) { return true }
+                continue
+            }
+            if !layer.parameters.isEmpty || !layer.children.isEmpty { return true }
         }
+        return false
     }
 
     /// Lets every BatchNorm directly followed by a ReLU (in a layer stack or a residual
@@ -68,7 +94,7 @@ public final class Model<Scalar: TensorScalar> {
 
     /// Non-trainable state (BatchNorm running statistics) by full name.
     public var namedBuffers: [(name: String, layer: Layer<Scalar>, local: String, tensor: Tensor<Scalar>)] {
-        layers.namedBuffers(prefix: "layers")
+        layers.namedBuffers(prefix: namePrefix)
     }
 
     /// Runs the network on a batch `[N] + inputShape` (or `[N, features]`), returning `[N, outputs]`.
@@ -95,9 +121,18 @@ public final class Model<Scalar: TensorScalar> {
         parameters.first { $0.name == name }
     }
 
-    /// A multi-line description: one line per layer and the parameter count.
+    /// A multi-line description: one line per layer and the parameter count. Presets list
+    /// their top-level modules by name (a ResNet-110 has over 300 layers).
     public var summary: String {
-        var lines = layers.allLayers().dropFirst().map { "  " + $0.summary }
+        var lines: [String]
+        if namePrefix.isEmpty {
+            lines = layers.children.map { child in
+                let count = child.layer.allLayers().flatMap(\.parameters).reduce(0) { $0 + $1.count }
+                return "  \(child.name): \(child.layer.summary)" + (count > 0 ? ", \(count) parameters" : "")
+            }
+        } else {
+            lines = layers.allLayers().dropFirst().map { "  " + $0.summary }
+        }
         lines.append("  parameters: \(parameterCount)")
         return lines.joined(separator: "\n")
     }

@@ -67,28 +67,18 @@ public enum ModelBuilder {
             for (stage, ch) in spec.channels.enumerated() {
                 for block in 0..<spec.blocksPerStage {
                     let stride = (stage > 0 && block == 0) ? 2 : 1
-                    var body: [(name: String, layer: Layer<Scalar>)] = [
-                        ("conv1", Conv2d(inChannels: c, outChannels: ch, kernelSize: k, stride: stride,
-                                         padding: k / 2, spatialDimensions: dims, bias: !bn)),
-                    ]
-                    if bn { body.append(("bn1", BatchNorm(channels: ch))) }
-                    body.append(("relu", ReLU()))
-                    body.append(("conv2", Conv2d(inChannels: ch, outChannels: ch, kernelSize: k, padding: k / 2,
-                                                 spatialDimensions: dims, bias: !bn)))
-                    if bn { body.append(("bn2", BatchNorm(channels: ch))) }
-                    var shortcut: Layer<Scalar>? = nil
-                    if spec.skip && (stride != 1 || c != ch) {
-                        var s: [Layer<Scalar>] = [Conv2d(inChannels: c, outChannels: ch, kernelSize: 1, stride: stride,
-                                                         spatialDimensions: dims, bias: !bn)]
-                        if bn { s.append(BatchNorm(channels: ch)) }
-                        shortcut = Sequential(s)
-                    }
-                    layers.append(ResidualBlock(body: body, shortcut: shortcut, useSkip: spec.skip))
+                    layers.append(basicBlock(in: c, out: ch, stride: stride, kernelSize: k, spatialDimensions: dims,
+                                             batchNorm: bn, skip: spec.skip, shortcut: spec.shortcut ?? .projection))
                     c = ch
                 }
             }
             layers.append(GlobalAvgPool())
             layers.append(Linear(inFeatures: c, outFeatures: outputs))
+        default:
+            let model = try Model(spec: spec, layers: try presetLayers(spec, shape: shape, outputs: outputs, prefix: layers),
+                                  inputShape: dataShape, namePrefix: "")
+            initialize(model, initializer: spec.initializer, seed: seed)
+            return model
         }
         let stack = Sequential(layers)
         let model = try Model(spec: spec, layers: stack, inputShape: dataShape)
@@ -100,7 +90,7 @@ public enum ModelBuilder {
     /// and Conv layers by `initializer`, normalization scales to 1 and shifts to 0. Dropout
     /// layers get distinct stream ids.
     public static func initialize<Scalar: TensorScalar>(_ model: Model<Scalar>, initializer: Initializer, seed: UInt64) {
-        _ = model.layers.namedParameters(prefix: "layers")
+        _ = model.layers.namedParameters(prefix: model.namePrefix)
         for (index, layer) in model.layers.allLayers().enumerated() {
             if let linear = layer as? Linear<Scalar> {
                 fill(linear.weight, linear.bias, fanIn: linear.inFeatures, fanOut: linear.outFeatures, initializer, seed)
@@ -119,6 +109,39 @@ public enum ModelBuilder {
                 dropout.streamID = UInt64(index)
             }
         }
+    }
+
+    /// A basic block `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))` with PyTorch's
+    /// attribute names (`conv1`, `bn1`, `conv2`, `bn2`, `shortcut`). The shortcut exists when
+    /// `skip` is set and the shape changes (stride ≠ 1 or in ≠ out): a 1×1 convolution and a
+    /// BatchNorm (`shortcut.0`, `shortcut.1`) or the parameter-free zero padding. Without
+    /// BatchNorm, convolutions get biases.
+    static func basicBlock<Scalar: TensorScalar>(
+        in c: Int, out ch: Int, stride: Int, kernelSize k: Int, spatialDimensions dims: Int,
+        batchNorm bn: Bool, skip: Bool, shortcut kind: ModelSpec.Shortcut
+    ) -> ResidualBlock<Scalar> {
+        var body: [(name: String, layer: Layer<Scalar>)] = [
+            ("conv1", Conv2d(inChannels: c, outChannels: ch, kernelSize: k, stride: stride,
+                             padding: k / 2, spatialDimensions: dims, bias: !bn)),
+        ]
+        if bn { body.append(("bn1", BatchNorm(channels: ch))) }
+        body.append(("relu", ReLU()))
+        body.append(("conv2", Conv2d(inChannels: ch, outChannels: ch, kernelSize: k, padding: k / 2,
+                                     spatialDimensions: dims, bias: !bn)))
+        if bn { body.append(("bn2", BatchNorm(channels: ch))) }
+        var shortcut: Layer<Scalar>? = nil
+        if skip && (stride != 1 || c != ch) {
+            switch kind {
+            case .projection:
+                var s: [Layer<Scalar>] = [Conv2d(inChannels: c, outChannels: ch, kernelSize: 1, stride: stride,
+                                                 spatialDimensions: dims, bias: !bn)]
+                if bn { s.append(BatchNorm(channels: ch)) }
+                shortcut = Sequential(s)
+            case .zeroPad:
+                shortcut = ZeroPadShortcut(inChannels: c, outChannels: ch, stride: stride)
+            }
+        }
+        return ResidualBlock(body: body, shortcut: shortcut, useSkip: skip)
     }
 
     private static func fill<Scalar: TensorScalar>(
