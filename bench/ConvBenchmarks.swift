@@ -69,8 +69,9 @@ func convFigures(_ spec: ModelSpec, trainSteps: Int = 4) throws -> ConvFigures {
 
 /// The conv-net presets measured by `terrain-bench conv` (name, spec, PyTorch workload).
 let convPresets: [(name: String, spec: ModelSpec)] = [
-    ("resnet20", ModelSpec(kind: .resnet, channels: [16, 32, 64], inputShape: [3, 32, 32], blocksPerStage: 3)),
-    ("resnet56", ModelSpec(kind: .resnet, channels: [16, 32, 64], inputShape: [3, 32, 32], blocksPerStage: 9)),
+    ("resnet20", ModelSpec(kind: .resnet20)),
+    ("resnet56", ModelSpec(kind: .resnet56)),
+    ("vgg9", ModelSpec(kind: .vgg9)),
 ]
 
 func convBenchmarks(only: String? = nil) throws {

@@ -53,67 +53,10 @@ def best_time(fn, budget=2.0, rounds=3):
     return best
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride, skip=True):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.skip = skip
-        self.shortcut = nn.Sequential()
-        if skip and (stride != 1 or cin != cout):
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.skip:
-            out = out + self.shortcut(x)
-        return F.relu(out)
-
-
-class CifarResNet(nn.Module):
-    """The CIFAR ResNets of He et al. as loss-landscape's code defines them (6n+2 layers)."""
-
-    def __init__(self, blocks, classes=10, skip=True):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        layers, cin = [], 16
-        for stage, cout in enumerate([16, 32, 64]):
-            seq = []
-            for b in range(blocks):
-                seq.append(BasicBlock(cin, cout, 2 if stage > 0 and b == 0 else 1, skip))
-                cin = cout
-            layers.append(nn.Sequential(*seq))
-        self.layer1, self.layer2, self.layer3 = layers
-        self.linear = nn.Linear(64, classes)
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.layer3(self.layer2(self.layer1(out)))
-        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
-
-
-class VGG9(nn.Module):
-    """VGG-9 as in Li et al.'s loss-landscape code (cfg [64, M, 128, M, 256, M, 512, M, 512, M])
-    with BatchNorm, followed by a 512-unit linear classifier."""
-
-    def __init__(self, classes=10):
-        super().__init__()
-        cfg, layers, cin = [64, "M", 128, "M", 256, "M", 512, "M", 512, "M"], [], 3
-        for v in cfg:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(cin, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
-                cin = v
-        self.features = nn.Sequential(*layers)
-        self.classifier = nn.Linear(512, classes)
-
-    def forward(self, x):
-        return self.classifier(self.features(x).flatten(1))
+# The conv nets are the presets' own modules (docs/pytorch_presets.py: loss-landscape's
+# ResNet_cifar and VGG9 with the same names Terrain uses), so both sides run one architecture.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs"))
+import pytorch_presets  # noqa: E402
 
 
 def sgemm():
@@ -162,7 +105,7 @@ def mlp():
 
 
 def conv_model(name):
-    return {"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9), "vgg9": VGG9}[name]()
+    return pytorch_presets.build(name)
 
 
 def conv(name, train_steps=4):

@@ -44,6 +44,24 @@ final class SVGRendererTests: XCTestCase {
         XCTAssertTrue(svg.hasPrefix("<?xml"))
     }
 
+    /// A title longer than the page (a checkpoint path and a spec name) is set smaller and
+    /// kept inside the page instead of running off both edges; a short one keeps its size.
+    func testALongTitleIsFittedInsideThePage() {
+        let x = grid(5), y = grid(5)
+        let long = "train_loss around resnet20-noshort-with-a-long-name.safetensors (surface-resnet20-noshort-long-name)"
+        for (title, fitted) in [(long, true), ("Loss surface", false)] {
+            let doc = parse(SVGRenderer.heatmap(x: x, y: y, values: landscape(x, y), title: title, subtitle: "",
+                                                xLabel: "α", yLabel: "β", valueLabel: "loss"))
+            let page = Double(doc.elements(named: "svg")[0].attributes["width"]!)!
+            let t = doc.elements(withClass: "title")[0]
+            let size = Double(t.attributes["font-size"]!)!, cx = Double(t.attributes["x"]!)!
+            let half = Double(title.count) * size * 0.6 * 1.1 / 2   // the renderer's width estimate, bold
+            XCTAssertGreaterThanOrEqual(cx - half, 0, title)
+            XCTAssertLessThanOrEqual(cx + half, page, title)
+            if fitted { XCTAssertLessThan(size, 16) } else { XCTAssertEqual(size, 16) }
+        }
+    }
+
     func testHeatmapColoursSpanViridisAndYIncreasesUpward() {
         let x = grid(3), y = grid(3)
         // Value grows with y only: the bottom row is darkest, the top row brightest.

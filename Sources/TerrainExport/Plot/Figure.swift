@@ -42,12 +42,25 @@ struct Figure {
     // MARK: Furniture
 
     /// The bold title and the grey subtitle (if any), centred on `centreX` (default: the plot's centre).
+    /// A line too wide for the page is set smaller (down to 9 px) and moved inward so that it
+    /// is never clipped at the page's edges.
     mutating func titles(_ title: String, _ subtitle: String, centreX: Double? = nil) {
         let cx = centreX ?? plot.x + plot.width / 2
-        add(SVGText.text(x: cx, y: 28, markup: SVGText.escape(title), size: PlotStyle.titleSize, anchor: "middle",
+        let page = document.width
+        func fitted(_ text: String, _ size: Double) -> (x: Double, size: Double) {
+            let room = page - 16
+            let bold = 1.1   // bold glyphs are wider than textWidth's estimate
+            let width = SVGText.textWidth(text.count, size: size) * bold
+            let s = width > room ? max(9, size * room / width) : size
+            let half = SVGText.textWidth(text.count, size: s) * bold / 2
+            return (half * 2 >= room ? page / 2 : min(max(cx, 8 + half), page - 8 - half), s)
+        }
+        let t = fitted(title, PlotStyle.titleSize)
+        add(SVGText.text(x: t.x, y: 28, markup: SVGText.escape(title), size: t.size, anchor: "middle",
                          extra: " font-weight=\"bold\" class=\"title\""))
         if !subtitle.isEmpty {
-            add(SVGText.text(x: cx, y: 48, markup: SVGText.escape(subtitle), size: PlotStyle.subtitleSize, anchor: "middle",
+            let st = fitted(subtitle, PlotStyle.subtitleSize)
+            add(SVGText.text(x: st.x, y: 48, markup: SVGText.escape(subtitle), size: st.size, anchor: "middle",
                              extra: " fill=\"#555555\" class=\"subtitle\""))
         }
     }
