@@ -108,9 +108,12 @@ final class RuntimeProcessTests: XCTestCase {
         XCTAssertEqual(harness.waitForExit(c), 0, harness.output("coordinator"))
         let ds = try harness.open()
         XCTAssertEqual(try ds.task(4)?.status, .failed)
-        XCTAssertEqual(try ds.task(4)?.attempts, 2)
+        XCTAssertEqual(try ds.task(4)?.failures, 2)
         XCTAssertTrue(try ds.task(4)?.error?.contains("fails on purpose") ?? false)
         XCTAssertEqual(try ds.task(9)?.status, .failed)
+        XCTAssertEqual(try ds.task(9)?.failures, 2, "each crash was reported by its worker, which lived on")
+        let crash = try ds.task(9)?.error ?? ""
+        XCTAssertTrue(crash.contains("crashed its worker's compute process (killed by signal 9)"), crash)
         XCTAssertEqual(try ds.resultRows().count, 18)
         for w in workers { _ = harness.waitForExit(w) }
     }

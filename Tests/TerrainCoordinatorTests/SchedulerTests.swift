@@ -14,7 +14,8 @@ final class SchedulerTests: XCTestCase {
     }
 
     private func hello(_ s: inout Scheduler, _ peer: PeerID, kinds: [String] = ["probe"], now: Double = 0) -> [SchedulerDirective] {
-        s.handle(.hello(peer: peer, hello: WorkerHello(worker: String(decoding: peer, as: UTF8.self), host: "h", pid: 1, kinds: kinds, slots: 1),
+        s.handle(.hello(peer: peer, hello: WorkerHello(worker: String(decoding: peer, as: UTF8.self), host: "h",
+                                                               pid: UInt64(peer.last ?? 0), kinds: kinds, slots: 1),
                         now: now))
     }
 
@@ -111,6 +112,15 @@ final class SchedulerTests: XCTestCase {
             _ = s.handle(.heartbeat(peer: a, tasks: [], now: t))
         }
         XCTAssertEqual(s.workerCount, 1)
+        // Also a worker that has credit left while it computes (nothing more to send it).
+        var busy = try make(1, config: SchedulerConfig(heartbeatInterval: 1, liveness: 3))
+        _ = hello(&busy, a)
+        XCTAssertEqual(dispatched(busy.handle(.ready(peer: a, credit: 2, now: 0))).map(\.1), [1])
+        for t in stride(from: 0.5, through: 10, by: 0.5) {
+            var d = busy.handle(.heartbeat(peer: a, tasks: [1], now: t))
+            d += busy.handle(.tick(now: t))
+            if t.truncatingRemainder(dividingBy: 1) == 0 { XCTAssertEqual(sent(d, to: a), [.heartbeat(tasks: [1])], "t=\(t)") }
+        }
     }
 
     func testLateResultFromAnExpiredLeaseIsAcceptedOnceAndTheRetryIsADuplicate() throws {
@@ -123,10 +133,13 @@ final class SchedulerTests: XCTestCase {
         let d = s.handle(.tick(now: 2.5))
         XCTAssertTrue(dispatched(d).isEmpty, "b has no credit yet")
         XCTAssertEqual(dispatched(s.handle(.ready(peer: b, credit: 1, now: 2.6))).map { [$0.1, $0.2] }, [[1, 2]])
-        // a wakes up and delivers: accepted (first result wins) and told to say hello again.
+        // a wakes up and delivers: told to say hello again first (a dropped peer's result is
+        // not stored before), then the result it re-sends is accepted (first result wins).
         let late = s.handle(.result(peer: a, task: 1, attempt: 1, digest: digest1, credit: 1, now: 3))
-        XCTAssertEqual(stored(late), [1])
+        XCTAssertTrue(stored(late).isEmpty)
         XCTAssertTrue(sent(late, to: a).contains(.reject(code: .unknownPeer, reason: "unknown peer: say hello first")))
+        _ = hello(&s, a, now: 3)
+        XCTAssertEqual(stored(s.handle(.result(peer: a, task: 1, attempt: 1, digest: digest1, credit: 1, now: 3))), [1])
         _ = s.handle(.committed(tasks: [1], now: 3))
         XCTAssertEqual(s.status(of: 1), .done)
         // b's identical result is a duplicate: acknowledged, not stored.
@@ -181,24 +194,82 @@ final class SchedulerTests: XCTestCase {
         XCTAssertTrue(finished)
     }
 
-    func testNonRetryableFailureQuarantinesAtOnce() throws {
+    func testNonRetryableFailureQuarantinesOnceASecondWorkerConfirmsIt() throws {
         var s = try make(1)
         _ = hello(&s, a)
+        _ = hello(&s, b)
         _ = s.handle(.ready(peer: a, credit: 1, now: 0))
-        let d = s.handle(.failure(peer: a, task: 1, attempt: 1, error: "bad params", retryable: false, credit: 1, now: 1))
+        // One worker's word is not enough: a faulty or hostile worker cannot fail a task for good.
+        let first = s.handle(.failure(peer: a, task: 1, attempt: 1, error: "bad params", retryable: false, credit: 0, now: 1))
+        XCTAssertEqual(s.status(of: 1), .queued)
+        XCTAssertTrue(first.contains(.status(task: 1, status: .queued, attempts: 1, failures: 1, worker: nil, error: "bad params")))
+        _ = s.handle(.ready(peer: b, credit: 1, now: 1))
+        XCTAssertEqual(s.status(of: 1), .running)
+        let d = s.handle(.failure(peer: b, task: 1, attempt: 2, error: "bad params", retryable: false, credit: 0, now: 2))
         XCTAssertEqual(s.status(of: 1), .failed)
-        XCTAssertTrue(d.contains(.status(task: 1, status: .failed, attempts: 1, worker: nil, error: "bad params")))
+        XCTAssertTrue(d.contains(.status(task: 1, status: .failed, attempts: 2, failures: 2, worker: nil, error: "bad params")))
     }
 
-    func testWorkerThatKeepsDyingQuarantinesTheTaskItRuns() throws {
-        var s = try make(1, config: SchedulerConfig(maxAttempts: 2))
-        for (i, peer) in [a, b].enumerated() {
-            _ = hello(&s, peer, now: Double(i))
-            _ = s.handle(.ready(peer: peer, credit: 1, now: Double(i)))
-            _ = s.handle(.unreachable(peer: peer, now: Double(i) + 0.5))
+    /// docs/protocol.md, "Liveness, leases and retries": a task is quarantined for lost
+    /// workers only when `max_lost_workers` distinct workers, each of which had returned a
+    /// result, were lost in a row while computing it.
+    func testATaskThatTakesDownSeveralHealthyWorkersInARowIsQuarantined() throws {
+        var s = try make(4, config: SchedulerConfig(maxAttempts: 1, maxLostWorkers: 3))
+        let d = Array("worker-d".utf8)
+        for (i, peer) in [a, b, c, d].enumerated() {
+            _ = hello(&s, peer)
+            _ = s.handle(.ready(peer: peer, credit: 1, now: 0))
+            if i < 3 { _ = complete(&s, peer, UInt64(i + 1), credit: 0) }  // a, b and c have shown they work
         }
-        XCTAssertEqual(s.status(of: 1), .failed)
+        // d never returned a result: its loss says nothing about task 4, and does not count.
+        XCTAssertEqual(s.status(of: 4), .running)
+        _ = s.handle(.unreachable(peer: d, now: 1))
+        for (i, peer) in [a, b, c].enumerated() {
+            XCTAssertEqual(s.status(of: 4), .queued)
+            XCTAssertEqual(s.failures(of: 4), 0, "a lost worker is not a failed attempt")
+            _ = s.handle(.ready(peer: peer, credit: 1, now: 2 + Double(i)))
+            XCTAssertEqual(s.status(of: 4), .running)
+            _ = s.handle(.unreachable(peer: peer, now: 2.5 + Double(i)))
+        }
+        XCTAssertEqual(s.status(of: 4), .failed, "three healthy workers lost in a row, each computing task 4")
         XCTAssertTrue(s.isFinished)
+    }
+
+    func testALossUnderAnotherTaskOrTheSameWorkerAgainDoesNotLengthenTheStreak() throws {
+        var s = try make(5, config: SchedulerConfig(maxLostWorkers: 2))
+        for (i, peer) in [a, b, c].enumerated() {
+            _ = hello(&s, peer)
+            _ = s.handle(.ready(peer: peer, credit: 1, now: 0))
+            _ = complete(&s, peer, UInt64(i + 1), credit: 0)
+        }
+        // Task 4 takes down a; then b is lost under task 5, which ends task 4's streak, so
+        // that c lost under task 4 starts a new one instead of completing it.
+        _ = s.handle(.ready(peer: a, credit: 1, now: 1))
+        XCTAssertEqual(s.leases(of: a), [4])
+        _ = s.handle(.unreachable(peer: a, now: 1))
+        _ = s.handle(.ready(peer: b, credit: 1, now: 2))
+        XCTAssertEqual(s.leases(of: b), [5])
+        _ = s.handle(.unreachable(peer: b, now: 2))
+        _ = s.handle(.ready(peer: c, credit: 1, now: 3))
+        XCTAssertEqual(s.leases(of: c), [4])
+        _ = s.handle(.unreachable(peer: c, now: 3))
+        XCTAssertEqual(s.status(of: 4), .queued)
+
+        // The same process (host and pid) reconnecting and dying again under the same task
+        // is one worker, not two.
+        var t = try make(2, config: SchedulerConfig(maxLostWorkers: 2))
+        _ = hello(&t, a)
+        _ = t.handle(.ready(peer: a, credit: 1, now: 0))
+        _ = complete(&t, a, 1, credit: 1)
+        XCTAssertEqual(t.leases(of: a), [2])
+        for round in 0..<3 {
+            _ = t.handle(.unreachable(peer: a, now: Double(round)))
+            XCTAssertEqual(t.status(of: 2), .queued, "round \(round)")
+            _ = hello(&t, a, now: Double(round))
+            _ = t.handle(.result(peer: a, task: 1, attempt: 1, digest: digest1, credit: 0, now: Double(round)))  // it works
+            _ = t.handle(.ready(peer: a, credit: 1, now: Double(round)))
+            XCTAssertEqual(t.leases(of: a), [2])
+        }
     }
 
     func testGoodbyeRequeuesRunningTasks() throws {
@@ -221,7 +292,7 @@ final class SchedulerTests: XCTestCase {
         let d = complete(&s, a, 1, credit: 0)
         XCTAssertEqual(dispatched(d).map(\.1), [2])
         XCTAssertEqual(s.status(of: 3), .waiting)
-        _ = complete(&s, a, 4, credit: 0)
+        _ = complete(&s, a, 4, credit: 1)
         XCTAssertEqual(s.status(of: 5), .running)
     }
 
@@ -356,16 +427,24 @@ struct SystemRandomNumberGeneratorFree {
 }
 
 extension SchedulerTests {
-    /// A crash charges an attempt only to the task the worker was computing (the oldest it
-    /// held), not to the tasks it had prefetched.
-    func testLostWorkerChargesOnlyTheTaskItWasComputing() throws {
+    /// A lost worker is not evidence against its tasks: they go back to the queue with their
+    /// failures unchanged, however often it happens to workers that never showed they work.
+    func testALostWorkerIsNotEvidenceAgainstItsTasks() throws {
         var s = try make(3, config: SchedulerConfig(maxAttempts: 1))
         _ = hello(&s, a)
         XCTAssertEqual(dispatched(s.handle(.ready(peer: a, credit: 2, now: 0))).map(\.1), [1, 2])
         _ = s.handle(.unreachable(peer: a, now: 1))
-        XCTAssertEqual(s.status(of: 1), .failed, "the computing task used its only attempt")
-        XCTAssertEqual(s.status(of: 2), .queued, "the prefetched task was never started")
-        XCTAssertEqual(s.attempts(of: 2), 0)
+        XCTAssertEqual(s.status(of: 1), .queued, "the computing task is retried")
+        XCTAssertEqual(s.failures(of: 1), 0)
+        XCTAssertEqual(s.attempts(of: 1), 1, "the attempt is still counted as made")
+        XCTAssertEqual(s.status(of: 2), .queued)
+        for i in 0..<20 {
+            let peer = Array("fresh-\(i)".utf8)
+            _ = hello(&s, peer, now: Double(i))
+            _ = s.handle(.ready(peer: peer, credit: 1, now: Double(i)))
+            _ = s.handle(.unreachable(peer: peer, now: Double(i) + 0.5))
+        }
+        XCTAssertEqual(s.statusCounts[.failed] ?? 0, 0, "twenty workers that never returned a result prove nothing")
     }
 }
 

@@ -50,15 +50,24 @@ final class TaskKindTests: XCTestCase {
     func testRunAndLotteryOutputsBecomeRowsAndBadOnesAreRefusedWithAReason() throws {
         let point = CurvePoint(step: 5, epoch: 1, trainLoss: 1, trainAccuracy: 0.5, testLoss: 1, testAccuracy: 0.5, learningRate: 0.1)
         let good = try record(curve: [point]).encoded()
-        guard case .rows(let rows) = RunKind().tabulate(good, task: 9) else { return XCTFail("a valid record is tabulated") }
+        let run = try XCTUnwrap(try TrainingGridTests.spec(grid: "{batch_size: [32], lr: [0.1], seeds: [3]}").expand().first).params
+        guard case .accept(let rows?) = RunKind().judge(TaskOutput(output: good), params: run, task: 9) else {
+            return XCTFail("a valid record is tabulated")
+        }
         XCTAssertEqual(rows.run.task, 9)
         XCTAssertEqual(rows.run.replicateSeed, 3)
         XCTAssertEqual(rows.curve.map(\.step), [5])
-        XCTAssertEqual(LotteryKind().tabulate(Array("{}".utf8), task: 1).rejection?.hasPrefix("the lottery result is not a run record"), true)
         let unordered = try record(curve: [point, point]).encoded()
-        XCTAssertEqual(RunKind().tabulate(unordered, task: 1).rejection?.contains("curve steps are not increasing"), true)
-        XCTAssertEqual(ProbeKind().tabulate(good, task: 1), .none, "kinds without tables store nothing more")
-        XCTAssertEqual(SurfaceKind().tabulate(good, task: 1), .none)
+        XCTAssertEqual(RunKind().judge(TaskOutput(output: unordered), params: run, task: 9).rejection?.contains("curve steps are not increasing"), true)
+        let other = try XCTUnwrap(try TrainingGridTests.spec(grid: "{batch_size: [32], lr: [0.1], seeds: [4]}").expand().first).params
+        XCTAssertEqual(RunKind().judge(TaskOutput(output: good), params: other, task: 9).rejection?.contains("the task is seed 4"), true,
+                       "a record of another grid point is not this task's result")
+        let level0 = try XCTUnwrap(try LotteryTests.spec(levels: 1).expand().first).params
+        let blobs = ["mask", "weights", "rewind"].map { (name: $0, data: [UInt8](repeating: 1, count: 8)) }
+        XCTAssertEqual(LotteryKind().judge(TaskOutput(output: Array("{}".utf8), blobs: blobs), params: level0, task: 1).rejection?
+            .hasPrefix("the lottery result is not a run record"), true)
+        XCTAssertEqual(LotteryKind().judge(TaskOutput(output: good, blobs: Array(blobs.prefix(2))), params: level0, task: 1).rejection?
+            .contains("expected [mask, weights, rewind]"), true)
     }
 
     func testASectionOfAnotherKindIsRefusedNamingItsOwners() {
@@ -74,6 +83,6 @@ final class TaskKindTests: XCTestCase {
     }
 }
 
-extension Tabulation {
-    var rejection: String? { if case .rejected(let r) = self { return r } else { return nil } }
+extension Judgement {
+    var rejection: String? { if case .reject(let r) = self { return r } else { return nil } }
 }

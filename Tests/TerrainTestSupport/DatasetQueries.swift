@@ -40,10 +40,10 @@ extension SweepDataset {
     }
 
     /// Status, attempts and last error of a task.
-    public func task(_ id: UInt64) throws -> (status: TaskStatus, attempts: Int, error: String?)? {
+    public func task(_ id: UInt64) throws -> (status: TaskStatus, attempts: Int, failures: Int, error: String?)? {
         try db.read { db in
-            try Row.fetchOne(db, sql: "SELECT status, attempts, error FROM tasks WHERE id = ?", arguments: [Int64(id)]).map {
-                (TaskStatus(rawValue: $0[0]) ?? .queued, $0[1], $0[2])
+            try Row.fetchOne(db, sql: "SELECT status, attempts, failures, error FROM tasks WHERE id = ?", arguments: [Int64(id)]).map {
+                (TaskStatus(rawValue: $0[0]) ?? .queued, $0[1], $0[2], $0[3])
             }
         }
     }
@@ -68,6 +68,7 @@ extension SweepDataset {
             try db.execute(sql: """
                 DROP TABLE checkpoints; DROP TABLE runs; DROP TABLE curve_points;
                 ALTER TABLE results DROP COLUMN start_step;
+                ALTER TABLE tasks DROP COLUMN failures;
                 UPDATE meta SET value = '1' WHERE key = 'schema_version';
                 """)
         }
