@@ -297,6 +297,7 @@ public final class Coordinator {
     private func close(_ shell: CoordinatorShell) throws {
         let counts = shell.scheduler.statusCounts
         shell.log(shell.finished ? "sweep-finished" : "coordinator-stopped", "done \(counts[.done] ?? 0), failed \(counts[.failed] ?? 0)")
+        shell.flushSuppressed(force: true)
         try shell.commit()
         if shell.finished {
             // Checkpoints are kept until the end: a retry dispatched just before a late

@@ -20,8 +20,10 @@ package final class CoordinatorShell {
     let logger: Logger
     let leases: LeaseTokens
     private var throttle: EventThrottle
-    /// Per peer, the artifacts each task sent to it needs: what it may `fetch`.
-    private var fetchable: [PeerID: [UInt64: Set<[UInt8]>]] = [:]
+    /// Per peer, the artifacts named by the tasks sent to it since its hello: what it may
+    /// `fetch`. (Not only its current leases: a task moved away while its inputs were being
+    /// fetched must not leave the worker waiting for an artifact another task also needs.)
+    private var fetchable: [PeerID: Set<[UInt8]>] = [:]
     package var onProgress: (@Sendable (SweepDataset.Progress) -> Void)?
 
     private var pending = PendingWrites()
@@ -181,18 +183,12 @@ package final class CoordinatorShell {
     }
 
     /// Answers a `fetch` with the artifacts the dataset (or the next commit) holds — only
-    /// inputs of tasks leased to this peer.
+    /// those named by tasks sent to this peer.
     private func serve(_ hashes: [[UInt8]], to peer: PeerID) throws {
-        let leased = Set(scheduler.leases(of: peer))
-        var allowed = Set<[UInt8]>()
-        if var sent = fetchable[peer] {
-            sent = sent.filter { leased.contains($0.key) }
-            fetchable[peer] = sent
-            for set in sent.values { allowed.formUnion(set) }
-        }
+        let allowed = fetchable[peer] ?? []
         for h in hashes {
             guard allowed.contains(h) else {
-                log("bad-fetch", worker: peerName(peer), "asked for artifact \(SHA256.hex(h).prefix(16)), which no task leased to it needs; refused")
+                log("bad-fetch", worker: peerName(peer), "asked for artifact \(SHA256.hex(h).prefix(16)), which no task sent to it names; refused")
                 continue
             }
             if let data = try dataset.artifact(h) ?? pending.artifact(h) {
@@ -222,7 +218,7 @@ package final class CoordinatorShell {
                 try send(peer, message)
             case let .dispatch(peer, task, attempt):
                 let a = try assignment(task, attempt: attempt, peer: peer)
-                fetchable[peer, default: [:]][task] = Set(a.artifacts)
+                fetchable[peer, default: []].formUnion(a.artifacts)
                 try send(peer, .task(a))
             case let .store(received, peer):
                 store(received, from: peer)
@@ -303,7 +299,13 @@ package final class CoordinatorShell {
             try writeProgress(state: finished ? "finished" : (draining ? "stopping" : "running"))
             nextProgress = n + 0.5
         }
-        for summary in throttle.expire(now: n) {
+        flushSuppressed(force: false)
+    }
+
+    /// Writes the throttle's `suppressed` summaries once its interval has passed (or now, when
+    /// the coordinator closes).
+    package func flushSuppressed(force: Bool) {
+        for summary in throttle.expire(now: clock.now, force: force) {
             pending.events.append(.init(time: clock.wall, kind: "suppressed", task: nil, worker: summary.peer, detail: summary.detail))
         }
     }

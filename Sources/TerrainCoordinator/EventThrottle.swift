@@ -10,6 +10,9 @@ struct EventThrottle {
     let interval: Double
     let perPeer: Int
     let perKind: Int
+    /// Kinds with a lower per-peer allowance than `perPeer` (expected noise, such as messages
+    /// in flight to a coordinator that restarted).
+    let perPeerOf: [String: Int]
     let summaries: Int
     private var windowStart: Double
     private var written: [String: Int] = [:]
@@ -19,10 +22,12 @@ struct EventThrottle {
 
     private struct Key: Hashable { var kind: String, peer: String }
 
-    init(now: Double, interval: Double = 60, perPeer: Int = 10, perKind: Int = 100, summaries: Int = 50) {
+    init(now: Double, interval: Double = 60, perPeer: Int = 10, perKind: Int = 100, summaries: Int = 50,
+         perPeerOf: [String: Int] = ["unknown-peer": 1]) {
         windowStart = now
         self.interval = interval
         self.perPeer = perPeer
+        self.perPeerOf = perPeerOf
         self.perKind = perKind
         self.summaries = summaries
     }
@@ -30,7 +35,7 @@ struct EventThrottle {
     /// Whether an event of `kind` about `peer` may be written now; if not, it is counted.
     mutating func admit(_ kind: String, peer: String) -> Bool {
         let key = kind + "\u{0}" + peer
-        if written[key, default: 0] < perPeer && writtenPerKind[kind, default: 0] < perKind {
+        if written[key, default: 0] < perPeerOf[kind, default: perPeer] && writtenPerKind[kind, default: 0] < perKind {
             written[key, default: 0] += 1
             writtenPerKind[kind, default: 0] += 1
             return true
@@ -44,10 +49,10 @@ struct EventThrottle {
         return false
     }
 
-    /// When the interval has ended: the `suppressed` summaries (kind, peer, detail) to write,
-    /// and a new interval.
-    mutating func expire(now: Double) -> [(peer: String?, detail: String)] {
-        guard now - windowStart >= interval else { return [] }
+    /// When the interval has ended (or `force`): the `suppressed` summaries (kind, peer,
+    /// detail) to write, and a new interval.
+    mutating func expire(now: Double, force: Bool = false) -> [(peer: String?, detail: String)] {
+        guard force || now - windowStart >= interval else { return [] }
         let seconds = Int((now - windowStart).rounded())
         var out = held.sorted { ($0.key.kind, $0.key.peer) < ($1.key.kind, $1.key.peer) }.map { entry in
             (peer: Optional(entry.key.peer), detail: "\(entry.value) more \(entry.key.kind) events from this peer in the last \(seconds) s")

@@ -30,6 +30,25 @@ extension SweepDataset {
         }
     }
 
+    /// The digest of every stored result, by task (what "bit-identical" compares: the output
+    /// and every output artifact, docs/protocol.md).
+    public func resultDigests() throws -> [UInt64: [UInt8]] {
+        try db.read { db in
+            var out = [UInt64: [UInt8]]()
+            for row in try Row.fetchAll(db, sql: "SELECT task, digest FROM results") { out[UInt64(row[0] as Int64)] = [UInt8](row[1] as Data) }
+            return out
+        }
+    }
+
+    /// Rows of the event log by kind: how many of each.
+    public func eventCounts() throws -> [String: Int] {
+        try db.read { db in
+            var out = [String: Int]()
+            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) FROM events GROUP BY kind") { out[row[0]] = row[1] }
+            return out
+        }
+    }
+
     /// (task, attempt, worker, received) of every stored result, in task order.
     public func resultRows() throws -> [(task: UInt64, attempt: UInt64, worker: String, received: Double)] {
         try db.read { db in
