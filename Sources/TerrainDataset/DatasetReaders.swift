@@ -67,6 +67,14 @@ extension SweepDataset {
         public var detail: String
     }
 
+    /// The tasks that are `failed` now (quarantined, or a dependency of theirs was), with their
+    /// last error, in id order.
+    public func failedTasks() throws -> [(task: UInt64, error: String?)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, error FROM tasks WHERE status = 'failed' ORDER BY id").map { (UInt64($0[0] as Int64), $0[1]) }
+        }
+    }
+
     /// Event-log entries of one kind (`quarantined`, `determinism-violation`, …), oldest first.
     public func events(kind: String) throws -> [Event] {
         try read { db in

@@ -301,11 +301,14 @@ public enum SurfaceExporter {
     }
 
     /// A readable reason for a Foundation or POSIX error.
-    static func describe(_ error: any Error) -> String {
+    /// The operating system's reason for a failed file write ("No space left on device"),
+    /// rather than Foundation's generic description.
+    public static func describe(_ error: any Error) -> String {
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
         }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
         return error.localizedDescription
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TerrainCoordinator
 import TerrainDataset
+import TerrainExport
 import TerrainCore
 import TerrainSweeps
 import TerrainWire
@@ -36,6 +37,9 @@ enum CLI {
         }
         return URL(fileURLWithPath: CommandLine.arguments[0]).path
     }
+
+    /// Why a file write failed, as the operating system says it (``SurfaceExporter/describe(_:)``).
+    static func reason(_ error: any Error) -> String { SurfaceExporter.describe(error) }
 
     static func loadSweep(_ path: String) throws -> SweepSpec {
         do { return try SweepSpec.load(path: path) } catch let e as SpecError { throw Failure(message: e.description) }

@@ -85,6 +85,33 @@ final class CoordinatorShellTests: XCTestCase {
         XCTAssertEqual(stored.digest, ReceivedResult(hashing: result).digest)
         XCTAssertEqual(try coordinator.dataset.outputs(of: 1).map(\.hash), [SHA256.hash([7, 7])], "the blob is stored under its hash")
         XCTAssertTrue(s.finished)
+        try s.writeProgress(state: "finished")
+        XCTAssertEqual(try coordinator.dataset.readProgress().workers, 0, "a finished sweep serves nobody, whoever was connected")
+    }
+
+    /// Values at the ends of their ranges, from a welcomed peer holding real leases, pass
+    /// through the shell and the scheduler without trapping (no overflow, no failed conversion).
+    func testExtremeButWellFormedValuesNeverTrap() throws {
+        let s = try shell("{tasks: 3}")
+        try deliver(s, .hello(WorkerHello(worker: "w", host: "h", pid: .max, kinds: ["probe"], slots: 64)), from: "w")
+        for _ in 0..<3 { try deliver(s, .ready(credit: .max), from: "w") }
+        let t = tasks(to: "w")
+        XCTAssertEqual(t.count, 3)
+        let top = UInt64(Int64.max)
+        try deliver(s, .heartbeat(tasks: Array(top - 4095 ... top)), from: "w")
+        try deliver(s, .checkpoint(TaskCheckpoint(task: t[0].task, attempt: t[0].attempt, step: top, data: [1], lease: t[0].lease)), from: "w")
+        try deliver(s, .failure(TaskFailure(task: t[1].task, attempt: t[1].attempt, error: "e", credit: .max, lease: t[1].lease)), from: "w")
+        try deliver(s, .result(TaskResult(task: top, attempt: top, output: [], elapsed: 1e9, credit: .max, startStep: top, lease: t[0].lease)),
+                    from: "w")
+        try deliver(s, .result(TaskResult(task: t[2].task, attempt: t[2].attempt, output: [UInt8](repeating: 1, count: 32), elapsed: 1e9,
+                                          credit: .max, startStep: top, lease: t[2].lease)), from: "w")
+        try deliver(s, .fetch(hashes: Array(repeating: [UInt8](repeating: 0xFF, count: 32), count: 256)), from: "w")
+        clock.advance(1)
+        try s.service()
+        try s.commit()
+        XCTAssertEqual(s.malformed, 0)
+        XCTAssertEqual(try coordinator.dataset.checkpoint(of: t[0].task)?.step, top)
+        XCTAssertEqual(s.scheduler.status(of: t[2].task), .done)
     }
 
     func testADependentTaskReceivesItsDependencysOutputsAsTypedInputsAndCanFetchThem() throws {

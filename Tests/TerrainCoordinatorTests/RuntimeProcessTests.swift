@@ -227,6 +227,54 @@ extension RuntimeProcessTests {
         XCTAssertEqual(try harness.open().events(kind: "coordinator-started").count, 1)
     }
 
+    func testRetryPutsAQuarantinedTaskAndItsDependentsBackAndARerunCompletesThem() throws {
+        // Chains 1 → 2 → 3 and 4 → 5 → 6; task 1 crashes its first attempt, and one failed
+        // attempt is all it is allowed.
+        let spec = try probeSpec(tasks: 6, sleepMs: 1, extraProbe: "chain: 3\n  crash_once: [1]", runtime: "max_attempts: 1\n  heartbeat_ms: 100")
+        try harness.runToEnd(spec)
+        var ds = try harness.open()
+        XCTAssertEqual(try [1, 2, 3, 4].map { try ds.task($0)?.status }, [.failed, .failed, .failed, .done])
+        let status = try harness.start(["status", harness.dataset], label: "status")
+        XCTAssertEqual(harness.waitForExit(status), 0)
+        XCTAssertTrue(harness.output("status").contains("task 2: dependency 1 failed"), harness.output("status"))
+        XCTAssertTrue(harness.output("status").contains("terrain retry"), harness.output("status"))
+
+        let refused = try harness.start(["retry", harness.dataset, "--task", "2"], label: "refused")
+        XCTAssertEqual(harness.waitForExit(refused), 1)
+        XCTAssertTrue(harness.output("refused").contains("task 2 depends on task 1, which failed; retry task 1"), harness.output("refused"))
+        let retry = try harness.start(["retry", harness.dataset, "--task", "1"], label: "retry")
+        XCTAssertEqual(harness.waitForExit(retry), 0, harness.output("retry"))
+        XCTAssertTrue(harness.output("retry").contains("re-queued 3 tasks (1, 2, 3)"), harness.output("retry"))
+
+        try harness.runToEnd(spec)
+        ds = try harness.open()
+        XCTAssertEqual(try ds.resultRows().count, 6, "the sweep is complete")
+        XCTAssertEqual(try ds.task(1)?.attempts, 2)
+        XCTAssertEqual(try ds.readProgress().workers, 0, "a finished sweep shows no workers")
+    }
+
+    func testTerrainRunRemovesSocketDirectoriesOfRunsThatNoLongerExist() throws {
+        let tmp = harness.dir + "/tmp"
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let stale = tmp + "/terrain-\(gone.processIdentifier)", live = tmp + "/terrain-\(getpid())", other = tmp + "/terrain-1234567"
+        for d in [stale, live, other] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            XCTAssertTrue(FileManager.default.createFile(atPath: d + "/coordinator.sock", contents: nil))
+        }
+        XCTAssertTrue(FileManager.default.createFile(atPath: other + "/notes.txt", contents: nil))
+        let spec = try probeSpec(tasks: 2, sleepMs: 0)
+        let run = try harness.start(["run", spec, "--workers", "1", "--dataset", harness.dataset, "--quiet"], label: "run",
+                                    environment: ["TMPDIR": tmp])
+        XCTAssertEqual(harness.waitForExit(run), 0, harness.output("run"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "a SIGKILLed run's directory is removed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live), "a running process's directory is kept")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: other), "a directory holding anything else is kept")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/terrain-\(run.processIdentifier)"), "its own is removed at the end")
+    }
+
     func testASpecThatCannotBeExpandedLeavesNoDatasetBehind() throws {
         let spec = try harness.write("bad.yaml", """
         kind: surface

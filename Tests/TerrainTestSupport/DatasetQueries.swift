@@ -30,6 +30,15 @@ extension SweepDataset {
         }
     }
 
+    /// Writes another program's SQLite database at `path`: a table of its own, no Terrain metadata.
+    public static func makeForeignDatabaseForTests(_ path: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers(name) VALUES ('ada')")
+        }
+        try queue.close()
+    }
+
     /// The digest of every stored result, by task (what "bit-identical" compares: the output
     /// and every output artifact, docs/protocol.md).
     public func resultDigests() throws -> [UInt64: [UInt8]] {
