@@ -12,10 +12,13 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case foreign(String)
     /// `terrain retry` was asked for a task it cannot put back (named in the message).
     case notRetryable(String)
+    /// The file has several hard links: SQLite's write-ahead log is kept per name, so it is
+    /// not opened for writing.
+    case linked(String)
 
     public var description: String {
         switch self {
-        case .io(let m), .specMismatch(let m), .inUse(let m), .foreign(let m), .notRetryable(let m): return m
+        case .io(let m), .specMismatch(let m), .inUse(let m), .foreign(let m), .notRetryable(let m), .linked(let m): return m
         }
     }
 }

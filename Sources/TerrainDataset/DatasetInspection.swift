@@ -21,8 +21,6 @@ extension SweepDataset {
         public var schemaVersion: Int?
         /// `meta.inputs_sha256`: the fingerprint of the files the sweep was created from.
         public var inputsFingerprint: String?
-        /// `meta.path`: the absolute path through which a coordinator last wrote it.
-        public var writtenAs: String?
 
         /// Whether the file is a Terrain dataset this build may write: it has Terrain's `meta`
         /// table, and either a sweep (of this schema or older) or only Terrain's tables (a
@@ -65,13 +63,12 @@ extension SweepDataset {
                 var info = StoredInfo(tables: tables)
                 if tables.contains("meta") {
                     var meta = [String: String]()
-                    for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta WHERE key IN ('spec_hash', 'schema_version', 'inputs_sha256', 'path')") {
+                    for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta WHERE key IN ('spec_hash', 'schema_version', 'inputs_sha256')") {
                         meta[row[0]] = row[1]
                     }
                     info.specHash = meta["spec_hash"]
                     info.schemaVersion = meta["schema_version"].flatMap { Int($0) }
                     info.inputsFingerprint = meta["inputs_sha256"]
-                    info.writtenAs = meta["path"]
                 }
                 return .sweep(info)
             }
@@ -82,17 +79,6 @@ extension SweepDataset {
         }
     }
 
-    /// Refuses to write a dataset through a name other than the one it was last written
-    /// through while that name's write-ahead log still holds transactions: SQLite keeps the
-    /// log beside the name (`NAME-wal`), so a hard link would not see them and the two logs
-    /// would later corrupt the file.
-    static func checkName(_ info: StoredInfo, _ path: String) throws {
-        let here = absolute(path)
-        guard let before = info.writtenAs, before != here, sameFile(before, path),
-              let size = (try? FileManager.default.attributesOfItem(atPath: before + "-wal"))?[.size] as? NSNumber, size.intValue > 0 else { return }
-        throw DatasetError.inUse("\(path): this dataset was last written as \(before), whose write-ahead log \(before)-wal still holds transactions; open it as \(before) (a hard link does not share SQLite's log)")
-    }
-
     /// `path` made absolute with symlinks resolved.
     static func absolute(_ path: String) -> String {
         guard let resolved = realpath(path, nil) else { return path }
@@ -100,8 +86,4 @@ extension SweepDataset {
         return String(cString: resolved)
     }
 
-    static func sameFile(_ a: String, _ b: String) -> Bool {
-        var x = stat(), y = stat()
-        return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino
-    }
 }

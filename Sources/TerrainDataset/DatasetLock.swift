@@ -34,6 +34,14 @@ public final class DatasetLock: @unchecked Sendable {
             close(fd)
             throw DatasetError.inUse("\(path) is in use by another coordinator\(holder.map { " (pid \($0))" } ?? ""); stop it first, or give this one another --dataset")
         }
+        // SQLite keeps the write-ahead log beside the name a file is opened by: through a second
+        // hard link, a writer would not see the transactions in the first name's log (and the
+        // two logs would later corrupt the file).
+        var s = stat()
+        if fstat(fd, &s) == 0 && s.st_nlink > 1 {
+            close(fd)
+            throw DatasetError.linked("\(path) has \(s.st_nlink) hard links; SQLite keeps its write-ahead log beside the name a dataset is opened by, so writing it through several names loses or corrupts transactions: keep one name (remove the other links) and use that")
+        }
         self.fd = fd
         self.created = created
     }

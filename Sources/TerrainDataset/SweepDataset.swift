@@ -33,21 +33,15 @@ public final class SweepDataset: @unchecked Sendable {
             // Look before writing: whatever is refused here is left exactly as it was.
             if case .sweep(let info) = try Self.inspect(path) {
                 guard info.isTerrain else { throw DatasetError.foreign(info.problem(path)) }
-                try Self.checkName(info, path)
             }
             if let lock, !lock.stillNamesTheLockedFile() {
                 throw DatasetError.io("\(path): the file was replaced while it was being opened")
             }
         }
-        db = try Self.connect(path, readOnly: readOnly)
-        if !readOnly {
-            let name = Self.absolute(path)
-            try write("migrating the dataset") { db in
-                try DatasetSchema.migrate(db)
-                // The name SQLite keeps the write-ahead log beside (see ``checkName``).
-                try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('path', ?)", arguments: [name])
-            }
-        }
+        // SQLite keeps the write-ahead log beside the name it opens: the file's own name
+        // (symlinks resolved), so that every path to it meets the same log.
+        db = try Self.connect(Self.absolute(path), readOnly: readOnly)
+        if !readOnly { try write("migrating the dataset") { try DatasetSchema.migrate($0) } }
     }
 
     private static func connect(_ path: String, readOnly: Bool) throws -> DatabaseQueue {

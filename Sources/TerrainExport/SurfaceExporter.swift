@@ -399,6 +399,7 @@ enum HDF5Writer {
             try writeStringAttribute(file, key, table.attributes[key]!, failure)
         }
 
+        guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("H5Fflush") }
         fileOpen = false
         guard H5Fclose(file) >= 0 else { throw failure("H5Fclose (flushing the file)") }
     }
@@ -411,11 +412,13 @@ enum HDF5Writer {
         defer { H5Sclose(space) }
         let dataset = H5Dcreate2(file, name, H5T_IEEE_F64LE_g, space, defaultPlist, dcpl, defaultPlist)
         guard dataset >= 0 else { throw failure("H5Dcreate2 for dataset '\(name)'") }
-        defer { H5Dclose(dataset) }
         let status = values.withUnsafeBufferPointer {
             H5Dwrite(dataset, H5T_NATIVE_DOUBLE_g, allSelection, allSelection, defaultPlist, $0.baseAddress)
         }
+        // Closing a dataset may flush its data: its result is checked like the write's.
+        let closed = H5Dclose(dataset)
         guard status >= 0 else { throw failure("H5Dwrite for dataset '\(name)'") }
+        guard closed >= 0 else { throw failure("H5Dclose for dataset '\(name)'") }
     }
 
     private static func writeStringAttribute(_ file: hid_t, _ key: String, _ value: String,
@@ -437,10 +440,10 @@ enum HDF5Writer {
             let hint = bytes.count > 60_000 ? " (the value is \(bytes.count) bytes; HDF5 attributes hold at most about 64 KiB)" : ""
             throw failure("H5Acreate2 for attribute '\(key)'\(hint)")
         }
-        defer { H5Aclose(attribute) }
-        guard bytes.withUnsafeBufferPointer({ H5Awrite(attribute, type, $0.baseAddress) }) >= 0 else {
-            throw failure("H5Awrite for attribute '\(key)'")
-        }
+        let written = bytes.withUnsafeBufferPointer { H5Awrite(attribute, type, $0.baseAddress) }
+        let closed = H5Aclose(attribute)
+        guard written >= 0 else { throw failure("H5Awrite for attribute '\(key)'") }
+        guard closed >= 0 else { throw failure("H5Aclose for attribute '\(key)'") }
     }
 
     /// The outermost and innermost descriptions on the current HDF5 error stack (the

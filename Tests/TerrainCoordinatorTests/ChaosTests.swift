@@ -99,6 +99,7 @@ final class ChaosTests: XCTestCase {
             XCTAssertEqual(digests[id], reference[id], "task \(id) differs from the undisturbed run", file: file, line: line)
         }
         XCTAssertEqual(events["determinism-violation"] ?? 0, 0, file: file, line: line)
+        XCTAssertEqual(events["bad-result"] ?? 0, 0, "workers said hello before re-sending results", file: file, line: line)
         XCTAssertGreaterThan(events["worker-lost"] ?? 0, 0, file: file, line: line)
     }
 

@@ -49,7 +49,16 @@ final class DatasetIdentityTests: XCTestCase {
             XCTAssertThrowsError(try DatasetLock(path: other), other)
         }
         first = nil
-        XCTAssertNoThrow(try coordinator(dir + "/link.sqlite"), "released when the first coordinator closed")
+        // Released when the first coordinator closed; but while the file has two names, neither
+        // may write it (SQLite's write-ahead log is kept per name).
+        for name in [path, dir + "/hard.sqlite"] {
+            XCTAssertThrowsError(try coordinator(name)) { e in
+                guard case .linked(let m)? = e as? DatasetError else { return XCTFail("\(e)") }
+                XCTAssertTrue(m.contains("has 2 hard links"), m)
+            }
+        }
+        XCTAssertEqual(unlink(dir + "/hard.sqlite"), 0)
+        XCTAssertNoThrow(try coordinator(dir + "/link.sqlite"))
     }
 
     func testAnotherProgramsDatabaseAnotherKindOfFileAndANewerSchemaAreRefusedUntouched() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import TerrainCoordinator
+import TerrainTestSupport
 import TerrainWire
 import XCTest
 
@@ -225,6 +226,50 @@ extension RuntimeProcessTests {
         XCTAssertEqual(harness.waitForExit(c1), 0)
         _ = harness.waitForExit(w)
         XCTAssertEqual(try harness.open().events(kind: "coordinator-started").count, 1)
+    }
+
+    /// Three coordinators at once on one file through its path, a symlink and a hard link: one
+    /// serves it, the others are refused; a hard link cannot pick up a killed coordinator's
+    /// dataset while its write-ahead log (beside the other name) holds transactions; the file
+    /// stays intact throughout.
+    func testCoordinatorsReachingOneDatasetThroughOtherNamesAreRefusedAndNothingIsCorrupted() throws {
+        let spec = try probeSpec(tasks: 400, sleepMs: 5)
+        let link = harness.dir + "/link.sqlite", hard = harness.dir + "/hard.sqlite"
+        let c1 = try harness.coordinator(spec, label: "c1")
+        harness.waitFor("the dataset") { FileManager.default.fileExists(atPath: harness.dataset) }
+        XCTAssertEqual(symlink(harness.dataset, link), 0)
+        XCTAssertEqual(Glibc.link(harness.dataset, hard), 0)
+        let others = try [("via-link", link), ("via-hard", hard), ("via-relative", "../\((harness.dir as NSString).lastPathComponent)/sweep.sqlite")]
+            .map { label, path in
+                try harness.start(["coordinator", spec, "--bind", harness.endpoint + label, "--dataset", path, "--quiet"], label: label,
+                                  directory: harness.dir)
+            }
+        for (p, label) in zip(others, ["via-link", "via-hard", "via-relative"]) {
+            XCTAssertEqual(harness.waitForExit(p), 1, harness.output(label))
+            XCTAssertTrue(harness.output(label).contains("in use by another coordinator (pid \(c1.processIdentifier))"), harness.output(label))
+        }
+        let w = try harness.worker("w")
+        harness.waitFor("50 results") { harness.resultCount() >= 50 }
+        kill(c1.processIdentifier, SIGKILL)
+        c1.waitUntilExit()
+        kill(w.processIdentifier, SIGKILL)
+        w.waitUntilExit()
+        // The killed coordinator's write-ahead log lies beside sweep.sqlite: through hard.sqlite
+        // a coordinator would not see it (it used to start the sweep over). Neither name may
+        // write while both exist.
+        XCTAssertGreaterThan((try? FileManager.default.attributesOfItem(atPath: harness.dataset + "-wal")[.size] as? Int) ?? 0, 0)
+        for (label, path) in [("hard-after", hard), ("path-after", harness.dataset)] {
+            let c = try harness.start(["coordinator", spec, "--bind", harness.endpoint + label, "--dataset", path, "--quiet"], label: label)
+            XCTAssertEqual(harness.waitForExit(c), 1, harness.output(label))
+            XCTAssertTrue(harness.output(label).contains("has 2 hard links"), harness.output(label))
+        }
+        XCTAssertEqual(unlink(hard), 0)
+        let c2 = try harness.coordinator(spec, label: "c2")
+        let w2 = try harness.worker("w2")
+        XCTAssertEqual(harness.waitForExit(c2), 0, harness.output("c2"))
+        _ = harness.waitForExit(w2)
+        try assertAllTasksDoneOnce(400)
+        XCTAssertEqual(try harness.open().table("PRAGMA integrity_check").rows, [[.text("ok")]])
     }
 
     func testRetryPutsAQuarantinedTaskAndItsDependentsBackAndARerunCompletesThem() throws {
