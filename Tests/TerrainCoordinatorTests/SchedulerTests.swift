@@ -272,6 +272,38 @@ final class SchedulerTests: XCTestCase {
         }
     }
 
+    /// `runtime.verify: 2`: a result is stored only once two distinct workers returned the same
+    /// digest; a worker is never asked twice; disagreements are logged naming the workers.
+    func testVerifyTwoStoresAResultOnlyWhenTwoDistinctWorkersAgree() throws {
+        var s = try make(1, config: SchedulerConfig(verify: 2))
+        for p in [a, b, c] { _ = hello(&s, p) }
+        _ = s.handle(.ready(peer: a, credit: 1, now: 0))
+        var d = s.handle(.result(peer: a, task: 1, attempt: 1, digest: digest2, credit: 1, now: 1))  // a is faulty
+        XCTAssertTrue(stored(d).isEmpty)
+        XCTAssertTrue(sent(d, to: a).contains(.ack(tasks: [1])), "an opinion is acknowledged: there is nothing to re-send")
+        XCTAssertEqual(s.status(of: 1), .queued)
+        XCTAssertEqual(s.leases(of: a), [], "a worker does not give a second opinion on the same task")
+        _ = s.handle(.ready(peer: b, credit: 1, now: 1))
+        d = s.handle(.result(peer: b, task: 1, attempt: 2, digest: digest1, credit: 0, now: 2))
+        XCTAssertTrue(stored(d).isEmpty, "two opinions, no agreement yet")
+        XCTAssertTrue(d.contains { if case .log("verification-mismatch", 1, _, _) = $0 { return true } else { return false } })
+        _ = s.handle(.ready(peer: c, credit: 1, now: 2))
+        d = s.handle(.result(peer: c, task: 1, attempt: 3, digest: digest1, credit: 0, now: 3))
+        XCTAssertEqual(stored(d), [1], "b and c agree")
+        let detail = d.compactMap { if case .log("verification-mismatch", _, _, let m) = $0 { return m } else { return nil } }.first ?? ""
+        XCTAssertTrue(detail.contains("differed: h pid 97"), detail)
+
+        // Opinions that never agree: quarantined after verify + 2 of them.
+        var t = try make(1, config: SchedulerConfig(verify: 2))
+        for (i, p) in [a, b, c, Array("worker-d".utf8)].enumerated() {
+            _ = hello(&t, p)
+            _ = t.handle(.ready(peer: p, credit: 1, now: Double(i)))
+            _ = t.handle(.result(peer: p, task: 1, attempt: UInt64(i + 1), digest: [UInt8](repeating: UInt8(i), count: 32), credit: 0,
+                                 now: Double(i)))
+        }
+        XCTAssertEqual(t.status(of: 1), .failed)
+    }
+
     func testGoodbyeRequeuesRunningTasks() throws {
         var s = try make(1)
         _ = hello(&s, a)

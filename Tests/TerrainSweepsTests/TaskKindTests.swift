@@ -70,6 +70,49 @@ final class TaskKindTests: XCTestCase {
             .contains("expected [mask, weights, rewind]"), true)
     }
 
+    /// docs/protocol.md, "Results are judged by their kind": a surface tile's output is exactly
+    /// points × sets × (loss, accuracy) little-endian Float64 values, losses not negative
+    /// (non-finite where the network diverged), accuracies in [0, 1], no blobs. The 8-byte
+    /// output a hostile peer once stored (after which export and render failed for the whole
+    /// dataset) is refused.
+    func testASurfaceTileResultIsJudgedByItsShapeAndValues() throws {
+        let network = NetworkParams(model: ModelSpec(kind: .mlp, hidden: [4]), data: DataSpec(path: "/d.npz"), dataSHA256: "ab",
+                                    dataSeed: 7, loss: .crossEntropy)
+        let tile = SurfaceKind.Tile(x: [0, 1, 2, 3], y: nil, start: 1, end: 4, sets: ["train", "test"], recomputeBatchNorm: nil)
+        let params = try SurfaceKind.encode(Networked(network, tile))
+        func output(_ v: [Double]) -> TaskOutput {
+            TaskOutput(output: v.flatMap { d in withUnsafeBytes(of: d.bitPattern.littleEndian) { Array($0) } })
+        }
+        let good = [Double](repeating: 0, count: 12).enumerated().map { $0.offset % 2 == 0 ? 0.5 : 0.75 }
+        XCTAssertEqual(SurfaceKind().judge(output(good), params: params, task: 3), .accept(nil))
+        var diverged = good
+        diverged[0] = .infinity
+        diverged[2] = .nan
+        XCTAssertEqual(SurfaceKind().judge(output(diverged), params: params, task: 3), .accept(nil), "a diverged point is what the network computes")
+        XCTAssertEqual(SurfaceKind().judge(TaskOutput(output: [UInt8](repeating: 0, count: 8)), params: params, task: 3).rejection,
+                       "the output has 8 bytes; 3 points × 2 sets × 2 values need 96")
+        var negative = good
+        negative[4] = -1
+        XCTAssertEqual(SurfaceKind().judge(output(negative), params: params, task: 3).rejection, "point 2: train_loss is -1.0")
+        var accuracy = good
+        accuracy[7] = 1.5
+        XCTAssertEqual(SurfaceKind().judge(output(accuracy), params: params, task: 3).rejection?.hasPrefix("point 2: test"), true)
+        XCTAssertNotNil(SurfaceKind().judge(TaskOutput(output: output(good).output, blobs: [("x", [1])]), params: params, task: 3).rejection)
+        // Hessian probes, directions and the trained centre have their own shapes.
+        let checkpoint = NSTemporaryDirectory() + "judge-\(getpid()).safetensors"
+        defer { unlink(checkpoint) }
+        let model: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [4]), dataShape: [40], outputs: 10, seed: 1)
+        try Checkpoint.save(model: model, step: 0, to: checkpoint)
+        let yaml = "kind: surface\nmodel: {kind: mlp, hidden: [4]}\ndata: {path: \(TestSupport.dataPath("mnist1d.npz"))}\nsurface: {checkpoint: \(checkpoint), x: \"-1:1:3\", y: \"-1:1:3\"}\n"
+        let directions = try DirectionsKind.encode(try XCTUnwrap(try SweepSpec.parse(yaml).surface).directionsParams)
+        let d = [UInt8](repeating: 0, count: 16)
+        XCTAssertEqual(DirectionsKind().judge(TaskOutput(output: [], blobs: [("d1", d), ("d2", d)]), params: directions, task: 1), .accept(nil))
+        XCTAssertNotNil(DirectionsKind().judge(TaskOutput(output: [], blobs: [("d1", d), ("d2", Array(d.prefix(8)))]), params: directions, task: 1).rejection)
+        let nan = withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { Array($0) } + [UInt8](repeating: 0, count: 12)
+        XCTAssertEqual(DirectionsKind().judge(TaskOutput(output: [], blobs: [("d1", nan), ("d2", d)]), params: directions, task: 1).rejection,
+                       "direction 'd1' has non-finite entries")
+    }
+
     func testASectionOfAnotherKindIsRefusedNamingItsOwners() {
         XCTAssertThrowsError(try SweepSpec.parse("kind: probe\nprobe: {tasks: 1}\ngrid: {lr: [0.1]}\n")) { e in
             XCTAssertTrue("\(e)".contains("'grid:' belongs to kind: training, not kind: probe"), "\(e)")
