@@ -37,19 +37,6 @@ final class ComputeProcess: TaskExecutor, ComputeBackend {
         thread.start()
     }
 
-    func start(_ task: TaskAssignment, inputs: [TaskInput]) {
-        _ = try? socket.send(WireCodec.encode(.task(task)) + inputs.map(\.data))
-    }
-
-    func drain() throws -> [WireMessage] {
-        var out = [WireMessage]()
-        while let frames = try socket.receive(dontWait: true) {
-            guard let m = try? WireCodec.decode(frames) else { preconditionFailure("the compute relay sent an undecodable message") }
-            out.append(m)
-        }
-        return out
-    }
-
     /// Stops the child (a task still running is abandoned: the worker is leaving) and the relay.
     func stop() {
         relay.stopping.store(true, ordering: .relaxed)
@@ -189,13 +176,3 @@ final class ComputeProcess: TaskExecutor, ComputeBackend {
         }
     }
 }
-
-/// What the worker loop needs from whatever runs its tasks: a socket to poll, the outcomes
-/// that arrived, and a way to stop.
-protocol ComputeBackend: TaskExecutor {
-    var socket: ZMQSocket { get }
-    func drain() throws -> [WireMessage]
-    func stop()
-}
-
-extension ComputeThread: ComputeBackend {}

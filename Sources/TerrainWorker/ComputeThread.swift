@@ -31,21 +31,6 @@ final class ComputeThread: TaskExecutor {
         thread.start()
     }
 
-    func start(_ task: TaskAssignment, inputs: [TaskInput]) {
-        _ = try? socket.send(WireCodec.encode(.task(task)) + inputs.map(\.data))
-    }
-
-    /// The outcomes that arrived.
-    func drain() throws -> [WireMessage] {
-        var out = [WireMessage]()
-        while let frames = try socket.receive(dontWait: true) {
-            // The compute thread encodes what it sends; a frame that does not decode is a bug.
-            guard let m = try? WireCodec.decode(frames) else { preconditionFailure("the compute thread sent an undecodable message") }
-            out.append(m)
-        }
-        return out
-    }
-
     /// Tells the thread to exit, waits for it, closes the pipe.
     func stop() {
         _ = try? socket.send([[0]], dontWait: true)
