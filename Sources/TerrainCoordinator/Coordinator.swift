@@ -20,17 +20,50 @@ public struct CoordinatorOptions: Sendable {
     public var onProgress: (@Sendable (SweepDataset.Progress) -> Void)?
     /// Called once the endpoints are bound, with the bound addresses (port 0 resolved).
     public var onBound: (@Sendable ([String]) -> Void)?
+    /// Serve plaintext on endpoints other hosts can reach (`--insecure`). Without it, a
+    /// coordinator without CURVE binds only loopback and `ipc://` endpoints.
+    public var allowInsecure: Bool
 
     /// Creates options.
     public init(endpoints: [String], datasetPath: String, curve: (server: CurveKeyPair, allowedWorkers: Set<[UInt8]>)? = nil,
                 gracePeriod: Double = 10, onProgress: (@Sendable (SweepDataset.Progress) -> Void)? = nil,
-                onBound: (@Sendable ([String]) -> Void)? = nil) {
+                onBound: (@Sendable ([String]) -> Void)? = nil, allowInsecure: Bool = false) {
         self.endpoints = endpoints
         self.datasetPath = datasetPath
         self.curve = curve
         self.gracePeriod = gracePeriod
         self.onProgress = onProgress
         self.onBound = onBound
+        self.allowInsecure = allowInsecure
+    }
+
+    /// Whether only processes on this host can reach `endpoint`: `ipc://`, `inproc://`, or TCP
+    /// on a loopback address (`127.0.0.0/8`, `[::1]`, `localhost`, the interface `lo`).
+    public static func isLocal(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
+        var host = String(endpoint.dropFirst(6))
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            host = String(host[host.index(after: host.startIndex) ..< close])
+            return host == "::1"
+        }
+        host = String(host.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        if host == "localhost" || host == "lo" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+}
+
+/// Why a coordinator refused to start.
+public enum CoordinatorError: Error, Equatable, CustomStringConvertible {
+    /// A plaintext endpoint other hosts can reach, without `--insecure` (protected mode).
+    case insecure(String)
+
+    public var description: String {
+        switch self {
+        case .insecure(let m): return m
+        }
     }
 }
 
@@ -74,8 +107,8 @@ public final class Coordinator {
     let spec: SweepSpec
     let options: CoordinatorOptions
     package let dataset: SweepDataset
-    private let lock: DatasetLock
     private let tasks: TaskTable
+    private let leases: LeaseTokens
     private let scheduler: Scheduler
     let logger: Logger
 
@@ -85,6 +118,11 @@ public final class Coordinator {
         self.spec = spec
         self.options = options
         self.logger = logger
+        // Protected mode (as Redis's): without CURVE, anyone who reaches the port can join,
+        // fetch the sweep's inputs and submit results (docs/security.md).
+        if options.curve == nil && !options.allowInsecure, let open = options.endpoints.first(where: { !CoordinatorOptions.isLocal($0) }) {
+            throw CoordinatorError.insecure("refusing to serve \(open) in plaintext: anyone who can reach it could join the sweep, read its inputs and submit results. Use --curve-key and --allowed-keys, bind a loopback or ipc:// endpoint, or pass --insecure on a network you trust (docs/security.md)")
+        }
         // The dataset's directory is created if needed (`--dataset out/sweep.sqlite` on a fresh clone).
         let directory = (options.datasetPath as NSString).deletingLastPathComponent
         if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
@@ -92,40 +130,46 @@ public final class Coordinator {
                 throw DatasetError.io("\(directory): cannot create the dataset's directory: \(error.localizedDescription)")
             }
         }
-        // One coordinator per dataset: an exclusive lock on `<dataset>.lock`, released by the
-        // kernel whatever way this process ends.
-        lock = try DatasetLock(path: options.datasetPath + ".lock")
-        (dataset, tasks) = try Self.open(spec, path: options.datasetPath)
+        // One coordinator per dataset: an exclusive lock on the file itself (its inode, so that
+        // symlinks, hard links and relative paths all meet it), released by the kernel however
+        // this process ends. A file this coordinator created and could not fill is removed.
+        let lock = try DatasetLock(path: options.datasetPath)
+        do { (dataset, tasks) = try Self.open(spec, path: options.datasetPath, lock: lock) } catch {
+            lock.removeCreatedFile()
+            throw error
+        }
         let r = spec.runtime
         scheduler = try Scheduler(tasks: try dataset.loadTasks().map {
-            TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies, status: $0.status, attempts: $0.attempts, digest: $0.digest)
-        }, config: SchedulerConfig(maxAttempts: r.maxAttempts, heartbeatInterval: Double(r.heartbeatMs) / 1000, liveness: r.liveness,
-                                   taskTimeout: r.taskTimeout), sweepID: spec.hash)
+            TaskDescriptor(id: $0.id, kind: $0.kind, dependencies: $0.dependencies, status: $0.status, attempts: $0.attempts,
+                           digest: $0.digest, failures: $0.failures)
+        }, config: SchedulerConfig(runtime: r), sweepID: spec.hash)
+        leases = LeaseTokens(secret: try dataset.leaseSecret())
     }
 
-    /// Resumes the sweep stored at `path`, or creates it there. Tasks that were running when
-    /// the last coordinator stopped go back to the queue, on disk too, so that `terrain status`
-    /// does not show phantom running tasks.
-    private static func open(_ spec: SweepSpec, path: String) throws -> (SweepDataset, TaskTable) {
+    /// Resumes the sweep stored at `path`, or creates it there. The file is looked at read-only
+    /// first: another sweep, changed input files, or a file that is not a Terrain dataset are
+    /// refused before anything is written to it. Tasks that were running when the last
+    /// coordinator stopped go back to the queue, on disk too, so that `terrain status` does not
+    /// show phantom running tasks.
+    private static func open(_ spec: SweepSpec, path: String, lock: DatasetLock) throws -> (SweepDataset, TaskTable) {
         let kinds = TaskKinds.byName()
-        guard FileManager.default.fileExists(atPath: path) else {
-            // Expand first: a spec that cannot be expanded leaves no file behind.
+        guard case .sweep(let info) = try SweepDataset.inspect(path), let existing = info.specHash else {
+            // Empty, new, or Terrain's tables without a sweep (an interrupted creation) — unless
+            // it is not ours, which opening it for writing refuses. Expand first: a spec that
+            // cannot be expanded leaves the file as it was.
             let expanded = try spec.expand()
-            let dataset = try SweepDataset(path: path)
+            let dataset = try SweepDataset(path: path, lock: lock)
             let (tasks, inputs) = try create(spec, expanded: expanded, in: dataset)
             return (dataset, try TaskTable(tasks, staticInputs: inputs, kinds: kinds, path: path))
         }
-        let dataset = try SweepDataset(path: path)
-        guard let existing = try dataset.specHash() else {
-            let (tasks, inputs) = try create(spec, expanded: try spec.expand(), in: dataset)
-            return (dataset, try TaskTable(tasks, staticInputs: inputs, kinds: kinds, path: path))
-        }
+        guard info.isTerrain else { throw DatasetError.foreign(info.problem(path)) }
         guard existing == spec.hash else {
             throw DatasetError.specMismatch("\(path) holds another sweep (spec hash \(existing.prefix(12))…, this spec \(spec.hash.prefix(12))…); use a new --dataset file or the original spec")
         }
-        if let stored = try dataset.meta("inputs_sha256"), let now = try spec.inputsFingerprint(), stored != now {
+        if let stored = info.inputsFingerprint, let now = try spec.inputsFingerprint(), stored != now {
             throw DatasetError.specMismatch("\(path): the files this sweep was created from (checkpoint or data) have changed since; use a new --dataset file")
         }
+        let dataset = try SweepDataset(path: path, lock: lock)
         let table = try TaskTable(try dataset.loadTasks(), staticInputs: try dataset.loadStaticInputs(), kinds: kinds, path: path)
         try dataset.requeueRunning()
         return (dataset, table)
@@ -190,8 +234,8 @@ public final class Coordinator {
     /// The shell that serves this coordinator's sweep over `transport` (tests pass a fake
     /// transport and a virtual clock).
     package func makeShell(transport: CoordinatorTransport, clock: CoordinatorClock) throws -> CoordinatorShell {
-        let shell = try CoordinatorShell(spec: spec, dataset: dataset, tasks: tasks, scheduler: scheduler, transport: transport,
-                                         clock: clock, logger: logger)
+        let shell = try CoordinatorShell(spec: spec, dataset: dataset, tasks: tasks, scheduler: scheduler, leases: leases,
+                                         transport: transport, clock: clock, logger: logger)
         shell.onProgress = options.onProgress
         return shell
     }
@@ -253,6 +297,7 @@ public final class Coordinator {
     private func close(_ shell: CoordinatorShell) throws {
         let counts = shell.scheduler.statusCounts
         shell.log(shell.finished ? "sweep-finished" : "coordinator-stopped", "done \(counts[.done] ?? 0), failed \(counts[.failed] ?? 0)")
+        shell.flushSuppressed(force: true)
         try shell.commit()
         if shell.finished {
             // Checkpoints are kept until the end: a retry dispatched just before a late
@@ -274,4 +319,12 @@ final class SystemClock: CoordinatorClock {
     private let start = DispatchTime.now().uptimeNanoseconds
     var now: Double { Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
     var wall: Double { Date().timeIntervalSince1970 }
+}
+
+extension SchedulerConfig {
+    /// The scheduler's settings from a spec's `runtime:` section.
+    init(runtime r: RuntimeSpec) {
+        self.init(maxAttempts: r.maxAttempts, maxLostWorkers: r.maxLostWorkers, heartbeatInterval: Double(r.heartbeatMs) / 1000,
+                  liveness: r.liveness, taskTimeout: r.taskTimeout, verify: r.verify, maxPrefetch: r.maxPrefetch)
+    }
 }

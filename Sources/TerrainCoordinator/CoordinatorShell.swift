@@ -18,11 +18,19 @@ package final class CoordinatorShell {
     let transport: CoordinatorTransport
     let clock: CoordinatorClock
     let logger: Logger
+    let leases: LeaseTokens
+    private var throttle: EventThrottle
+    /// Per peer, the artifacts named by the tasks sent to it since its hello: what it may
+    /// `fetch`. (Not only its current leases: a task moved away while its inputs were being
+    /// fetched must not leave the worker waiting for an artifact another task also needs.)
+    private var fetchable: [PeerID: Set<[UInt8]>] = [:]
     package var onProgress: (@Sendable (SweepDataset.Progress) -> Void)?
 
     private var pending = PendingWrites()
     /// Messages dropped as malformed.
     package private(set) var malformed = 0
+    /// Messages about tasks from peers that had not said hello (asked to).
+    package private(set) var unwelcomed = 0
     /// Whether the scheduler announced that every task is done or failed.
     package private(set) var finished = false
     /// Whether a stop was requested (no new dispatches).
@@ -40,9 +48,11 @@ package final class CoordinatorShell {
 
     private var commitInterval: Double { Double(spec.runtime.commitIntervalMs) / 1000 }
 
-    init(spec: SweepSpec, dataset: SweepDataset, tasks: TaskTable, scheduler: Scheduler, transport: CoordinatorTransport,
-         clock: CoordinatorClock, logger: Logger) throws {
+    init(spec: SweepSpec, dataset: SweepDataset, tasks: TaskTable, scheduler: Scheduler, leases: LeaseTokens,
+         transport: CoordinatorTransport, clock: CoordinatorClock, logger: Logger) throws {
         self.spec = spec
+        self.leases = leases
+        throttle = EventThrottle(now: clock.now)
         self.dataset = dataset
         self.tasks = tasks
         self.scheduler = scheduler
@@ -68,8 +78,10 @@ package final class CoordinatorShell {
     /// Tasks leased to workers now.
     package var running: Int { scheduler.statusCounts[.running] ?? 0 }
 
-    /// Appends an event to the log of the next commit.
+    /// Appends an event to the log of the next commit. Events about a peer pass the throttle
+    /// (``EventThrottle``): a peer cannot grow the log without bound.
     package func log(_ kind: String, task: UInt64? = nil, worker: String? = nil, _ detail: String) {
+        if let worker, !throttle.admit(kind, peer: worker) { return }
         pending.events.append(.init(time: clock.wall, kind: kind, task: task, worker: worker, detail: detail))
     }
 
@@ -97,17 +109,25 @@ package final class CoordinatorShell {
         switch message {
         case .hello(let h):
             connectedPeers.insert(peer)
+            fetchable[peer] = nil
             event = .hello(peer: peer, hello: h, now: t)
         case .ready(let credit): event = .ready(peer: peer, credit: credit, now: t)
         case .heartbeat(let tasks): event = .heartbeat(peer: peer, tasks: tasks, now: t)
-        case .result(let r): event = .result(peer: peer, result: ReceivedResult(hashing: r), now: t)
+        case .result(let r):
+            guard let e = judge(r, from: peer, now: t) else { return }
+            event = e
         case .failure(let f):
+            guard admitted(peer, task: f.task, attempt: f.attempt, lease: f.lease, what: "failure") else { return }
             event = .failure(peer: peer, task: f.task, attempt: f.attempt, error: f.error, retryable: f.retryable, credit: f.credit, now: t)
-        case .checkpoint(let c): event = .checkpoint(peer: peer, checkpoint: c, now: t)
+        case .checkpoint(let c):
+            guard admitted(peer, task: c.task, attempt: c.attempt, lease: c.lease, what: "checkpoint") else { return }
+            event = .checkpoint(peer: peer, checkpoint: c, now: t)
         case .goodbye(let reason):
             connectedPeers.remove(peer)
+            fetchable[peer] = nil
             event = .goodbye(peer: peer, reason: reason, now: t)
         case .fetch(let hashes):
+            guard scheduler.isWelcomed(peer) else { try send(peer, .reject(code: .unknownPeer, reason: "unknown peer: say hello first")); return }
             try serve(hashes, to: peer)
             event = .touched(peer: peer, now: t)
         case .welcome, .reject, .task, .ack, .done, .artifact:
@@ -117,6 +137,38 @@ package final class CoordinatorShell {
         if pending.results.count >= 2048 { try commit() }
     }
 
+    /// Whether a message about `attempt` of `task` may be considered: from a welcomed peer
+    /// (others are told to say hello first, and their message is not logged one by one: a
+    /// worker re-sending results to a restarted coordinator is expected), with the lease token
+    /// of an attempt that was made (others are logged, throttled, and dropped).
+    private func admitted(_ peer: PeerID, task: UInt64, attempt: UInt64, lease: [UInt8], what: String) -> Bool {
+        guard scheduler.isWelcomed(peer) else {
+            _ = try? transport.send(WireCodec.encode(.reject(code: .unknownPeer, reason: "unknown peer: say hello first")), to: peer)
+            unwelcomed += 1
+            log("unknown-peer", worker: peerName(peer), "a \(what) for task \(task) before hello; asked to say hello")
+            return false
+        }
+        guard let made = scheduler.attempts(of: task), attempt <= UInt64(made), leases.verify(lease, task: task, attempt: attempt) else {
+            log("bad-lease", task: scheduler.attempts(of: task) == nil ? nil : task, worker: peerName(peer),
+                "a \(what) for task \(task) attempt \(attempt) without that attempt's lease token; dropped")
+            return false
+        }
+        return true
+    }
+
+    /// A result becomes a scheduler event once its lease is admitted and its kind has judged
+    /// it: accepted (hashed once, with the table rows it adds) or refused.
+    private func judge(_ r: TaskResult, from peer: PeerID, now: Double) -> SchedulerEvent? {
+        guard admitted(peer, task: r.task, attempt: r.attempt, lease: r.lease, what: "result") else { return nil }
+        let entry = tasks[r.task]
+        switch entry.kind.judge(TaskOutput(output: r.output, blobs: r.blobs), params: entry.params, task: r.task) {
+        case .reject(let reason):
+            return .invalidResult(peer: peer, task: r.task, attempt: r.attempt, reason: reason, credit: r.credit, now: now)
+        case .accept(let rows):
+            return .result(peer: peer, result: ReceivedResult(hashing: r, rows: rows), now: now)
+        }
+    }
+
     /// A message that did not decode: a hello of another version gets `reject` code 1.
     private func refuse(_ peer: PeerID, _ error: WireError) {
         malformed += 1
@@ -124,15 +176,21 @@ package final class CoordinatorShell {
             let reason = "protocol version mismatch: the worker speaks version \(v), this coordinator speaks version \(WireCodec.version)"
             _ = try? transport.send(WireCodec.encode(.reject(code: .versionMismatch, reason: reason)), to: peer)
             log("reject", worker: peerName(peer), reason)
-        } else if malformed <= 100 || malformed % 1000 == 0 {
-            logger.warning("dropped a message from peer \(peerName(peer)): \(error) (\(malformed) so far)")
+        } else {
+            if malformed <= 100 || malformed % 1000 == 0 { logger.warning("dropped a message from peer \(peerName(peer)): \(error) (\(malformed) so far)") }
             log("malformed", worker: peerName(peer), error.description)
         }
     }
 
-    /// Answers a `fetch` with the artifacts the dataset (or the next commit) holds.
+    /// Answers a `fetch` with the artifacts the dataset (or the next commit) holds — only
+    /// those named by tasks sent to this peer.
     private func serve(_ hashes: [[UInt8]], to peer: PeerID) throws {
+        let allowed = fetchable[peer] ?? []
         for h in hashes {
+            guard allowed.contains(h) else {
+                log("bad-fetch", worker: peerName(peer), "asked for artifact \(SHA256.hex(h).prefix(16)), which no task sent to it names; refused")
+                continue
+            }
             if let data = try dataset.artifact(h) ?? pending.artifact(h) {
                 try send(peer, .artifact(hash: h, data: data))
                 log("artifact-sent", worker: peerName(peer), "\(SHA256.hex(h).prefix(16)) (\(data.count) bytes)")
@@ -159,7 +217,9 @@ package final class CoordinatorShell {
             case let .send(peer, message):
                 try send(peer, message)
             case let .dispatch(peer, task, attempt):
-                try send(peer, .task(try assignment(task, attempt: attempt, peer: peer)))
+                let a = try assignment(task, attempt: attempt, peer: peer)
+                fetchable[peer, default: []].formUnion(a.artifacts)
+                try send(peer, .task(a))
             case let .store(received, peer):
                 store(received, from: peer)
             case let .keepCheckpoint(c):
@@ -167,8 +227,9 @@ package final class CoordinatorShell {
                 pending.checkpoints.append(.init(task: c.task, attempt: c.attempt, step: c.step, hash: SHA256.hash(c.data), data: c.data,
                                                  received: clock.wall))
                 checkpointed.insert(c.task)
-            case let .status(task, status, attempts, worker, error):
-                pending.statuses.append(.init(task: task, status: status, attempts: attempts, worker: worker, error: error, time: clock.wall))
+            case let .status(task, status, attempts, failures, worker, error):
+                pending.statuses.append(.init(task: task, status: status, attempts: attempts, failures: failures, worker: worker, error: error,
+                                              time: clock.wall))
                 pending.mark(clock.now)
             case let .log(kind, task, worker, detail):
                 log(kind, task: task, worker: worker, detail)
@@ -192,22 +253,17 @@ package final class CoordinatorShell {
             inputs.append(TaskInputRef(dependency: task, name: TaskContext.checkpointInput, hash: c.hash))
             log("resume", task: task, worker: peerName(peer), "attempt \(attempt) resumes from step \(c.step) (checkpoint of attempt \(c.attempt))")
         }
-        return TaskAssignment(task: task, attempt: attempt, kind: entry.kind.name, params: entry.params, inputs: inputs)
+        return TaskAssignment(task: task, attempt: attempt, kind: entry.kind.name, params: entry.params, inputs: inputs,
+                              lease: leases.token(task: task, attempt: attempt))
     }
 
-    /// Queues an accepted result for the next commit with the rows its kind tabulates.
+    /// Queues an accepted result for the next commit with the rows its kind tabulated.
     private func store(_ received: ReceivedResult, from peer: PeerID) {
         let r = received.result
         pending.mark(clock.now)
-        var rows: RunRows? = nil
-        switch tasks[r.task].kind.tabulate(r.output, task: r.task) {
-        case .none: break
-        case .rows(let tabulated): rows = tabulated
-        case .rejected(let reason): log("bad-record", task: r.task, worker: peerName(peer), reason)
-        }
         let blobs = zip(r.blobs, received.blobHashes).map { (name: $0.0.name, hash: $0.1, data: $0.0.data) }
         pending.results.append(.init(task: r.task, attempt: r.attempt, worker: peerName(peer), output: r.output, digest: received.digest,
-                                     elapsed: r.elapsed, received: clock.wall, blobs: blobs, startStep: r.startStep, rows: rows))
+                                     elapsed: r.elapsed, received: clock.wall, blobs: blobs, startStep: r.startStep, rows: received.rows))
     }
 
     /// The latest checkpoint of a task, committed or about to be.
@@ -243,6 +299,15 @@ package final class CoordinatorShell {
             try writeProgress(state: finished ? "finished" : (draining ? "stopping" : "running"))
             nextProgress = n + 0.5
         }
+        flushSuppressed(force: false)
+    }
+
+    /// Writes the throttle's `suppressed` summaries once its interval has passed (or now, when
+    /// the coordinator closes).
+    package func flushSuppressed(force: Bool) {
+        for summary in throttle.expire(now: clock.now, force: force) {
+            pending.events.append(.init(time: clock.wall, kind: "suppressed", task: nil, worker: summary.peer, detail: summary.detail))
+        }
     }
 
     /// Stops dispatching; running tasks may still deliver.
@@ -275,7 +340,8 @@ package final class CoordinatorShell {
         p.running = c[.running] ?? 0
         p.queued = c[.queued] ?? 0
         p.waiting = c[.waiting] ?? 0
-        p.workers = scheduler.workerCount
+        // A stopped or finished coordinator serves nobody, whoever was connected at the end.
+        p.workers = state == "running" || state == "stopping" ? scheduler.workerCount : 0
         if let first = rateSamples.first, t - first.time > 0.25 {
             p.rate = Double(p.done - first.done) / (t - first.time)
         }
@@ -318,7 +384,8 @@ private struct PendingWrites {
 extension ReceivedResult {
     /// Hashes a result once: each blob's SHA-256, and the digest over the output's length
     /// (u64 little-endian), the output, then each blob's name and hash (docs/protocol.md).
-    public init(hashing r: TaskResult) {
+    /// `rows` are the table rows its kind tabulated.
+    public init(hashing r: TaskResult, rows: RunRows? = nil) {
         let hashes = r.blobs.map { SHA256.hash($0.data) }
         var h = SHA256()
         withUnsafeBytes(of: UInt64(r.output.count).littleEndian) { h.update(Array($0)) }
@@ -327,6 +394,6 @@ extension ReceivedResult {
             h.update(Array(b.name.utf8))
             h.update(hash)
         }
-        self.init(result: r, blobHashes: hashes, digest: h.finalize())
+        self.init(result: r, blobHashes: hashes, digest: h.finalize(), rows: rows)
     }
 }

@@ -4,13 +4,17 @@ import TerrainProtocol
 
 /// The coordinator's scheduler: a value-type state machine with no I/O. Events go in
 /// (``SchedulerEvent``), directives come out (``SchedulerDirective``); a thin shell
-/// (``Coordinator``) does the ZeroMQ and SQLite work. This keeps every policy — leases,
-/// retries, deduplication, dependencies, dispatch — testable without sockets.
+/// (``CoordinatorShell``) does the ZeroMQ and SQLite work. This keeps every policy — leases,
+/// credit, retries and quarantine, deduplication, verification, dependencies, dispatch —
+/// testable without sockets.
 ///
-/// Rules (docs/protocol.md): pull-based dispatch (a worker gets at most the credit it
-/// announced); a task is leased to one worker at a time; a dead or departed worker's tasks
-/// are re-queued with the attempt counted; `maxAttempts` failures quarantine a task; the first
-/// result wins, later ones are acknowledged and compared by digest.
+/// Rules (docs/protocol.md): pull-based dispatch, a worker holding at most its slots plus a
+/// bounded prefetch; a task is leased to one worker at a time, and an idle worker may take a
+/// task another worker only holds in its prefetch queue; `maxAttempts` failed attempts
+/// quarantine a task, lost workers only when the task took down `maxLostWorkers` distinct
+/// healthy workers in a row; the first result wins (with `verify: 2`, the first two agreeing
+/// results of distinct workers), later ones are acknowledged and compared by digest. Every
+/// number from the wire is combined with saturating or checked arithmetic.
 public struct Scheduler: Sendable {
     struct Task: Sendable {
         var kind: String
@@ -19,40 +23,50 @@ public struct Scheduler: Sendable {
         var remaining: Int
         var status: TaskStatus
         var attempts: Int
+        var failures: Int
         var worker: PeerID?
         var started: Double = 0
         var digest: [UInt8]? = nil
         var lastError: String? = nil
         var committing: PeerID? = nil
-        /// Peers this task was dispatched to (a late result is accepted only from one of them
-        /// or from a welcomed worker).
-        var assignees: [PeerID] = []
+        /// Workers (``Worker/key``) that reported a non-retryable failure of this task.
+        var refusedBy: Set<String> = []
+        /// Results of distinct workers awaiting agreement (`verify` > 1).
+        var opinions: [(worker: String, digest: [UInt8])] = []
     }
 
     struct Worker: Sendable {
         var name: String
+        /// Host and pid from its hello: the same process across reconnections.
+        var key: String
         var kinds: Set<String>
+        /// Tasks it may hold: its slots plus the prefetch the coordinator allows.
+        var limit: Int
         var credit: UInt64 = 0
         var running: Set<UInt64> = []
         var lastHeard: Double
         var lastSent: Double
+        /// Results it returned (a worker with none has not shown it can work).
+        var results = 0
     }
 
     /// The configuration.
     public let config: SchedulerConfig
     /// The sweep's identity (its spec hash), sent in `welcome`.
     public let sweepID: String
-    private var kinds: Set<String> = []
-    private(set) var tasks: [UInt64: Task] = [:]
-    private var queues: [String: Deque<UInt64>] = [:]
-    private var workers: [PeerID: Worker] = [:]
+    var kinds: Set<String> = []
+    var tasks: [UInt64: Task] = [:]
+    var queues: [String: Deque<UInt64>] = [:]
+    var workers: [PeerID: Worker] = [:]
     /// Workers with credit left, so that dispatching after a change does not scan every worker.
-    private var credited: Set<PeerID> = []
-    private var draining = false
-    private var finishedAnnounced = false
-    private var counts: [TaskStatus: Int] = [:]
+    var credited: Set<PeerID> = []
+    var draining = false
+    var finishedAnnounced = false
+    var counts: [TaskStatus: Int] = [:]
+    /// The task the sweep's latest worker losses all happened under, and those workers' keys.
+    var lossStreak: (task: UInt64, workers: [String])? = nil
     /// Duplicate results whose digest differed from the first one.
-    public private(set) var determinismViolations = 0
+    public internal(set) var determinismViolations = 0
 
     /// Creates the scheduler over a task graph. Tasks marked `running` (a coordinator that
     /// stopped mid-sweep) are queued again; dependencies on unknown tasks are an error.
@@ -61,8 +75,8 @@ public struct Scheduler: Sendable {
         self.sweepID = sweepID
         kinds = Set(descriptors.map(\.kind))
         for d in descriptors {
-            tasks[d.id] = Task(kind: d.kind, dependencies: d.dependencies, remaining: 0,
-                               status: d.status == .running ? .queued : d.status, attempts: d.attempts, digest: d.digest)
+            tasks[d.id] = Task(kind: d.kind, dependencies: d.dependencies, remaining: 0, status: d.status == .running ? .queued : d.status,
+                               attempts: d.attempts, failures: d.failures, digest: d.digest)
         }
         for d in descriptors {
             for dep in d.dependencies {
@@ -110,14 +124,20 @@ public struct Scheduler: Sendable {
     public var statusCounts: [TaskStatus: Int] { counts }
     /// The status of a task.
     public func status(of task: UInt64) -> TaskStatus? { tasks[task]?.status }
-    /// Attempts made for a task.
+    /// Attempts made for a task (dispatches, whatever became of them).
     public func attempts(of task: UInt64) -> Int? { tasks[task]?.attempts }
+    /// Failed attempts of a task.
+    public func failures(of task: UInt64) -> Int? { tasks[task]?.failures }
     /// Connected workers.
     public var workerCount: Int { workers.count }
     /// Whether every task is done or failed.
     public var isFinished: Bool { (counts[.done] ?? 0) + (counts[.failed] ?? 0) == tasks.count }
     /// The name a peer gave in its hello.
     public func workerName(_ peer: PeerID) -> String? { workers[peer]?.name }
+    /// Whether a peer said hello and has not been dropped.
+    public func isWelcomed(_ peer: PeerID) -> Bool { workers[peer] != nil }
+    /// The tasks leased to a peer, in id order.
+    public func leases(of peer: PeerID) -> [UInt64] { workers[peer]?.running.sorted() ?? [] }
 
     // MARK: Events
 
@@ -129,25 +149,21 @@ public struct Scheduler: Sendable {
         case let .ready(peer, credit, now):
             guard workers[peer] != nil else { out.append(unknownPeer(peer)); break }
             workers[peer]!.lastHeard = now
-            workers[peer]!.credit += credit
+            grant(credit, to: peer)
             dispatch(to: peer, now: now, into: &out)
         case let .heartbeat(peer, listed, now): heartbeat(peer, listed: listed, now: now, into: &out)
         case let .result(peer, result, now): accept(result, from: peer, now: now, into: &out)
         case let .failure(peer, id, attempt, error, retryable, credit, now):
-            taskReturned(id, from: peer, credit: credit, now: now, into: &out)
-            if let t = tasks[id], t.status == .running, t.worker == peer, t.committing == nil {
-                out.append(.log(kind: "task-failed", task: id, worker: workerName(peer), detail: "attempt \(attempt): \(error)"))
-                retryOrQuarantine(id, error: error, retryable: retryable, now: now, into: &out)
-            }
-            if workers[peer] != nil { dispatch(to: peer, now: now, into: &out) }
-            dispatchAll(now: now, into: &out)
+            failure(id, attempt: attempt, from: peer, error: error, retryable: retryable, credit: credit, now: now, into: &out)
+        case let .invalidResult(peer, id, attempt, reason, credit, now):
+            invalid(id, attempt: attempt, from: peer, reason: reason, credit: credit, now: now, into: &out)
         case let .checkpoint(peer, checkpoint, now): keep(checkpoint, from: peer, now: now, into: &out)
         case let .goodbye(peer, reason, now):
-            if workers[peer] != nil { loseWorker(peer, reason: "left: \(reason)", now: now, into: &out) }
+            if workers[peer] != nil { loseWorker(peer, reason: "left: \(reason)", lost: false, now: now, into: &out) }
         case let .touched(peer, now):
             if workers[peer] != nil { workers[peer]!.lastHeard = now } else { out.append(unknownPeer(peer)) }
         case let .unreachable(peer, now):
-            if workers[peer] != nil { loseWorker(peer, reason: "unreachable", now: now, into: &out) }
+            if workers[peer] != nil { loseWorker(peer, reason: "unreachable", lost: true, now: now, into: &out) }
         case let .committed(ids, now): committed(ids, now: now, into: &out)
         case let .tick(now): tick(now: now, into: &out)
         case .drain:
@@ -156,10 +172,8 @@ public struct Scheduler: Sendable {
         return out
     }
 
-    // MARK: Events
-
     private mutating func welcome(_ peer: PeerID, _ hello: WorkerHello, now: Double, into out: inout [SchedulerDirective]) {
-        if workers[peer] != nil { loseWorker(peer, reason: "reconnected", now: now, into: &out) }
+        if workers[peer] != nil { loseWorker(peer, reason: "reconnected", lost: false, now: now, into: &out) }
         let kinds = Set(hello.kinds)
         if !self.kinds.isEmpty && kinds.isDisjoint(with: self.kinds) {
             let reason = "this sweep needs task kinds \(self.kinds.sorted().joined(separator: ", ")); the worker runs \(hello.kinds.joined(separator: ", "))"
@@ -167,7 +181,10 @@ public struct Scheduler: Sendable {
             out.append(.log(kind: "reject", task: nil, worker: hello.worker, detail: reason))
             return
         }
-        workers[peer] = Worker(name: hello.worker, kinds: kinds, lastHeard: now, lastSent: now)
+        // The codec admits 1…64 slots; the coordinator adds the prefetch it allows.
+        let slots = Int(clamping: min(hello.slots, WireRanges.slots.upperBound))
+        workers[peer] = Worker(name: hello.worker, key: "\(hello.host) pid \(hello.pid)", kinds: kinds,
+                               limit: max(1, slots) + max(0, config.maxPrefetch), lastHeard: now, lastSent: now)
         out.append(.send(peer: peer, message: .welcome(sweep: sweepID, heartbeatMilliseconds: UInt64(config.heartbeatInterval * 1000),
                                                        liveness: UInt64(config.liveness))))
         out.append(.log(kind: "worker-joined", task: nil, worker: hello.worker, detail: "\(hello.host) pid \(hello.pid), kinds \(hello.kinds.joined(separator: ","))"))
@@ -179,62 +196,15 @@ public struct Scheduler: Sendable {
         w.lastHeard = now
         workers[peer] = w
         // A task we leased to this worker that it no longer lists (and did not report) is
-        // lost: e.g. its compute thread died. Only judge tasks older than one interval.
+        // lost: e.g. its compute process died unreported. Only judge tasks older than two
+        // intervals (a task sent after the worker wrote its heartbeat is not listed yet).
         let listedSet = Set(listed)
-        for id in w.running where !listedSet.contains(id) {
+        for id in w.running.sorted() where !listedSet.contains(id) {
             if let t = tasks[id], now - t.started > 2 * config.heartbeatInterval {
-                leaseLost(id, reason: "worker \(w.name) stopped reporting it", now: now, into: &out)
+                leaseEnded(id, reason: "worker \(w.name) stopped reporting it", now: now, into: &out)
             }
         }
         dispatchAll(now: now, into: &out)
-    }
-
-    /// First result wins: a result is stored for a task that is not done yet when it could
-    /// have been produced (docs/protocol.md); duplicates are acknowledged and compared.
-    private mutating func accept(_ received: ReceivedResult, from peer: PeerID, now: Double, into out: inout [SchedulerDirective]) {
-        let id = received.task, attempt = received.attempt, digest = received.digest
-        // A late result from a peer we dropped (e.g. it stalled) is still considered below;
-        // the peer is told to introduce itself again.
-        taskReturned(id, from: peer, credit: received.result.credit, now: now, into: &out)
-        guard var t = tasks[id] else {
-            out.append(.log(kind: "bad-result", task: id, worker: workerName(peer), detail: "result for unknown task"))
-            return
-        }
-        // Accept only results this task could have produced: from a peer it was sent to,
-        // or from a welcomed worker (e.g. re-sending after a coordinator restart), for an
-        // attempt that was made, and never for a task still waiting for its inputs.
-        let solicited = t.assignees.contains(peer) || workers[peer] != nil
-        if t.status == .waiting || !solicited || attempt == 0 || attempt > UInt64(t.attempts) {
-            out.append(.log(kind: "bad-result", task: id, worker: workerName(peer) ?? "unknown peer",
-                            detail: "unsolicited result (attempt \(attempt), task \(t.status.rawValue)); dropped"))
-            return
-        }
-        // Whatever happens to it now, the peer that returned it may take more work.
-        defer { if workers[peer] != nil { dispatch(to: peer, now: now, into: &out) } }
-        if t.status == .failed {
-            out.append(.send(peer: peer, message: .ack(tasks: [id])))
-            out.append(.log(kind: "late-result", task: id, worker: workerName(peer), detail: "task already quarantined; dropped"))
-            return
-        }
-        if t.status == .done || t.committing != nil {
-            // Stored, or on its way to disk: this one is a duplicate.
-            out.append(.send(peer: peer, message: .ack(tasks: [id])))
-            if t.digest != digest {
-                determinismViolations += 1
-                let what = t.status == .done ? "returned a result whose digest differs from the stored one" : "differs from the result being committed"
-                out.append(.log(kind: "determinism-violation", task: id, worker: workerName(peer), detail: "attempt \(attempt) \(what)"))
-            } else if t.status == .done {
-                out.append(.log(kind: "duplicate", task: id, worker: workerName(peer), detail: "attempt \(attempt); identical, dropped"))
-            }
-            return
-        }
-        if t.status == .queued { removeFromQueue(id, kind: t.kind) }
-        if let owner = t.worker { workers[owner]?.running.remove(id) }
-        t.worker = nil
-        t.committing = peer
-        t.digest = digest
-        tasks[id] = t
-        out.append(.store(received, peer: peer))
     }
 
     private mutating func keep(_ c: TaskCheckpoint, from peer: PeerID, now: Double, into out: inout [SchedulerDirective]) {
@@ -259,15 +229,17 @@ public struct Scheduler: Sendable {
             setStatus(&t, .done)
             t.committing = nil
             t.worker = nil
+            t.opinions = []
             tasks[id] = t
             acks[peer, default: []].append(id)
+            if lossStreak?.task == id { lossStreak = nil }
             for child in t.dependents {
                 guard var c = tasks[child], c.status == .waiting else { continue }
                 c.remaining -= 1
                 if c.remaining == 0 {
                     setStatus(&c, .queued)
                     queues[c.kind, default: []].append(child)
-                    out.append(.status(task: child, status: .queued, attempts: c.attempts, worker: nil, error: nil))
+                    out.append(statusDirective(child, c, worker: nil, error: nil))
                 }
                 tasks[child] = c
             }
@@ -281,20 +253,23 @@ public struct Scheduler: Sendable {
     }
 
     private mutating func tick(now: Double, into out: inout [SchedulerDirective]) {
-        for (peer, w) in workers {
+        for peer in workers.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            guard let w = workers[peer] else { continue }
             if now - w.lastHeard > config.deadAfter {
-                loseWorker(peer, reason: "silent for \(Int(now - w.lastHeard)) s", now: now, into: &out)
+                loseWorker(peer, reason: "silent for \(Int(now - w.lastHeard)) s", lost: true, now: now, into: &out)
                 continue
             }
             if now - w.lastSent >= config.heartbeatInterval {
-                out.append(.send(peer: peer, message: .heartbeat(tasks: [])))
+                // The coordinator's heartbeat lists the worker's leases: a task it holds but
+                // is not listed was moved elsewhere, and the worker drops it.
+                out.append(.send(peer: peer, message: .heartbeat(tasks: w.running.sorted())))
                 workers[peer]!.lastSent = now
             }
         }
         if let limit = config.taskTimeout {
-            for (peer, w) in workers {
-                for id in w.running where now - (tasks[id]?.started ?? now) > limit {
-                    leaseLost(id, reason: "exceeded task_timeout \(limit) s on \(workers[peer]?.name ?? "?")", now: now, into: &out)
+            for (_, w) in workers {
+                for id in w.running.sorted() where now - (tasks[id]?.started ?? now) > limit {
+                    timedOut(id, limit: limit, now: now, into: &out)
                 }
             }
         }
@@ -302,141 +277,29 @@ public struct Scheduler: Sendable {
         announceFinish(into: &out)
     }
 
-    // MARK: Internals
+    // MARK: Shared bookkeeping
 
-    /// Bookkeeping shared by results and failures: the worker is alive, gets its credit back
-    /// and no longer holds the task; an unknown peer is asked to say hello.
-    private mutating func taskReturned(_ id: UInt64, from peer: PeerID, credit: UInt64, now: Double, into out: inout [SchedulerDirective]) {
-        guard workers[peer] != nil else {
-            out.append(unknownPeer(peer))
-            return
-        }
-        workers[peer]!.lastHeard = now
-        workers[peer]!.credit += credit
-        workers[peer]!.running.remove(id)
-    }
-
-    private func unknownPeer(_ peer: PeerID) -> SchedulerDirective {
+    func unknownPeer(_ peer: PeerID) -> SchedulerDirective {
         .send(peer: peer, message: .reject(code: .unknownPeer, reason: "unknown peer: say hello first"))
     }
 
-    private mutating func setStatus(_ t: inout Task, _ s: TaskStatus) {
+    func statusDirective(_ id: UInt64, _ t: Task, worker: String?, error: String?) -> SchedulerDirective {
+        .status(task: id, status: t.status, attempts: t.attempts, failures: t.failures, worker: worker, error: error)
+    }
+
+    mutating func setStatus(_ t: inout Task, _ s: TaskStatus) {
         counts[t.status, default: 0] -= 1
         counts[s, default: 0] += 1
         t.status = s
     }
 
-    private mutating func removeFromQueue(_ id: UInt64, kind: String) {
-        if let i = queues[kind]?.firstIndex(of: id) { queues[kind]!.remove(at: i) }
-    }
-
-    private mutating func dispatchAll(now: Double, into out: inout [SchedulerDirective]) {
-        guard !draining, !credited.isEmpty, queues.values.contains(where: { !$0.isEmpty }) else { return }
-        // Idle workers first, and one task each before anyone's prefetch credit: tasks that
-        // become ready together (a chain's next level) must not all go to one worker's queue
-        // while another sits idle.
-        let order = credited.map { (peer: $0, running: workers[$0]?.running.count ?? 0) }
-            .sorted { $0.running != $1.running ? $0.running < $1.running : $0.peer.lexicographicallyPrecedes($1.peer) }
-            .map(\.peer)
-        for peer in order { dispatch(to: peer, now: now, into: &out, limit: 1) }
-        for peer in order where credited.contains(peer) { dispatch(to: peer, now: now, into: &out) }
-    }
-
-    private mutating func dispatch(to peer: PeerID, now: Double, into out: inout [SchedulerDirective], limit: Int = .max) {
-        guard var w = workers[peer] else { return }
-        var sent = 0
-        defer {
-            if workers[peer].map({ $0.credit > 0 }) ?? false { credited.insert(peer) } else { credited.remove(peer) }
-        }
-        guard !draining else { return }
-        while w.credit > 0 && sent < limit {
-            guard let kind = w.kinds.sorted().first(where: { !(queues[$0]?.isEmpty ?? true) }),
-                  let id = queues[kind]!.popFirst() else { break }
-            var t = tasks[id]!
-            // Skip stale entries (a task whose result arrived while it was queued).
-            guard t.status == .queued, t.committing == nil else { continue }
-            setStatus(&t, .running)
-            t.attempts += 1
-            t.worker = peer
-            t.started = now
-            if !t.assignees.contains(peer) { t.assignees.append(peer) }
-            tasks[id] = t
-            w.credit -= 1
-            sent += 1
-            w.running.insert(id)
-            out.append(.dispatch(peer: peer, task: id, attempt: UInt64(t.attempts)))
-            out.append(.status(task: id, status: .running, attempts: t.attempts, worker: w.name, error: nil))
-        }
-        w.lastSent = now
-        workers[peer] = w
-    }
-
-    private mutating func loseWorker(_ peer: PeerID, reason: String, now: Double, into out: inout [SchedulerDirective]) {
-        guard let w = workers.removeValue(forKey: peer) else { return }
-        credited.remove(peer)
-        out.append(.log(kind: "worker-lost", task: nil, worker: w.name, detail: reason))
-        // The worker computes its tasks in the order they were sent, so only the oldest one
-        // was running when it was lost: that attempt counts. The others (prefetched, never
-        // started) go back to the queue with their attempt refunded.
-        let held = w.running.filter { id in
-            guard let t = tasks[id] else { return false }
-            return t.status == .running && t.worker == peer && t.committing == nil
-        }.sorted { (tasks[$0]!.started, $0) < (tasks[$1]!.started, $1) }
-        for (i, id) in held.enumerated() {
-            if i == 0 {
-                retryOrQuarantine(id, error: "worker \(w.name) lost (\(reason))", retryable: true, now: now, into: &out)
-            } else {
-                var t = tasks[id]!
-                t.attempts -= 1
-                t.worker = nil
-                setStatus(&t, .queued)
-                tasks[id] = t
-                queues[t.kind, default: []].append(id)
-                out.append(.status(task: id, status: .queued, attempts: t.attempts, worker: nil, error: nil))
-            }
-        }
-        dispatchAll(now: now, into: &out)
-    }
-
-    private mutating func leaseLost(_ id: UInt64, reason: String, now: Double, into out: inout [SchedulerDirective]) {
-        guard let t = tasks[id], t.status == .running, t.committing == nil else { return }
-        if let owner = t.worker { workers[owner]?.running.remove(id) }
-        out.append(.log(kind: "lease-expired", task: id, worker: t.worker.flatMap { workerName($0) }, detail: reason))
-        retryOrQuarantine(id, error: reason, retryable: true, now: now, into: &out)
-    }
-
-    private mutating func retryOrQuarantine(_ id: UInt64, error: String, retryable: Bool, now: Double, into out: inout [SchedulerDirective]) {
+    mutating func update(_ id: UInt64, _ body: (inout Task) -> Void) {
         guard var t = tasks[id] else { return }
-        t.worker = nil
-        t.lastError = error
-        if !retryable || t.attempts >= config.maxAttempts {
-            setStatus(&t, .failed)
-            tasks[id] = t
-            out.append(.status(task: id, status: .failed, attempts: t.attempts, worker: nil, error: error))
-            out.append(.log(kind: "quarantined", task: id, worker: nil, detail: "after \(t.attempts) attempt(s): \(error)"))
-            failDependents(of: id, into: &out)
-            announceFinish(into: &out)
-        } else {
-            setStatus(&t, .queued)
-            tasks[id] = t
-            queues[t.kind, default: []].append(id)
-            out.append(.status(task: id, status: .queued, attempts: t.attempts, worker: nil, error: error))
-        }
+        body(&t)
+        tasks[id] = t
     }
 
-    private mutating func failDependents(of id: UInt64, into out: inout [SchedulerDirective]) {
-        var stack = tasks[id]!.dependents
-        while let child = stack.popLast() {
-            guard var c = tasks[child], c.status == .waiting else { continue }
-            setStatus(&c, .failed)
-            c.lastError = "dependency \(id) failed"
-            tasks[child] = c
-            out.append(.status(task: child, status: .failed, attempts: c.attempts, worker: nil, error: c.lastError))
-            stack += c.dependents
-        }
-    }
-
-    private mutating func announceFinish(into out: inout [SchedulerDirective]) {
+    mutating func announceFinish(into out: inout [SchedulerDirective]) {
         guard isFinished, !finishedAnnounced else { return }
         finishedAnnounced = true
         out.append(.finished)

@@ -17,36 +17,52 @@ public struct TaskDescriptor: Sendable, Equatable {
     /// The stored result's digest, for a task that is `done` (so that duplicates arriving after
     /// a restart are compared, not mistaken for determinism violations).
     public var digest: [UInt8]?
+    /// Failed attempts so far (the kind's errors, reported crashes, timeouts).
+    public var failures: Int
 
     /// Creates a descriptor.
     public init(id: UInt64, kind: String, dependencies: [UInt64] = [], status: TaskStatus = .queued, attempts: Int = 0,
-                digest: [UInt8]? = nil) {
+                digest: [UInt8]? = nil, failures: Int = 0) {
         self.id = id
         self.kind = kind
         self.dependencies = dependencies
         self.status = status
         self.attempts = attempts
         self.digest = digest
+        self.failures = failures
     }
 }
 
 /// Tunables of the scheduler (the `runtime:` section of a sweep spec).
 public struct SchedulerConfig: Sendable, Equatable {
-    /// Attempts before a task is quarantined.
+    /// Failed attempts (the kind's error, a crash the worker reports, a timeout) before a
+    /// task is quarantined. Lost workers do not count (``maxLostWorkers``).
     public var maxAttempts: Int
+    /// Distinct workers, each otherwise healthy, that a task may take down in a row — the last
+    /// workers the sweep lost, all lost while computing it — before it is quarantined.
+    public var maxLostWorkers: Int
     /// Heartbeat interval, seconds.
     public var heartbeatInterval: Double
     /// Missed heartbeat intervals before a peer is presumed dead.
     public var liveness: Int
     /// A task running longer than this (seconds) loses its lease; `nil` = no limit.
     public var taskTimeout: Double?
+    /// Distinct workers whose results must agree (same digest) before a task's result is
+    /// accepted: 1, or 2 to catch faulty nodes.
+    public var verify: Int
+    /// Tasks a worker may hold beyond its announced slots (prefetch), whatever credit it asks for.
+    public var maxPrefetch: Int
 
     /// Creates a config with the protocol's defaults.
-    public init(maxAttempts: Int = 3, heartbeatInterval: Double = 1, liveness: Int = 5, taskTimeout: Double? = nil) {
+    public init(maxAttempts: Int = 3, maxLostWorkers: Int = 8, heartbeatInterval: Double = 1, liveness: Int = 5,
+                taskTimeout: Double? = nil, verify: Int = 1, maxPrefetch: Int = 2) {
         self.maxAttempts = maxAttempts
+        self.maxLostWorkers = maxLostWorkers
         self.heartbeatInterval = heartbeatInterval
         self.liveness = liveness
         self.taskTimeout = taskTimeout
+        self.verify = verify
+        self.maxPrefetch = maxPrefetch
     }
 
     /// Silence after which a peer is presumed dead, seconds.
@@ -66,13 +82,16 @@ public struct ReceivedResult: Sendable, Equatable {
     public var blobHashes: [[UInt8]]
     /// The result's digest (docs/protocol.md, "First result wins"): what duplicates are compared by.
     public var digest: [UInt8]
+    /// The `runs`/`curve_points` rows its kind tabulated when it judged the result.
+    public var rows: RunRows?
 
     /// Wraps a result with hashes computed by the caller.
-    public init(result: TaskResult, blobHashes: [[UInt8]], digest: [UInt8]) {
+    public init(result: TaskResult, blobHashes: [[UInt8]], digest: [UInt8], rows: RunRows? = nil) {
         precondition(blobHashes.count == result.blobs.count, "one hash per blob")
         self.result = result
         self.blobHashes = blobHashes
         self.digest = digest
+        self.rows = rows
     }
 
     /// The task id.
@@ -95,6 +114,10 @@ public enum SchedulerEvent: Sendable {
     case result(peer: PeerID, result: ReceivedResult, now: Double)
     /// A `failure` arrived.
     case failure(peer: PeerID, task: UInt64, attempt: UInt64, error: String, retryable: Bool, credit: UInt64, now: Double)
+    /// A `result` arrived that its task kind refused (wrong shape, non-finite values, an
+    /// unreadable record): it never becomes the task's result; from the lease holder it is a
+    /// failed attempt.
+    case invalidResult(peer: PeerID, task: UInt64, attempt: UInt64, reason: String, credit: UInt64, now: Double)
     /// A `checkpoint` arrived: the peer saved a task's state.
     case checkpoint(peer: PeerID, checkpoint: TaskCheckpoint, now: Double)
     /// A `goodbye` arrived.
@@ -125,7 +148,7 @@ public enum SchedulerDirective: Sendable, Equatable {
     /// resumes from it.
     case keepCheckpoint(TaskCheckpoint)
     /// Persist a task's new status.
-    case status(task: UInt64, status: TaskStatus, attempts: Int, worker: String?, error: String?)
+    case status(task: UInt64, status: TaskStatus, attempts: Int, failures: Int, worker: String?, error: String?)
     /// Append to the dataset's event log.
     case log(kind: String, task: UInt64?, worker: String?, detail: String)
     /// Every task is done or failed.

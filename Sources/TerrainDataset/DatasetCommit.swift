@@ -34,10 +34,11 @@ extension SweepDataset {
 
     /// A task status change waiting for the next commit.
     public struct StatusUpdate: Sendable {
-        public var task: UInt64, status: TaskStatus, attempts: Int, worker: String?, error: String?, time: Double
+        public var task: UInt64, status: TaskStatus, attempts: Int, failures: Int, worker: String?, error: String?, time: Double
         /// Creates an update.
-        public init(task: UInt64, status: TaskStatus, attempts: Int, worker: String?, error: String?, time: Double) {
-            self.task = task; self.status = status; self.attempts = attempts; self.worker = worker; self.error = error; self.time = time
+        public init(task: UInt64, status: TaskStatus, attempts: Int, failures: Int = 0, worker: String?, error: String?, time: Double) {
+            self.task = task; self.status = status; self.attempts = attempts; self.failures = failures; self.worker = worker
+            self.error = error; self.time = time
         }
     }
 
@@ -55,7 +56,7 @@ extension SweepDataset {
     public func commit(results: [PendingResult], statuses: [StatusUpdate], events: [EventRecord],
                        checkpoints: [PendingCheckpoint] = []) throws {
         if results.isEmpty && statuses.isEmpty && events.isEmpty && checkpoints.isEmpty { return }
-        try db.write { db in
+        try write("committing results") { db in
             try Self.write(checkpoints, db)
             try Self.write(statuses, db)
             try Self.write(results, db)
@@ -82,13 +83,13 @@ extension SweepDataset {
 
     private static func write(_ statuses: [StatusUpdate], _ db: Database) throws {
         guard !statuses.isEmpty else { return }
-        let running = try db.cachedStatement(sql: "UPDATE tasks SET status = ?, attempts = ?, worker = ?, error = ?, started = ? WHERE id = ?")
-        let other = try db.cachedStatement(sql: "UPDATE tasks SET status = ?, attempts = ?, error = COALESCE(?, error), finished = CASE WHEN ? = 'failed' THEN ? ELSE finished END WHERE id = ?")
+        let running = try db.cachedStatement(sql: "UPDATE tasks SET status = ?, attempts = ?, failures = ?, worker = ?, error = ?, started = ? WHERE id = ?")
+        let other = try db.cachedStatement(sql: "UPDATE tasks SET status = ?, attempts = ?, failures = ?, error = COALESCE(?, error), finished = CASE WHEN ? = 'failed' THEN ? ELSE finished END WHERE id = ?")
         for s in statuses {
             if s.status == .running {
-                try running.execute(arguments: [s.status.rawValue, s.attempts, s.worker, s.error, s.time, Int64(s.task)])
+                try running.execute(arguments: [s.status.rawValue, s.attempts, s.failures, s.worker, s.error, s.time, Int64(s.task)])
             } else {
-                try other.execute(arguments: [s.status.rawValue, s.attempts, s.error, s.status.rawValue, s.time, Int64(s.task)])
+                try other.execute(arguments: [s.status.rawValue, s.attempts, s.failures, s.error, s.status.rawValue, s.time, Int64(s.task)])
             }
         }
     }

@@ -20,7 +20,7 @@ extension SweepDataset {
 
     /// Replaces the progress row.
     public func writeProgress(_ p: Progress) throws {
-        try db.write { db in
+        try write("writing the progress row") { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO progress(id, updated, pid, state, done, failed, running, queued, waiting, workers, rate, started)
                 VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -30,7 +30,7 @@ extension SweepDataset {
 
     /// Progress as stored, with task counts taken from the tasks table (authoritative).
     public func readProgress() throws -> Progress {
-        try db.read { db in
+        try read { db in
             var p = Progress(state: "unknown")
             if let row = try Row.fetchOne(db, sql: "SELECT state, workers, rate, updated, started, pid FROM progress WHERE id = 1") {
                 p.state = row[0] ?? "unknown"
@@ -67,9 +67,17 @@ extension SweepDataset {
         public var detail: String
     }
 
+    /// The tasks that are `failed` now (quarantined, or a dependency of theirs was), with their
+    /// last error, in id order.
+    public func failedTasks() throws -> [(task: UInt64, error: String?)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, error FROM tasks WHERE status = 'failed' ORDER BY id").map { (UInt64($0[0] as Int64), $0[1]) }
+        }
+    }
+
     /// Event-log entries of one kind (`quarantined`, `determinism-violation`, …), oldest first.
     public func events(kind: String) throws -> [Event] {
-        try db.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT time, task, worker, detail FROM events WHERE kind = ? ORDER BY id", arguments: [kind]).map {
                 Event(time: $0[0], task: ($0[1] as Int64?).map { UInt64($0) }, worker: $0[2], detail: $0[3])
             }
@@ -86,7 +94,7 @@ extension SweepDataset {
 
     /// Every task with a result, in task order.
     public func completedOutputs() throws -> [CompletedTask] {
-        try db.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT t.id, t.kind, t.params, r.output FROM tasks t JOIN results r ON r.task = t.id ORDER BY t.id").map {
                 CompletedTask(task: UInt64($0[0] as Int64), kind: $0[1], params: [UInt8]($0[2] as Data), output: [UInt8]($0[3] as Data))
             }
@@ -100,14 +108,14 @@ extension SweepDataset {
 
     /// Stores derived results (JSON values) under their keys.
     public func writeSummaries(_ summaries: [String: String]) throws {
-        try db.write { db in
+        try write("writing summaries") { db in
             for (k, v) in summaries { try db.execute(sql: "INSERT OR REPLACE INTO summaries(key, value) VALUES (?, ?)", arguments: [k, v]) }
         }
     }
 
     /// Derived results by key.
     public func summaries() throws -> [String: String] {
-        try db.read { db in
+        try read { db in
             var out = [String: String]()
             for row in try Row.fetchAll(db, sql: "SELECT key, value FROM summaries") { out[row[0]] = row[1] }
             return out

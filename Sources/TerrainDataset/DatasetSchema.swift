@@ -4,7 +4,7 @@ import GRDB
 /// part of Terrain reads and writes the dataset through ``SweepDataset``'s typed methods.
 enum DatasetSchema {
     /// The schema version this build writes (`meta.schema_version`).
-    static let version = 2
+    static let version = 3
 
     /// Every table, as `CREATE TABLE IF NOT EXISTS` statements.
     static let tables = """
@@ -12,7 +12,7 @@ enum DatasetSchema {
         CREATE TABLE IF NOT EXISTS tasks(
             id INTEGER PRIMARY KEY, kind TEXT NOT NULL, params BLOB NOT NULL,
             status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-            worker TEXT, error TEXT, started REAL, finished REAL);
+            worker TEXT, error TEXT, started REAL, finished REAL, failures INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS dependencies(
             task INTEGER NOT NULL, dependency INTEGER NOT NULL, PRIMARY KEY(task, dependency));
         CREATE TABLE IF NOT EXISTS results(
@@ -48,12 +48,25 @@ enum DatasetSchema {
             PRIMARY KEY(task, step));
         """
 
+    /// The names of every table above (a file holding only these is Terrain's).
+    static let tableNames: Set<String> = [
+        "meta", "tasks", "dependencies", "results", "artifacts", "summaries", "task_inputs", "result_artifacts", "events",
+        "progress", "checkpoints", "runs", "curve_points", "sqlite_sequence",
+    ]
+
     /// Creates missing tables and brings an older file up to ``version``.
     static func migrate(_ db: Database) throws {
         try db.execute(sql: tables)
         // Schema 1 lacked the start step of results (the tables it lacked are created above).
         let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(results)").map { $0["name"] as String }
         if !columns.contains("start_step") { try db.execute(sql: "ALTER TABLE results ADD COLUMN start_step INTEGER") }
+        // Schema 2 counted a task's failures only as attempts (worker losses included).
+        let taskColumns = try Row.fetchAll(db, sql: "PRAGMA table_info(tasks)").map { $0["name"] as String }
+        if !taskColumns.contains("failures") {
+            try db.execute(sql: "ALTER TABLE tasks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
+            // A task quarantined under schema 2 had used up its attempts.
+            try db.execute(sql: "UPDATE tasks SET failures = attempts WHERE status = 'failed'")
+        }
         try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'schema_version'", arguments: [String(version)])
     }
 }

@@ -113,18 +113,18 @@ public struct RunRows: Sendable, Equatable {
 extension SweepDataset {
     /// Every `runs` row, in task order.
     public func runs() throws -> [RunRow] {
-        try db.read { try RunRow.fetchAll($0, sql: "SELECT * FROM runs ORDER BY task") }
+        try read { try RunRow.fetchAll($0, sql: "SELECT * FROM runs ORDER BY task") }
     }
 
     /// Every `curve_points` row, by task then step.
     public func curvePoints() throws -> [CurvePointRow] {
-        try db.read { try CurvePointRow.fetchAll($0, sql: "SELECT * FROM curve_points ORDER BY task, step") }
+        try read { try CurvePointRow.fetchAll($0, sql: "SELECT * FROM curve_points ORDER BY task, step") }
     }
 
     /// The columns of an exported table in table order, each typed by its declared SQL type
     /// (TEXT, REAL, INTEGER), rows in task (then step) order.
     public func columns(of table: ExportedTable) throws -> [(name: String, values: DatasetColumnValues)] {
-        try db.read { db in
+        try read { db in
             var declared = [String: String]()
             for r in try Row.fetchAll(db, sql: "PRAGMA table_info(\(table.rawValue))") { declared[r["name"]] = (r["type"] as String).uppercased() }
             let statement = try db.makeStatement(sql: "SELECT * FROM \(table.rawValue) ORDER BY \(table.order)")

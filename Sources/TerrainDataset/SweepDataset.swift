@@ -14,13 +14,37 @@ public final class SweepDataset: @unchecked Sendable {
     public let path: String
     /// The connection (package-visible for test-only queries in the test support target).
     package let db: DatabaseQueue
+    /// The writer's lock on the file, released after the connection closes.
+    private let lock: DatasetLock?
 
     /// The schema version this build writes.
     public static var schemaVersion: Int { DatasetSchema.version }
 
-    /// Opens (creating if needed) a dataset. Throws ``DatasetError`` naming the file.
-    public init(path: String, readOnly: Bool = false) throws {
+    /// Opens a dataset. Read-only, it must be a Terrain dataset; read-write, the file is
+    /// created if absent and migrated to this build's schema — unless it is not a Terrain
+    /// dataset (another program's SQLite database, another kind of file, a newer schema),
+    /// which is refused without writing anything (``DatasetError/foreign(_:)``). With a
+    /// `lock` (a coordinator's), the file must be the locked one. Throws ``DatasetError``
+    /// naming the file.
+    public init(path: String, readOnly: Bool = false, lock: DatasetLock? = nil) throws {
         self.path = path
+        self.lock = lock
+        if !readOnly {
+            // Look before writing: whatever is refused here is left exactly as it was.
+            if case .sweep(let info) = try Self.inspect(path) {
+                guard info.isTerrain else { throw DatasetError.foreign(info.problem(path)) }
+            }
+            if let lock, !lock.stillNamesTheLockedFile() {
+                throw DatasetError.io("\(path): the file was replaced while it was being opened")
+            }
+        }
+        // SQLite keeps the write-ahead log beside the name it opens: the file's own name
+        // (symlinks resolved), so that every path to it meets the same log.
+        db = try Self.connect(Self.absolute(path), readOnly: readOnly)
+        if !readOnly { try write("migrating the dataset") { try DatasetSchema.migrate($0) } }
+    }
+
+    private static func connect(_ path: String, readOnly: Bool) throws -> DatabaseQueue {
         var config = Configuration()
         config.readonly = readOnly
         config.busyMode = .timeout(10)
@@ -32,20 +56,49 @@ public final class SweepDataset: @unchecked Sendable {
             if readOnly && !FileManager.default.fileExists(atPath: path) {
                 throw DatasetError.io("\(path): no such dataset")
             }
-            db = try DatabaseQueue(path: path, configuration: config)
+            let db = try DatabaseQueue(path: path, configuration: config)
             if readOnly {
                 let isSweep = try db.read { try Bool.fetchOne($0, sql: "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'") } ?? false
-                guard isSweep else { throw DatasetError.io("\(path): not a Terrain sweep dataset (no meta table)") }
-            } else {
-                try db.write { try DatasetSchema.migrate($0) }
+                guard isSweep else { throw DatasetError.foreign("\(path): not a Terrain sweep dataset (no meta table)") }
             }
+            return db
         } catch let e as DatasetError {
             throw e
         } catch let e as DatabaseError where e.resultCode == .SQLITE_NOTADB {
-            throw DatasetError.io("\(path): not a Terrain sweep dataset (not an SQLite file)")
+            throw DatasetError.foreign("\(path): not a Terrain sweep dataset (not an SQLite file)")
+        } catch let e as DatabaseError {
+            throw DatasetError.io("\(path): cannot open the dataset: \(Self.reason(e))")
         } catch {
             throw DatasetError.io("\(path): cannot open the dataset: \(error)")
         }
+    }
+
+    deinit {
+        // The connection closes before the lock's descriptor (see ``DatasetLock``).
+        try? db.close()
+    }
+
+    // MARK: Reading and writing
+
+    /// Runs `body` in a write transaction; SQLite's errors (a full disk, a read-only file)
+    /// become ``DatasetError/io(_:)`` naming the file and what was being written.
+    package func write<T>(_ what: String, _ body: (Database) throws -> T) throws -> T {
+        do { return try db.write(body) } catch let e as DatabaseError {
+            throw DatasetError.io("\(path): cannot write the dataset (\(what)): \(Self.reason(e))")
+        }
+    }
+
+    /// Runs `body` in a read transaction; SQLite's errors name the file.
+    package func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try db.read(body) } catch let e as DatabaseError {
+            throw DatasetError.io("\(path): cannot read the dataset: \(Self.reason(e))")
+        }
+    }
+
+    /// SQLite's message and code (`database or disk is full (SQLITE_FULL)`).
+    static func reason(_ e: DatabaseError) -> String {
+        let code = "\(e.extendedResultCode)"
+        return "\(e.message ?? "error") (\(code))"
     }
 
     // MARK: Metadata
@@ -55,12 +108,12 @@ public final class SweepDataset: @unchecked Sendable {
 
     /// Sets a metadata value.
     public func setMeta(_ key: String, _ value: String) throws {
-        try db.write { try $0.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [key, value]) }
+        try write("metadata") { try $0.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [key, value]) }
     }
 
     /// A metadata value.
     public func meta(_ key: String) throws -> String? {
-        try db.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+        try read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
     }
 
     // MARK: Creation and resumption
@@ -69,7 +122,7 @@ public final class SweepDataset: @unchecked Sendable {
     /// inputs (task → [(name, hash)]) and those inputs' bytes (hash → bytes).
     public func create(spec: String, specHash: String, kind: String, tasks: [StoredTask],
                        inputs: [UInt64: [(name: String, hash: [UInt8])]] = [:], artifacts: [[UInt8]: [UInt8]] = [:]) throws {
-        try db.write { db in
+        try write("creating the sweep") { db in
             let artifact = try db.makeStatement(sql: "INSERT OR IGNORE INTO artifacts(hash, size, data) VALUES (?, ?, ?)")
             for (hash, data) in artifacts { try artifact.execute(arguments: [Data(hash), data.count, Data(data)]) }
             let link = try db.makeStatement(sql: "INSERT INTO task_inputs(task, name, hash) VALUES (?, ?, ?)")
@@ -92,7 +145,7 @@ public final class SweepDataset: @unchecked Sendable {
 
     /// The fixed inputs of every task: task → [(name, hash)], names sorted.
     public func loadStaticInputs() throws -> [UInt64: [(name: String, hash: [UInt8])]] {
-        try db.read { db in
+        try read { db in
             var out = [UInt64: [(name: String, hash: [UInt8])]]()
             for row in try Row.fetchAll(db, sql: "SELECT task, name, hash FROM task_inputs ORDER BY task, name") {
                 out[UInt64(row[0] as Int64), default: []].append((row[1], [UInt8](row[2] as Data)))
@@ -111,38 +164,38 @@ public final class SweepDataset: @unchecked Sendable {
     /// Every task with its status, attempts, dependencies, parameters and (when done) its
     /// result's digest, in id order.
     public func loadTasks() throws -> [StoredTask] {
-        try db.read { db in
+        try read { db in
             var deps = [UInt64: [UInt64]]()
             for row in try Row.fetchAll(db, sql: "SELECT task, dependency FROM dependencies ORDER BY task, dependency") {
                 deps[UInt64(row[0] as Int64), default: []].append(UInt64(row[1] as Int64))
             }
-            let sql = "SELECT t.id, t.kind, t.params, t.status, t.attempts, r.digest FROM tasks t LEFT JOIN results r ON r.task = t.id ORDER BY t.id"
+            let sql = "SELECT t.id, t.kind, t.params, t.status, t.attempts, r.digest, t.failures FROM tasks t LEFT JOIN results r ON r.task = t.id ORDER BY t.id"
             return try Row.fetchAll(db, sql: sql).map { row in
                 let id = UInt64(row[0] as Int64)
                 return StoredTask(id: id, kind: row[1], params: [UInt8](row[2] as Data), dependencies: deps[id] ?? [],
                                   status: TaskStatus(rawValue: row[3]) ?? .queued, attempts: row[4],
-                                  digest: (row[5] as Data?).map { [UInt8]($0) })
+                                  digest: (row[5] as Data?).map { [UInt8]($0) }, failures: row[6])
             }
         }
     }
 
     /// Marks tasks left `running` by a stopped coordinator as `queued` (their attempts stay counted).
     public func requeueRunning() throws {
-        try db.write { try $0.execute(sql: "UPDATE tasks SET status = 'queued', worker = NULL WHERE status = 'running'") }
+        try write("re-queueing running tasks") { try $0.execute(sql: "UPDATE tasks SET status = 'queued', worker = NULL WHERE status = 'running'") }
     }
 
     // MARK: Artifacts and checkpoints
 
     /// An artifact's bytes.
     public func artifact(_ hash: [UInt8]) throws -> [UInt8]? {
-        try db.read { db in
+        try read { db in
             try Data.fetchOne(db, sql: "SELECT data FROM artifacts WHERE hash = ?", arguments: [Data(hash)]).map { [UInt8]($0) }
         }
     }
 
     /// The named output artifacts of a task: (name, hash), names sorted.
     public func outputs(of task: UInt64) throws -> [(name: String, hash: [UInt8])] {
-        try db.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT name, hash FROM result_artifacts WHERE task = ? ORDER BY name", arguments: [Int64(task)])
                 .map { ($0[0], [UInt8]($0[1] as Data)) }
         }
@@ -150,7 +203,7 @@ public final class SweepDataset: @unchecked Sendable {
 
     /// Every task's named output artifacts, by task then name.
     public func resultArtifacts() throws -> [(task: UInt64, name: String, hash: [UInt8])] {
-        try db.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT task, name, hash FROM result_artifacts ORDER BY task, name")
                 .map { (UInt64($0[0] as Int64), $0[1], [UInt8]($0[2] as Data)) }
         }
@@ -158,12 +211,12 @@ public final class SweepDataset: @unchecked Sendable {
 
     /// The tasks that have a checkpoint.
     public func checkpointedTasks() throws -> Set<UInt64> {
-        try db.read { db in Set(try Int64.fetchAll(db, sql: "SELECT task FROM checkpoints").map { UInt64($0) }) }
+        try read { db in Set(try Int64.fetchAll(db, sql: "SELECT task FROM checkpoints").map { UInt64($0) }) }
     }
 
     /// Deletes every checkpoint and its artifact (a finished sweep needs none).
     public func dropCheckpoints() throws {
-        try db.write { db in
+        try write("dropping checkpoints") { db in
             let hashes = try Data.fetchAll(db, sql: "SELECT hash FROM checkpoints")
             try db.execute(sql: "DELETE FROM checkpoints")
             for h in hashes { try Self.dropUnreferencedArtifact(h, db) }
@@ -172,7 +225,7 @@ public final class SweepDataset: @unchecked Sendable {
 
     /// The latest checkpoint of a task: the attempt that sent it, its step and artifact hash.
     public func checkpoint(of task: UInt64) throws -> (attempt: UInt64, step: UInt64, hash: [UInt8])? {
-        try db.read { db in
+        try read { db in
             try Row.fetchOne(db, sql: "SELECT attempt, step, hash FROM checkpoints WHERE task = ?", arguments: [Int64(task)]).map {
                 (UInt64($0[0] as Int64), UInt64($0[1] as Int64), [UInt8]($0[2] as Data))
             }
@@ -202,14 +255,16 @@ public struct StoredTask: Sendable, Equatable {
     public var dependencies: [UInt64]
     /// Its status.
     public var status: TaskStatus
-    /// Attempts made.
+    /// Attempts made (dispatches, whatever became of them).
     public var attempts: Int
     /// The stored result's digest, for a task that is done.
     public var digest: [UInt8]?
+    /// Failed attempts: the kind's errors and crashes its workers reported (not lost workers).
+    public var failures: Int
 
     /// Creates a stored task (a new one: `status` queued or waiting, no attempts, no digest).
     public init(id: UInt64, kind: String, params: [UInt8], dependencies: [UInt64] = [], status: TaskStatus? = nil,
-                attempts: Int = 0, digest: [UInt8]? = nil) {
+                attempts: Int = 0, digest: [UInt8]? = nil, failures: Int = 0) {
         self.id = id
         self.kind = kind
         self.params = params
@@ -217,5 +272,6 @@ public struct StoredTask: Sendable, Equatable {
         self.status = status ?? (dependencies.isEmpty ? .queued : .waiting)
         self.attempts = attempts
         self.digest = digest
+        self.failures = failures
     }
 }

@@ -305,11 +305,14 @@ public enum SurfaceExporter {
     }
 
     /// A readable reason for a Foundation or POSIX error.
-    static func describe(_ error: any Error) -> String {
+    /// The operating system's reason for a failed file write ("No space left on device"),
+    /// rather than Foundation's generic description.
+    public static func describe(_ error: any Error) -> String {
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
         }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
         return error.localizedDescription
     }
 }
@@ -400,6 +403,7 @@ enum HDF5Writer {
             try writeStringAttribute(file, key, table.attributes[key]!, failure)
         }
 
+        guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("H5Fflush") }
         fileOpen = false
         guard H5Fclose(file) >= 0 else { throw failure("H5Fclose (flushing the file)") }
     }
@@ -420,12 +424,18 @@ enum HDF5Writer {
         defer { H5Sclose(space) }
         let dataset = H5Dcreate2(file, name, H5T_IEEE_F64LE_g, space, defaultPlist, dcpl, defaultPlist)
         guard dataset >= 0 else { throw failure("H5Dcreate2 for dataset '\(name)'") }
-        defer { H5Dclose(dataset) }
         let status = values.withUnsafeBufferPointer {
             H5Dwrite(dataset, H5T_NATIVE_DOUBLE_g, allSelection, allSelection, defaultPlist, $0.baseAddress)
         }
+        var unitsError: ExportError?
+        if status >= 0, let units {
+            do { try writeStringAttribute(dataset, "units", units, failure) } catch { unitsError = error }
+        }
+        // Closing a dataset may flush its data: its result is checked like the write's.
+        let closed = H5Dclose(dataset)
         guard status >= 0 else { throw failure("H5Dwrite for dataset '\(name)'") }
-        if let units { try writeStringAttribute(dataset, "units", units, failure) }
+        if let unitsError { throw unitsError }
+        guard closed >= 0 else { throw failure("H5Dclose for dataset '\(name)'") }
     }
 
     /// A string attribute of `file` (the root group) or of a dataset.
@@ -448,10 +458,10 @@ enum HDF5Writer {
             let hint = bytes.count > 60_000 ? " (the value is \(bytes.count) bytes; HDF5 attributes hold at most about 64 KiB)" : ""
             throw failure("H5Acreate2 for attribute '\(key)'\(hint)")
         }
-        defer { H5Aclose(attribute) }
-        guard bytes.withUnsafeBufferPointer({ H5Awrite(attribute, type, $0.baseAddress) }) >= 0 else {
-            throw failure("H5Awrite for attribute '\(key)'")
-        }
+        let written = bytes.withUnsafeBufferPointer { H5Awrite(attribute, type, $0.baseAddress) }
+        let closed = H5Aclose(attribute)
+        guard written >= 0 else { throw failure("H5Awrite for attribute '\(key)'") }
+        guard closed >= 0 else { throw failure("H5Aclose for attribute '\(key)'") }
     }
 
     /// The outermost and innermost descriptions on the current HDF5 error stack (the

@@ -30,14 +30,20 @@ public struct TaskAssignment: Equatable, Sendable {
     public var params: [UInt8]
     /// The artifacts it needs, in the order the kind receives them.
     public var inputs: [TaskInputRef]
+    /// The lease token of this attempt (``WireCodec/leaseBytes`` bytes), echoed in the
+    /// attempt's `result`, `failure` and `checkpoint`: only a peer that was sent the attempt
+    /// can report on it (docs/protocol.md, "Leases").
+    public var lease: [UInt8]
 
     /// Creates an assignment.
-    public init(task: UInt64, attempt: UInt64, kind: String, params: [UInt8], inputs: [TaskInputRef] = []) {
+    public init(task: UInt64, attempt: UInt64, kind: String, params: [UInt8], inputs: [TaskInputRef] = [],
+                lease: [UInt8] = [UInt8](repeating: 0, count: WireCodec.leaseBytes)) {
         self.task = task
         self.attempt = attempt
         self.kind = kind
         self.params = params
         self.inputs = inputs
+        self.lease = lease
     }
 
     /// The distinct artifact hashes of ``inputs``, in order of first use: what the worker must

@@ -1,9 +1,9 @@
 /// Encodes and decodes ``WireMessage``s as ZeroMQ frames (docs/protocol.md).
 public enum WireCodec {
-    /// The protocol version this build speaks. Version 2 carries lists as lists: a task's
-    /// `inputs` as records (dependency, name, hash), `hello.kinds` and `result.names` as
-    /// string lists (version 1 joined them into text).
-    public static let version: UInt8 = 2
+    /// The protocol version this build speaks. Version 3 adds lease tokens (`task.lease`,
+    /// echoed by `result`, `failure` and `checkpoint`) and field ranges; version 2 carried
+    /// lists as lists (docs/protocol.md, "Changes").
+    public static let version: UInt8 = 3
     /// The largest header frame accepted.
     public static let maxHeaderBytes = 64 * 1024
     /// The most blob frames a message may carry.
@@ -12,6 +12,8 @@ public enum WireCodec {
     public static let maxFrameBytes = 256 * 1024 * 1024
     /// The length of an artifact hash (SHA-256).
     public static let hashBytes = 32
+    /// The length of a lease token.
+    public static let leaseBytes = 16
 
     /// The frames of `message` (without any routing id).
     public static func encode(_ message: WireMessage, version: UInt8 = WireCodec.version) -> [[UInt8]] {
@@ -45,6 +47,7 @@ public enum WireCodec {
             w.string("error", f.error)
             w.bool("retryable", f.retryable)
             if f.credit > 0 { w.u64("credit", f.credit) }
+            w.bytes("lease", f.lease)
         case .goodbye(let reason), .done(let reason):
             w.string("reason", reason)
         case .fetch(let hashes):
@@ -56,6 +59,7 @@ public enum WireCodec {
             w.u64("task", c.task)
             w.u64("attempt", c.attempt)
             w.u64("step", c.step)
+            w.bytes("lease", c.lease)
             blobs = [c.data]
         }
         return [w.bytes] + blobs
@@ -66,6 +70,7 @@ public enum WireCodec {
         w.u64("attempt", t.attempt)
         w.string("kind", t.kind)
         w.bytes("params", t.params)
+        w.bytes("lease", t.lease)
         if !t.inputs.isEmpty {
             w.records("inputs", t.inputs) { r, input in
                 r.u64("task", input.dependency)
@@ -82,6 +87,7 @@ public enum WireCodec {
         w.f64("elapsed", r.elapsed)
         if r.credit > 0 { w.u64("credit", r.credit) }
         if let s = r.startStep { w.u64("start_step", s) }
+        w.bytes("lease", r.lease)
         guard !r.blobs.isEmpty else { return [] }
         w.stringList("names", r.blobs.map(\.name))
         return r.blobs.map(\.data)
@@ -104,7 +110,10 @@ public enum WireCodec {
         case 2:
             try message.noBlobs()
             let r = message.fields
-            return .welcome(sweep: try r.string("sweep"), heartbeatMilliseconds: try r.u64("heartbeat_ms"), liveness: try r.u64("liveness"))
+            let hb = try r.u64("heartbeat_ms"), liveness = try r.u64("liveness")
+            try WireRanges.check(hb, in: WireRanges.heartbeatMilliseconds, "heartbeat_ms")
+            try WireRanges.check(liveness, in: WireRanges.liveness, "liveness")
+            return .welcome(sweep: try r.string("sweep"), heartbeatMilliseconds: hb, liveness: liveness)
         case 3:
             let raw = try message.fields.u64("code")
             return .reject(code: RejectCode(rawValue: raw) ?? .malformed, reason: try message.fields.string("reason"))
@@ -114,12 +123,12 @@ public enum WireCodec {
         case 5: return try message.task()
         case 6:
             try message.noBlobs()
-            return .heartbeat(tasks: try message.fields.u64List("tasks", required: false))
+            return .heartbeat(tasks: try message.taskList("tasks", required: false))
         case 7: return try message.result()
         case 8: return try message.failure()
         case 9:
             try message.noBlobs()
-            return .ack(tasks: try message.fields.u64List("tasks"))
+            return .ack(tasks: try message.taskList("tasks", required: true))
         case 10:
             try message.noBlobs()
             return .goodbye(reason: try message.fields.string("reason", default: ""))
@@ -128,7 +137,9 @@ public enum WireCodec {
             return .done(reason: try message.fields.string("reason", default: ""))
         case 12:
             try message.noBlobs()
-            return .fetch(hashes: try message.hashes("hashes"))
+            let hashes = try message.hashes("hashes")
+            try WireRanges.check(hashes.count, in: WireRanges.fetchedHashes, "hashes' count")
+            return .fetch(hashes: hashes)
         case 13: return try message.artifact()
         case 14: return try message.checkpoint()
         default: throw WireError.unknownType(type)
@@ -153,10 +164,41 @@ private struct WireFrames {
         return stride(from: 0, to: bytes.count, by: n).map { Array(bytes[$0 ..< $0 + n]) }
     }
 
+    /// A u64 list of task ids (each in ``WireRanges/ids``, at most ``WireRanges/listedTasks``).
+    func taskList(_ field: String, required: Bool) throws(WireError) -> [UInt64] {
+        let list = try fields.u64List(field, required: required)
+        try WireRanges.check(list.count, in: 0 ... WireRanges.listedTasks, "\(field)' count")
+        for id in list { try WireRanges.check(id, in: WireRanges.ids, field) }
+        return list
+    }
+
+    /// The task id and attempt fields every per-task message carries.
+    func taskAndAttempt() throws(WireError) -> (task: UInt64, attempt: UInt64) {
+        let task = try fields.u64("task"), attempt = try fields.u64("attempt")
+        try WireRanges.check(task, in: WireRanges.ids, "task")
+        try WireRanges.check(attempt, in: WireRanges.ids, "attempt")
+        return (task, attempt)
+    }
+
+    /// A lease token (exactly ``WireCodec/leaseBytes`` bytes).
+    func lease() throws(WireError) -> [UInt8] {
+        let lease = try fields.bytes("lease")
+        guard lease.count == WireCodec.leaseBytes else {
+            throw WireError.malformed("lease is \(lease.count) bytes, not \(WireCodec.leaseBytes)")
+        }
+        return lease
+    }
+
     func hello() throws(WireError) -> WireMessage {
         try noBlobs()
-        return .hello(WorkerHello(worker: try fields.string("worker"), host: try fields.string("host"), pid: try fields.u64("pid"),
-                                  kinds: try fields.stringList("kinds"), slots: try fields.u64("slots")))
+        let h = WorkerHello(worker: try fields.string("worker"), host: try fields.string("host"), pid: try fields.u64("pid"),
+                            kinds: try fields.stringList("kinds"), slots: try fields.u64("slots"))
+        try WireRanges.name(h.worker, "worker")
+        try WireRanges.name(h.host, "host")
+        try WireRanges.check(h.kinds.count, in: WireRanges.kinds, "kinds' count")
+        for k in h.kinds { try WireRanges.name(k, "kinds") }
+        try WireRanges.check(h.slots, in: WireRanges.slots, "slots")
+        return .hello(h)
     }
 
     func task() throws(WireError) -> WireMessage {
@@ -169,8 +211,11 @@ private struct WireFrames {
             }
             inputs.append(TaskInputRef(dependency: try r.u64("task"), name: try r.string("name"), hash: hash))
         }
-        return .task(TaskAssignment(task: try fields.u64("task"), attempt: try fields.u64("attempt"), kind: try fields.string("kind"),
-                                    params: try fields.bytes("params"), inputs: inputs))
+        let (task, attempt) = try taskAndAttempt()
+        let kind = try fields.string("kind")
+        try WireRanges.name(kind, "kind")
+        return .task(TaskAssignment(task: task, attempt: attempt, kind: kind, params: try fields.bytes("params"), inputs: inputs,
+                                    lease: try lease()))
     }
 
     func result() throws(WireError) -> WireMessage {
@@ -178,16 +223,22 @@ private struct WireFrames {
         guard names.count == blobs.count else {
             throw WireError.malformed("result names \(names.count) blobs but carries \(blobs.count)")
         }
-        return .result(TaskResult(task: try fields.u64("task"), attempt: try fields.u64("attempt"), output: try fields.bytes("output"),
-                                  elapsed: try fields.f64("elapsed", default: 0), credit: try fields.u64("credit", default: 0),
-                                  blobs: Array(zip(names, blobs)).map { (name: $0.0, data: $0.1) },
-                                  startStep: try fields.optionalU64("start_step")))
+        let (task, attempt) = try taskAndAttempt()
+        let elapsed = try fields.f64("elapsed", default: 0)
+        guard WireRanges.elapsed.contains(elapsed) else { throw WireError.malformed("field 'elapsed' is \(elapsed), outside 0…1e9 seconds") }
+        let startStep = try fields.optionalU64("start_step")
+        if let s = startStep { try WireRanges.check(s, in: WireRanges.steps, "start_step") }
+        return .result(TaskResult(task: task, attempt: attempt, output: try fields.bytes("output"), elapsed: elapsed,
+                                  credit: try fields.u64("credit", default: 0), blobs: Array(zip(names, blobs)).map { (name: $0.0, data: $0.1) },
+                                  startStep: startStep, lease: try lease()))
     }
 
     func failure() throws(WireError) -> WireMessage {
         try noBlobs()
-        return .failure(TaskFailure(task: try fields.u64("task"), attempt: try fields.u64("attempt"), error: try fields.string("error"),
-                                    retryable: try fields.bool("retryable", default: true), credit: try fields.u64("credit", default: 0)))
+        let (task, attempt) = try taskAndAttempt()
+        return .failure(TaskFailure(task: task, attempt: attempt, error: try fields.string("error"),
+                                    retryable: try fields.bool("retryable", default: true), credit: try fields.u64("credit", default: 0),
+                                    lease: try lease()))
     }
 
     func artifact() throws(WireError) -> WireMessage {
@@ -199,7 +250,9 @@ private struct WireFrames {
 
     func checkpoint() throws(WireError) -> WireMessage {
         guard blobs.count == 1 else { throw WireError.malformed("checkpoint needs exactly one blob frame") }
-        return .checkpoint(TaskCheckpoint(task: try fields.u64("task"), attempt: try fields.u64("attempt"), step: try fields.u64("step"),
-                                          data: blobs[0]))
+        let (task, attempt) = try taskAndAttempt()
+        let step = try fields.u64("step")
+        try WireRanges.check(step, in: WireRanges.steps, "step")
+        return .checkpoint(TaskCheckpoint(task: task, attempt: attempt, step: step, data: blobs[0], lease: try lease()))
     }
 }

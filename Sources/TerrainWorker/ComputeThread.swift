@@ -31,21 +31,6 @@ final class ComputeThread: TaskExecutor {
         thread.start()
     }
 
-    func start(_ task: TaskAssignment, inputs: [TaskInput]) {
-        _ = try? socket.send(WireCodec.encode(.task(task)) + inputs.map(\.data))
-    }
-
-    /// The outcomes that arrived.
-    func drain() throws -> [WireMessage] {
-        var out = [WireMessage]()
-        while let frames = try socket.receive(dontWait: true) {
-            // The compute thread encodes what it sends; a frame that does not decode is a bug.
-            guard let m = try? WireCodec.decode(frames) else { preconditionFailure("the compute thread sent an undecodable message") }
-            out.append(m)
-        }
-        return out
-    }
-
     /// Tells the thread to exit, waits for it, closes the pipe.
     func stop() {
         _ = try? socket.send([[0]], dontWait: true)
@@ -58,36 +43,38 @@ final class ComputeThread: TaskExecutor {
             if frames.count == 1 && frames[0] == [0] { return }
             guard case .task(let t)? = try? WireCodec.decode([frames[0]]) else { continue }
             let inputs = zip(t.inputs, frames.dropFirst()).map { TaskInput(task: $0.0.dependency, name: $0.0.name, data: $0.1) }
-            _ = try? s.send(WireCodec.encode(run(t, inputs: inputs, kinds: kinds, pipe: s)))
+            let box = SocketBox(s)
+            _ = try? s.send(WireCodec.encode(run(t, inputs: inputs, kinds: kinds) { _ = try? box.socket.send(WireCodec.encode($0)) }))
         }
     }
 
-    /// Runs one task; checkpoints leave through the pipe, on this thread, while it runs.
-    static func run(_ t: TaskAssignment, inputs: [TaskInput], kinds: [String: any TaskKind], pipe: ZMQSocket?) -> WireMessage {
+    /// Runs one task; checkpoints are handed to `emit` (on this thread) while it runs. The
+    /// outcome echoes the attempt's lease token.
+    static func run(_ t: TaskAssignment, inputs: [TaskInput], kinds: [String: any TaskKind],
+                    emit: @escaping @Sendable (WireMessage) -> Void) -> WireMessage {
         guard let kind = kinds[t.kind] else {
-            return .failure(TaskFailure(task: t.task, attempt: t.attempt, error: "this worker cannot run task kind \(t.kind)", retryable: true))
+            return .failure(TaskFailure(task: t.task, attempt: t.attempt, error: "this worker cannot run task kind \(t.kind)", retryable: true,
+                                        lease: t.lease))
         }
-        let box = pipe.map(SocketBox.init)
         let context = TaskContext { step, data in
-            let c = TaskCheckpoint(task: t.task, attempt: t.attempt, step: UInt64(max(step, 0)), data: data)
-            _ = try? box?.socket.send(WireCodec.encode(.checkpoint(c)))
+            emit(.checkpoint(TaskCheckpoint(task: t.task, attempt: t.attempt, step: UInt64(max(step, 0)), data: data, lease: t.lease)))
         }
         let start = DispatchTime.now().uptimeNanoseconds
         do {
             let out = try kind.run(task: t.task, attempt: t.attempt, params: t.params, inputs: inputs, context: context)
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             return .result(TaskResult(task: t.task, attempt: t.attempt, output: out.output, elapsed: elapsed, blobs: out.blobs,
-                                      startStep: out.startStep.map { UInt64(max($0, 0)) }))
+                                      startStep: out.startStep.map { UInt64(max($0, 0)) }, lease: t.lease))
         } catch let e as TaskError {
-            return .failure(TaskFailure(task: t.task, attempt: t.attempt, error: e.message, retryable: e.retryable))
+            return .failure(TaskFailure(task: t.task, attempt: t.attempt, error: e.message, retryable: e.retryable, lease: t.lease))
         } catch {
-            return .failure(TaskFailure(task: t.task, attempt: t.attempt, error: "\(error)"))
+            return .failure(TaskFailure(task: t.task, attempt: t.attempt, error: "\(error)", lease: t.lease))
         }
     }
 }
 
 /// Moves a socket to the thread that will own it from then on.
-private final class SocketBox: @unchecked Sendable {
+final class SocketBox: @unchecked Sendable {
     let socket: ZMQSocket
     init(_ socket: ZMQSocket) { self.socket = socket }
 }

@@ -36,9 +36,12 @@ public final class Worker {
     /// Runs until the coordinator says done, refuses us, gives no answer for
     /// `giveUpAfter`, or a stop is requested.
     public func run() throws -> WorkerExit {
+        // A compute process that dies makes writes to its pipe fail (EPIPE), not kill us.
+        signal(SIGPIPE, SIG_IGN)
         let context = try ZMQContext()
         let dealer = DealerTransport(context: context, options: options)
-        let compute = try ComputeThread(context: context, kinds: kinds)
+        let compute: any ComputeBackend = try options.computeExecutable.map { try ComputeProcess(context: context, executable: $0) }
+            ?? ComputeThread(context: context, kinds: kinds)
         defer {
             compute.stop()
             dealer.close()

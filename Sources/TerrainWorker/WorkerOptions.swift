@@ -14,10 +14,16 @@ public struct WorkerOptions: Sendable {
     public var protocolVersion: UInt8
     /// Byte budget of the artifact cache.
     public var artifactCacheBytes: Int
+    /// The `terrain` executable to run tasks in (`terrain compute`, a child process, so that a
+    /// crashing task is reported instead of taking the worker down); `nil` runs them on a
+    /// thread of this process.
+    public var computeExecutable: String?
 
     /// Creates options.
     public init(endpoint: String, curve: (serverPublicKey: [UInt8], keys: CurveKeyPair)? = nil, prefetch: Int = 1,
-                giveUpAfter: Double? = nil, protocolVersion: UInt8 = WireCodec.version, artifactCacheBytes: Int = 1 << 30) {
+                giveUpAfter: Double? = nil, protocolVersion: UInt8 = WireCodec.version, artifactCacheBytes: Int = 1 << 30,
+                computeExecutable: String? = nil) {
+        self.computeExecutable = computeExecutable
         self.endpoint = endpoint
         self.curve = curve
         self.prefetch = prefetch

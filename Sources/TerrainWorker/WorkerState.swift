@@ -103,13 +103,15 @@ public struct WorkerState: Sendable {
         case let .received(message, now):
             lastHeard = now
             receive(message, now: now, into: &out)
+            startNext(now: now, into: &out)
         case let .malformed(error, now):
             lastHeard = now
             out.append(.log(.warning, "dropped a malformed message from the coordinator: \(error)"))
         case let .computed(message, now): computed(message, now: now, into: &out)
         case let .checkpoint(c, now):
-            // Progress of the running task: forward it; the task goes on.
-            send(.checkpoint(c), now: now, into: &out)
+            // Progress of the running task: forward it; the task goes on. A connection the
+            // coordinator has not welcomed holds no lease: the checkpoint would be dropped.
+            if welcomed { send(.checkpoint(c), now: now, into: &out) }
         case .tick(let now): tick(now: now, into: &out)
         case .signal:
             guard !leaving else { break }
@@ -136,7 +138,10 @@ public struct WorkerState: Sendable {
             if !leaving && credit > 0 { send(.ready(credit: credit), now: now, into: &out) }
         case let .reject(code, reason):
             guard code == .unknownPeer else { out.append(.exit(.rejected(code, reason))); return }
+            // The coordinator restarted or dropped us: the tasks we hold are no longer ours.
+            // Results wait for the new welcome (hello first).
             out.append(.log(.info, "the coordinator does not know this connection; introducing again"))
+            queue.removeAll()
             connect(now: now, into: &out)
         case .task(let t):
             lastWelcome = now
@@ -146,7 +151,6 @@ public struct WorkerState: Sendable {
                 fetching.formUnion(missing)
                 send(.fetch(hashes: missing), now: now, into: &out)
             }
-            startNext(into: &out)
         case let .artifact(hash, data):
             guard SHA256.hash(data) == hash else {
                 out.append(.log(.warning, "artifact \(SHA256.hex(hash).prefix(12)) failed its hash check; asking again"))
@@ -159,11 +163,22 @@ public struct WorkerState: Sendable {
                 let pinned = Set(queue.flatMap(\.artifacts))
                 for old in cache.insert(hash, size: data.count, pinned: pinned) { out.append(.evict(hash: old)) }
             }
-            startNext(into: &out)
         case .ack(let tasks):
             for t in tasks { unacked.removeValue(forKey: t) }
-        case .heartbeat:
-            break
+        case .heartbeat(let leased):
+            // The coordinator lists our leases: a queued task it does not list was given to
+            // another worker (or the sweep moved on); drop it and offer the slot again.
+            let listed = Set(leased)
+            let before = queue.count
+            queue.removeAll { !listed.contains($0.task) }
+            let dropped = before - queue.count
+            if dropped > 0 {
+                out.append(.log(.info, "dropped \(dropped) queued task(s) the coordinator gave to another worker"))
+                if welcomed && !leaving { send(.ready(credit: UInt64(dropped)), now: now, into: &out) }
+            }
+            if let c = computing, !listed.contains(c), welcomed {
+                out.append(.log(.info, "task \(c) was given to another worker; finishing it anyway (the first result wins)"))
+            }
         case .done(let reason):
             out.append(.exit(.done(reason)))
         case .hello, .ready, .result, .failure, .goodbye, .fetch, .checkpoint:
@@ -178,14 +193,18 @@ public struct WorkerState: Sendable {
         case .result(var r):
             r.credit = credit
             unacked[r.task] = r
-            send(.result(r), now: now, into: &out)
+            // Hello first: a connection the coordinator has not welcomed keeps the result
+            // until it is (every unacknowledged result goes out after a welcome).
+            if welcomed { send(.result(r), now: now, into: &out) }
         case .failure(var f):
             f.credit = credit
-            send(.failure(f), now: now, into: &out)
+            // A failure is about a lease, which a new connection does not hold: the
+            // coordinator retries the task when it notices the lost lease.
+            if welcomed { send(.failure(f), now: now, into: &out) }
         default:
             preconditionFailure("a computation ends with a result or a failure, not message type \(message.typeCode)")
         }
-        startNext(into: &out)
+        startNext(now: now, into: &out)
     }
 
     private mutating func tick(now: Double, into out: inout [Action]) {
@@ -197,6 +216,7 @@ public struct WorkerState: Sendable {
         if welcomed && now - lastSent >= heartbeatInterval {
             send(.heartbeat(tasks: heldTasks), now: now, into: &out)
         }
+        startNext(now: now, into: &out)
         // The coordinator is silent: reconnect under a new identity.
         let silentLimit = welcomed ? heartbeatInterval * Double(liveness) : max(2, backoff * 2)
         guard now - lastHeard > silentLimit else { return }
@@ -226,9 +246,17 @@ public struct WorkerState: Sendable {
         out.append(.send(message))
     }
 
+    /// Whether the coordinator has welcomed this connection and been heard from within the
+    /// liveness window: a worker woken from SIGSTOP must not start a prefetched task before
+    /// it knows the task is still its own.
+    private func connectionIsFresh(_ now: Double) -> Bool {
+        welcomed && now - lastHeard <= heartbeatInterval * Double(liveness)
+    }
+
     /// Hands the oldest task whose artifacts are all held to the compute thread.
-    private mutating func startNext(into out: inout [Action]) {
-        guard computing == nil, let index = queue.firstIndex(where: { $0.artifacts.allSatisfy(cache.contains) }) else { return }
+    private mutating func startNext(now: Double, into out: inout [Action]) {
+        guard computing == nil, connectionIsFresh(now),
+              let index = queue.firstIndex(where: { $0.artifacts.allSatisfy(cache.contains) }) else { return }
         let t = queue.remove(at: index)
         computing = t.task
         out.append(.compute(t))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TerrainCoordinator
 import TerrainDataset
+import TerrainExport
 import TerrainCore
 import TerrainSweeps
 import TerrainWire
@@ -27,6 +28,19 @@ enum CLI {
         do { return try body() } catch let e as TerrainError { throw Failure(message: e.description) }
     }
 
+    /// This executable's path (`/proc/self/exe` resolved, else argv[0]): what worker processes
+    /// and compute processes are started from.
+    static var executablePath: String {
+        if let resolved = realpath("/proc/self/exe", nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).path
+    }
+
+    /// Why a file write failed, as the operating system says it (``SurfaceExporter/describe(_:)``).
+    static func reason(_ error: any Error) -> String { SurfaceExporter.describe(error) }
+
     static func loadSweep(_ path: String) throws -> SweepSpec {
         do { return try SweepSpec.load(path: path) } catch let e as SpecError { throw Failure(message: e.description) }
     }
@@ -34,7 +48,7 @@ enum CLI {
     /// Runs a coordinator with a progress display; `started` is called once it is bound.
     static func runCoordinator(_ sweep: SweepSpec, endpoints: [String], dataset: String,
                                curve: (server: CurveKeyPair, allowedWorkers: Set<[UInt8]>)?, grace: Double, quiet: Bool,
-                               started: (@Sendable ([String]) -> Void)? = nil) throws -> CoordinatorSummary {
+                               insecure: Bool = false, started: (@Sendable ([String]) -> Void)? = nil) throws -> CoordinatorSummary {
         let printer = ProgressPrinter()
         let name = sweep.name
         var onProgress: (@Sendable (SweepDataset.Progress) -> Void)? = nil
@@ -45,14 +59,20 @@ enum CLI {
             started?(bound)
         }
         let options = CoordinatorOptions(endpoints: endpoints, datasetPath: dataset, curve: curve, gracePeriod: grace,
-                                         onProgress: onProgress, onBound: onBound)
+                                         onProgress: onProgress, onBound: onBound, allowInsecure: insecure)
         let coordinator: Coordinator
         do { coordinator = try Coordinator(spec: sweep, options: options) } catch let e as DatasetError {
             throw Failure(message: e.description)
         } catch let e as SpecError {
             throw Failure(message: e.description)
+        } catch let e as CoordinatorError {
+            throw Failure(message: e.description)
         }
-        let summary = try coordinator.run()
+        let summary: CoordinatorSummary
+        do { summary = try coordinator.run() } catch let e as DatasetError {
+            // A full disk, a dataset gone read-only: the file is consistent; a re-run resumes.
+            throw Failure(message: "\(e.description); the dataset holds every result committed before (a re-run resumes)")
+        }
         if !quiet, let p = try? SweepDataset(path: dataset, readOnly: true).readProgress() { printer.finish(p) }
         print("\(summary.finished ? "finished" : "stopped"): \(summary.done) done, \(summary.failed) failed of \(summary.total) tasks; dataset \(dataset)")
         return summary

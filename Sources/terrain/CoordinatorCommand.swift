@@ -25,6 +25,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Seconds to wait for running tasks after SIGINT/SIGTERM.")
     var grace: Double = 10
 
+    @Flag(help: "Serve plaintext on endpoints other hosts can reach (without it, a coordinator without --curve-key binds only loopback and ipc:// endpoints). Anyone who can reach the port can then join, read the sweep's inputs and submit results: use it only on a network you trust.")
+    var insecure = false
+
     @Flag(help: "No progress bar.")
     var quiet = false
 
@@ -32,7 +35,7 @@ struct CoordinatorCommand: ParsableCommand {
         let sweep = try CLI.loadSweep(spec)
         Coordinator.installSignalHandlers()
         let summary = try CLI.runCoordinator(sweep, endpoints: bind, dataset: dataset ?? "\(sweep.name).sqlite",
-                                             curve: try security.load(), grace: grace, quiet: quiet)
+                                             curve: try security.load(), grace: grace, quiet: quiet, insecure: insecure)
         if !summary.finished { throw ExitCode(130) }
     }
 }

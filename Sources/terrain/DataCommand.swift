@@ -72,8 +72,8 @@ struct DataCommand: ParsableCommand {
         }
 
         private func write(_ bytes: [UInt8], to path: String) throws {
-            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-                throw CLI.Failure(message: "\(path): cannot write the file")
+            do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                throw CLI.Failure(message: "\(path): cannot write the file: \(CLI.reason(error))")
             }
         }
     }

@@ -104,14 +104,16 @@ struct ExportCommand: ParsableCommand {
             if csv {
                 for (suffix, table) in [("runs", runs), ("curves", curves)] {
                     let path = "\(base)-\(suffix).csv"
-                    try table.csv().write(toFile: path, atomically: true, encoding: .utf8)
+                    do { try table.csv().write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                        throw CLI.Failure(message: "\(path): cannot write the file: \(CLI.reason(error))")
+                    }
                     print("wrote \(path) (\(table.rowCount) rows, columns \(table.columns.map(\.name).joined(separator: ", ")))")
                 }
             } else {
                 let path = base + ".npz"
                 let bytes = try RunTable.npz([("runs", runs), ("curves", curves)], attributes: attributes)
-                guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-                    throw CLI.Failure(message: "\(path): cannot write the file")
+                do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                    throw CLI.Failure(message: "\(path): cannot write the file: \(CLI.reason(error))")
                 }
                 print("wrote \(path) (runs: \(runs.rowCount) rows, curves: \(curves.rowCount) rows)")
             }

@@ -60,7 +60,7 @@ struct RenderCommand: ParsableCommand {
         }
         for f in figures {
             do { try f.svg.write(toFile: f.path, atomically: true, encoding: .utf8) } catch {
-                throw CLI.Failure(message: "\(f.path): cannot write: \(error.localizedDescription)")
+                throw CLI.Failure(message: "\(f.path): cannot write the file: \(CLI.reason(error))")
             }
             print("wrote \(f.path)")
         }

@@ -23,27 +23,36 @@ struct Run: ParsableCommand {
     func run() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         let sweep = try CLI.loadSweep(spec)
+        LocalSockets.removeStale(in: NSTemporaryDirectory())
         let socketDir = NSTemporaryDirectory() + "terrain-\(getpid())"
         try FileManager.default.createDirectory(atPath: socketDir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: socketDir) }
         let endpoint = "ipc://\(socketDir)/coordinator.sock"
         Coordinator.installSignalHandlers()
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        let executable = CLI.executablePath
         let launched = LaunchedWorkers()
-        let summary = try CLI.runCoordinator(sweep, endpoints: [endpoint], dataset: dataset ?? "\(sweep.name).sqlite",
+        // Whatever ends the coordinator — the sweep finishing, a signal, an error such as a
+        // full disk — ends its workers with it (they would otherwise wait --give-up-after).
+        let summary: CoordinatorSummary
+        do {
+            summary = try CLI.runCoordinator(sweep, endpoints: [endpoint], dataset: dataset ?? "\(sweep.name).sqlite",
                                              curve: nil, grace: 10, quiet: quiet) { _ in
-            var environment = ProcessInfo.processInfo.environment
-            environment["OPENBLAS_NUM_THREADS"] = "1"
-            for _ in 0..<workers {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: executable)
-                p.arguments = ["worker", "--connect", endpoint, "--give-up-after", "30"]
-                p.environment = environment
-                p.standardError = FileHandle.nullDevice
-                do { try p.run(); launched.add(p) } catch {
-                    FileHandle.standardError.write(Data("Error: cannot start a worker process: \(error)\n".utf8))
+                var environment = ProcessInfo.processInfo.environment
+                environment["OPENBLAS_NUM_THREADS"] = "1"
+                for _ in 0..<workers {
+                    let p = Process()
+                    p.executableURL = URL(fileURLWithPath: executable)
+                    p.arguments = ["worker", "--connect", endpoint, "--give-up-after", "30"]
+                    p.environment = environment
+                    p.standardError = FileHandle.nullDevice
+                    do { try p.run(); launched.add(p) } catch {
+                        FileHandle.standardError.write(Data("Error: cannot start a worker process: \(error)\n".utf8))
+                    }
                 }
             }
+        } catch {
+            launched.wait(seconds: 0)
+            throw error
         }
         // A finished sweep releases its workers (they leave on `done`); a stopped one cannot
         // use what they are computing any more: they are killed (a re-run resumes, long tasks
@@ -75,5 +84,25 @@ final class LaunchedWorkers: @unchecked Sendable {
             if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         }
         for p in all { p.waitUntilExit() }
+    }
+}
+
+/// The `$TMPDIR/terrain-<pid>/` socket directories of `terrain run`.
+enum LocalSockets {
+    /// Removes the directories of `terrain run` processes that no longer exist (one killed
+    /// with SIGKILL cannot remove its own). Only directories this user owns that hold nothing
+    /// but a coordinator socket are touched.
+    static func removeStale(in directory: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix("terrain-") {
+            guard let pid = Int32(name.dropFirst("terrain-".count)), pid > 0, pid != getpid() else { continue }
+            if kill(pid, 0) == 0 || errno != ESRCH { continue }
+            let path = (directory as NSString).appendingPathComponent(name)
+            var s = stat()
+            guard lstat(path, &s) == 0, (s.st_mode & S_IFMT) == S_IFDIR, s.st_uid == getuid(),
+                  let contents = try? FileManager.default.contentsOfDirectory(atPath: path),
+                  contents.allSatisfy({ $0 == "coordinator.sock" }) else { continue }
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 }

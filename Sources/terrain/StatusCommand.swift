@@ -27,10 +27,10 @@ struct StatusCommand: ParsableCommand {
         } catch let e as ResultsError {
             throw CLI.Failure(message: e.message)
         }
-        let failures = try ds.events(kind: "quarantined")
+        let failures = try ds.failedTasks()
         if !failures.isEmpty {
-            print("failed tasks:")
-            for f in failures.prefix(20) { print("  task \(f.task.map(String.init) ?? "?"): \(f.detail)") }
+            print("failed tasks (`terrain retry \(dataset)` queues them again):")
+            for f in failures.prefix(20) { print("  task \(f.task): \(f.error ?? "no error recorded")") }
             if failures.count > 20 { print("  … and \(failures.count - 20) more") }
         }
         for (key, value) in try ds.summaries().sorted(by: { $0.key < $1.key }) {

@@ -40,7 +40,8 @@ struct WorkerCommand: ParsableCommand {
         }
         Worker.installSignalHandlers()
         let worker = Worker(options: WorkerOptions(endpoint: connect, curve: curve, prefetch: max(0, prefetch),
-                                                       giveUpAfter: giveUpAfter, protocolVersion: protocolVersion))
+                                                       giveUpAfter: giveUpAfter, protocolVersion: protocolVersion,
+                                                       computeExecutable: CLI.executablePath))
         let exit = try worker.run()
         switch exit {
         case .done(let reason): FileHandle.standardError.write(Data("worker: \(reason)\n".utf8))

@@ -51,6 +51,11 @@ final class CoordinatorShellTests: XCTestCase {
         transport.messages(to: peer).flatMap { m -> [UInt64] in if case .ack(let t) = m { return t } else { return [] } }
     }
 
+    /// The result of `t` as a worker sends it: echoing the attempt and its lease token.
+    private func answer(_ t: TaskAssignment, output: [UInt8], credit: UInt64 = 1, blobs: [(name: String, data: [UInt8])] = []) -> WireMessage {
+        .result(TaskResult(task: t.task, attempt: t.attempt, output: output, elapsed: 0.5, credit: credit, blobs: blobs, lease: t.lease))
+    }
+
     func testAWorkerIsWelcomedAndGetsAsManyTasksAsItsCredit() throws {
         let s = try shell("{tasks: 5}")
         try join(s, "w1", credit: 2)
@@ -63,9 +68,10 @@ final class CoordinatorShellTests: XCTestCase {
     }
 
     func testAResultIsAcknowledgedOnlyAfterTheCommitThatMakesItDurable() throws {
-        let s = try shell("{tasks: 1, blob_bytes: 40}")
+        let s = try shell("{tasks: 1, payload_bytes: 3, blob_bytes: 2}")
         try join(s, "w1")
-        let result = TaskResult(task: 1, attempt: 1, output: [1, 2, 3], elapsed: 0.5, credit: 1, blobs: [("state", [7, 7])])
+        let t = try XCTUnwrap(tasks(to: "w1").first)
+        guard case .result(let result) = answer(t, output: [1, 2, 3], blobs: [("state", [7, 7])]) else { return XCTFail() }
         try deliver(s, .result(result), from: "w1")
         XCTAssertEqual(acks(to: "w1"), [], "not before the commit")
         clock.advance(0.004)
@@ -79,13 +85,40 @@ final class CoordinatorShellTests: XCTestCase {
         XCTAssertEqual(stored.digest, ReceivedResult(hashing: result).digest)
         XCTAssertEqual(try coordinator.dataset.outputs(of: 1).map(\.hash), [SHA256.hash([7, 7])], "the blob is stored under its hash")
         XCTAssertTrue(s.finished)
+        try s.writeProgress(state: "finished")
+        XCTAssertEqual(try coordinator.dataset.readProgress().workers, 0, "a finished sweep serves nobody, whoever was connected")
+    }
+
+    /// Values at the ends of their ranges, from a welcomed peer holding real leases, pass
+    /// through the shell and the scheduler without trapping (no overflow, no failed conversion).
+    func testExtremeButWellFormedValuesNeverTrap() throws {
+        let s = try shell("{tasks: 3}")
+        try deliver(s, .hello(WorkerHello(worker: "w", host: "h", pid: .max, kinds: ["probe"], slots: 64)), from: "w")
+        for _ in 0..<3 { try deliver(s, .ready(credit: .max), from: "w") }
+        let t = tasks(to: "w")
+        XCTAssertEqual(t.count, 3)
+        let top = UInt64(Int64.max)
+        try deliver(s, .heartbeat(tasks: Array(top - 4095 ... top)), from: "w")
+        try deliver(s, .checkpoint(TaskCheckpoint(task: t[0].task, attempt: t[0].attempt, step: top, data: [1], lease: t[0].lease)), from: "w")
+        try deliver(s, .failure(TaskFailure(task: t[1].task, attempt: t[1].attempt, error: "e", credit: .max, lease: t[1].lease)), from: "w")
+        try deliver(s, .result(TaskResult(task: top, attempt: top, output: [], elapsed: 1e9, credit: .max, startStep: top, lease: t[0].lease)),
+                    from: "w")
+        try deliver(s, .result(TaskResult(task: t[2].task, attempt: t[2].attempt, output: [UInt8](repeating: 1, count: 32), elapsed: 1e9,
+                                          credit: .max, startStep: top, lease: t[2].lease)), from: "w")
+        try deliver(s, .fetch(hashes: Array(repeating: [UInt8](repeating: 0xFF, count: 32), count: 256)), from: "w")
+        clock.advance(1)
+        try s.service()
+        try s.commit()
+        XCTAssertEqual(s.malformed, 0)
+        XCTAssertEqual(try coordinator.dataset.checkpoint(of: t[0].task)?.step, top)
+        XCTAssertEqual(s.scheduler.status(of: t[2].task), .done)
     }
 
     func testADependentTaskReceivesItsDependencysOutputsAsTypedInputsAndCanFetchThem() throws {
-        let s = try shell("{tasks: 2, chain: 2, blob_bytes: 32}")
+        let s = try shell("{tasks: 2, chain: 2, payload_bytes: 0, blob_bytes: 32}")
         try join(s, "w1")
         let blob = [UInt8](repeating: 9, count: 32)
-        try deliver(s, .result(TaskResult(task: 1, attempt: 1, output: [], credit: 1, blobs: [("state", blob)])), from: "w1")
+        try deliver(s, answer(try XCTUnwrap(tasks(to: "w1").first), output: [], blobs: [("state", blob)]), from: "w1")
         clock.advance(0.01)
         try s.service()
         let second = try XCTUnwrap(tasks(to: "w1").last)
@@ -116,7 +149,8 @@ final class CoordinatorShellTests: XCTestCase {
         let s = try shell("{tasks: 1}")
         try join(s, "w1")
         let state = [UInt8](repeating: 5, count: 64)
-        try deliver(s, .checkpoint(TaskCheckpoint(task: 1, attempt: 1, step: 40, data: state)), from: "w1")
+        let lease = try XCTUnwrap(tasks(to: "w1").first).lease
+        try deliver(s, .checkpoint(TaskCheckpoint(task: 1, attempt: 1, step: 40, data: state, lease: lease)), from: "w1")
         try deliver(s, .goodbye(reason: "SIGTERM"), from: "w1")
         try join(s, "w2")
         let retry = try XCTUnwrap(tasks(to: "w2").first)
@@ -132,13 +166,13 @@ final class CoordinatorShellTests: XCTestCase {
     func testHostileInputIsCountedAndLoggedAndAnotherVersionIsToldWhy() throws {
         let s = try shell("{tasks: 1}")
         try s.receive([Array("x".utf8)])
-        try s.receive([Array("x".utf8), [0x54, 0x52, 2, 99]])
+        try s.receive([Array("x".utf8), [0x54, 0x52, WireCodec.version, 99]])
         try deliver(s, .ack(tasks: [1]), from: "x")
         let old = WireCodec.encode(.hello(WorkerHello(worker: "v1", host: "h", pid: 1, kinds: ["probe"], slots: 1)), version: 1)
         try s.receive([Array("v1".utf8)] + old)
         XCTAssertEqual(s.malformed, 4)
         guard case .reject(.versionMismatch, let reason)? = transport.messages(to: "v1").first else { return XCTFail("no reject") }
-        XCTAssertTrue(reason.contains("version 1") && reason.contains("version 2"), reason)
+        XCTAssertTrue(reason.contains("version 1") && reason.contains("version \(WireCodec.version)"), reason)
         try s.commit()
         XCTAssertEqual(try coordinator.dataset.events(kind: "malformed").count, 2)
         XCTAssertEqual(try coordinator.dataset.events(kind: "reject").count, 1)
@@ -153,7 +187,8 @@ final class CoordinatorShellTests: XCTestCase {
         try deliver(s, .ready(credit: 1), from: "w1")
         XCTAssertEqual(s.scheduler.workerCount, 0)
         XCTAssertEqual(s.scheduler.status(of: 1), .queued)
-        XCTAssertEqual(s.scheduler.attempts(of: 1), 1, "a lost worker's oldest task is charged its attempt (docs/protocol.md)")
+        XCTAssertEqual(s.scheduler.attempts(of: 1), 1, "the attempt was made")
+        XCTAssertEqual(s.scheduler.failures(of: 1), 0, "a lost worker is not a failure of its task (docs/protocol.md)")
         try join(s, "w2")
         XCTAssertEqual(tasks(to: "w2").map { [$0.task, $0.attempt] }, [[1, 2]])
     }

@@ -39,12 +39,14 @@ final class ProcessHarness {
 
     /// Starts `terrain ARGS`, output to files in the test folder.
     @discardableResult
-    func start(_ args: [String], label: String) throws -> Process {
+    func start(_ args: [String], label: String, environment: [String: String] = [:], directory: String? = nil) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try Self.terrain)
         p.arguments = args
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_NUM_THREADS"] = "1"
+        env.merge(environment) { $1 }
         p.environment = env
         FileManager.default.createFile(atPath: "\(dir)/\(label).out", contents: nil)
         FileManager.default.createFile(atPath: "\(dir)/\(label).err", contents: nil)

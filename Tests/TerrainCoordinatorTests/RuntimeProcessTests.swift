@@ -1,5 +1,6 @@
 import Foundation
 import TerrainCoordinator
+import TerrainTestSupport
 import TerrainWire
 import XCTest
 
@@ -108,9 +109,12 @@ final class RuntimeProcessTests: XCTestCase {
         XCTAssertEqual(harness.waitForExit(c), 0, harness.output("coordinator"))
         let ds = try harness.open()
         XCTAssertEqual(try ds.task(4)?.status, .failed)
-        XCTAssertEqual(try ds.task(4)?.attempts, 2)
+        XCTAssertEqual(try ds.task(4)?.failures, 2)
         XCTAssertTrue(try ds.task(4)?.error?.contains("fails on purpose") ?? false)
         XCTAssertEqual(try ds.task(9)?.status, .failed)
+        XCTAssertEqual(try ds.task(9)?.failures, 2, "each crash was reported by its worker, which lived on")
+        let crash = try ds.task(9)?.error ?? ""
+        XCTAssertTrue(crash.contains("crashed its worker's compute process (killed by signal 9)"), crash)
         XCTAssertEqual(try ds.resultRows().count, 18)
         for w in workers { _ = harness.waitForExit(w) }
     }
@@ -222,6 +226,98 @@ extension RuntimeProcessTests {
         XCTAssertEqual(harness.waitForExit(c1), 0)
         _ = harness.waitForExit(w)
         XCTAssertEqual(try harness.open().events(kind: "coordinator-started").count, 1)
+    }
+
+    /// Three coordinators at once on one file through its path, a symlink and a hard link: one
+    /// serves it, the others are refused; a hard link cannot pick up a killed coordinator's
+    /// dataset while its write-ahead log (beside the other name) holds transactions; the file
+    /// stays intact throughout.
+    func testCoordinatorsReachingOneDatasetThroughOtherNamesAreRefusedAndNothingIsCorrupted() throws {
+        let spec = try probeSpec(tasks: 400, sleepMs: 5)
+        let link = harness.dir + "/link.sqlite", hard = harness.dir + "/hard.sqlite"
+        let c1 = try harness.coordinator(spec, label: "c1")
+        harness.waitFor("the dataset") { FileManager.default.fileExists(atPath: harness.dataset) }
+        XCTAssertEqual(symlink(harness.dataset, link), 0)
+        XCTAssertEqual(Glibc.link(harness.dataset, hard), 0)
+        let others = try [("via-link", link), ("via-hard", hard), ("via-relative", "../\((harness.dir as NSString).lastPathComponent)/sweep.sqlite")]
+            .map { label, path in
+                try harness.start(["coordinator", spec, "--bind", harness.endpoint + label, "--dataset", path, "--quiet"], label: label,
+                                  directory: harness.dir)
+            }
+        for (p, label) in zip(others, ["via-link", "via-hard", "via-relative"]) {
+            XCTAssertEqual(harness.waitForExit(p), 1, harness.output(label))
+            XCTAssertTrue(harness.output(label).contains("in use by another coordinator (pid \(c1.processIdentifier))"), harness.output(label))
+        }
+        let w = try harness.worker("w")
+        harness.waitFor("50 results") { harness.resultCount() >= 50 }
+        kill(c1.processIdentifier, SIGKILL)
+        c1.waitUntilExit()
+        kill(w.processIdentifier, SIGKILL)
+        w.waitUntilExit()
+        // The killed coordinator's write-ahead log lies beside sweep.sqlite: through hard.sqlite
+        // a coordinator would not see it (it used to start the sweep over). Neither name may
+        // write while both exist.
+        XCTAssertGreaterThan((try? FileManager.default.attributesOfItem(atPath: harness.dataset + "-wal")[.size] as? Int) ?? 0, 0)
+        for (label, path) in [("hard-after", hard), ("path-after", harness.dataset)] {
+            let c = try harness.start(["coordinator", spec, "--bind", harness.endpoint + label, "--dataset", path, "--quiet"], label: label)
+            XCTAssertEqual(harness.waitForExit(c), 1, harness.output(label))
+            XCTAssertTrue(harness.output(label).contains("has 2 hard links"), harness.output(label))
+        }
+        XCTAssertEqual(unlink(hard), 0)
+        let c2 = try harness.coordinator(spec, label: "c2")
+        let w2 = try harness.worker("w2")
+        XCTAssertEqual(harness.waitForExit(c2), 0, harness.output("c2"))
+        _ = harness.waitForExit(w2)
+        try assertAllTasksDoneOnce(400)
+        XCTAssertEqual(try harness.open().table("PRAGMA integrity_check").rows, [[.text("ok")]])
+    }
+
+    func testRetryPutsAQuarantinedTaskAndItsDependentsBackAndARerunCompletesThem() throws {
+        // Chains 1 → 2 → 3 and 4 → 5 → 6; task 1 crashes its first attempt, and one failed
+        // attempt is all it is allowed.
+        let spec = try probeSpec(tasks: 6, sleepMs: 1, extraProbe: "chain: 3\n  crash_once: [1]", runtime: "max_attempts: 1\n  heartbeat_ms: 100")
+        try harness.runToEnd(spec)
+        var ds = try harness.open()
+        XCTAssertEqual(try [1, 2, 3, 4].map { try ds.task($0)?.status }, [.failed, .failed, .failed, .done])
+        let status = try harness.start(["status", harness.dataset], label: "status")
+        XCTAssertEqual(harness.waitForExit(status), 0)
+        XCTAssertTrue(harness.output("status").contains("task 2: dependency 1 failed"), harness.output("status"))
+        XCTAssertTrue(harness.output("status").contains("terrain retry"), harness.output("status"))
+
+        let refused = try harness.start(["retry", harness.dataset, "--task", "2"], label: "refused")
+        XCTAssertEqual(harness.waitForExit(refused), 1)
+        XCTAssertTrue(harness.output("refused").contains("task 2 depends on task 1, which failed; retry task 1"), harness.output("refused"))
+        let retry = try harness.start(["retry", harness.dataset, "--task", "1"], label: "retry")
+        XCTAssertEqual(harness.waitForExit(retry), 0, harness.output("retry"))
+        XCTAssertTrue(harness.output("retry").contains("re-queued 3 tasks (1, 2, 3)"), harness.output("retry"))
+
+        try harness.runToEnd(spec)
+        ds = try harness.open()
+        XCTAssertEqual(try ds.resultRows().count, 6, "the sweep is complete")
+        XCTAssertEqual(try ds.task(1)?.attempts, 2)
+        XCTAssertEqual(try ds.readProgress().workers, 0, "a finished sweep shows no workers")
+    }
+
+    func testTerrainRunRemovesSocketDirectoriesOfRunsThatNoLongerExist() throws {
+        let tmp = harness.dir + "/tmp"
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let stale = tmp + "/terrain-\(gone.processIdentifier)", live = tmp + "/terrain-\(getpid())", other = tmp + "/terrain-1234567"
+        for d in [stale, live, other] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            XCTAssertTrue(FileManager.default.createFile(atPath: d + "/coordinator.sock", contents: nil))
+        }
+        XCTAssertTrue(FileManager.default.createFile(atPath: other + "/notes.txt", contents: nil))
+        let spec = try probeSpec(tasks: 2, sleepMs: 0)
+        let run = try harness.start(["run", spec, "--workers", "1", "--dataset", harness.dataset, "--quiet"], label: "run",
+                                    environment: ["TMPDIR": tmp])
+        XCTAssertEqual(harness.waitForExit(run), 0, harness.output("run"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "a SIGKILLed run's directory is removed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live), "a running process's directory is kept")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: other), "a directory holding anything else is kept")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/terrain-\(run.processIdentifier)"), "its own is removed at the end")
     }
 
     func testASpecThatCannotBeExpandedLeavesNoDatasetBehind() throws {

@@ -44,7 +44,7 @@ final class SweepDatasetReaderTests: XCTestCase {
         XCTAssertEqual(tasks.map(\.id), [1, 2, 3])
         XCTAssertEqual(tasks.map(\.status), [.queued, .queued, .waiting])
         XCTAssertEqual(tasks[2].dependencies, [1, 2])
-        XCTAssertEqual(try ds.meta("schema_version"), "2")
+        XCTAssertEqual(try ds.meta("schema_version"), "\(SweepDataset.schemaVersion)")
         XCTAssertEqual(try ds.specHash(), "h")
         XCTAssertEqual(try ds.events(kind: "sweep-created").map(\.detail), ["3 tasks of kind training"])
     }
@@ -90,7 +90,8 @@ final class SweepDatasetReaderTests: XCTestCase {
         XCTAssertFalse(try old.table("PRAGMA table_info(results)").rows.contains { $0[1] == .text("start_step") })
         let reopened = try SweepDataset(path: path)
         XCTAssertTrue(try reopened.table("PRAGMA table_info(results)").rows.contains { $0[1] == .text("start_step") })
-        XCTAssertEqual(try reopened.meta("schema_version"), "2")
+        XCTAssertTrue(try reopened.table("PRAGMA table_info(tasks)").rows.contains { $0[1] == .text("failures") })
+        XCTAssertEqual(try reopened.meta("schema_version"), "\(SweepDataset.schemaVersion)")
         XCTAssertEqual(try reopened.runs(), [])
     }
 

@@ -42,7 +42,7 @@ final class WireCodecTests: XCTestCase {
     }
 }
 
-/// Version 2's list fields, byte for byte as docs/protocol.md describes them, and hostile input.
+/// The list fields (since version 2), byte for byte as docs/protocol.md describes them, and hostile input.
 final class WireListFieldTests: XCTestCase {
     private func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
     private func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8((v >> (8 * UInt64($0))) & 0xFF) } }
@@ -51,7 +51,7 @@ final class WireListFieldTests: XCTestCase {
 
     func testAHelloListsItsKindsAsAStringList() throws {
         let frames = WireCodec.encode(.hello(WorkerHello(worker: "w", host: "h", pid: 9, kinds: ["probe", "run"], slots: 1)))
-        let expected: [UInt8] = [0x54, 0x52, 2, 1]
+        let expected: [UInt8] = [0x54, 0x52, WireCodec.version, 1]
             + key("worker", 5) + string("w") + key("host", 5) + string("h") + key("pid", 1) + le64(9)
             + key("kinds", 8) + le32(2) + string("probe") + string("run") + key("slots", 1) + le64(1)
         XCTAssertEqual(frames, [expected])
@@ -59,12 +59,13 @@ final class WireListFieldTests: XCTestCase {
 
     func testATaskCarriesItsInputsAsRecordsOfDependencyNameAndHash() throws {
         let hash = [UInt8](repeating: 0xAB, count: 32)
+        let lease = [UInt8](repeating: 0x5A, count: WireCodec.leaseBytes)
         let task = TaskAssignment(task: 3, attempt: 1, kind: "surface", params: [7],
-                                  inputs: [TaskInputRef(dependency: 0, name: "d1", hash: hash)])
+                                  inputs: [TaskInputRef(dependency: 0, name: "d1", hash: hash)], lease: lease)
         let record = key("task", 1) + le64(0) + key("name", 5) + string("d1") + key("hash", 4) + le32(32) + hash
-        let expected: [UInt8] = [0x54, 0x52, 2, 5]
+        let expected: [UInt8] = [0x54, 0x52, WireCodec.version, 5]
             + key("task", 1) + le64(3) + key("attempt", 1) + le64(1) + key("kind", 5) + string("surface")
-            + key("params", 4) + le32(1) + [7] + key("inputs", 9) + le32(1) + le32(record.count) + record
+            + key("params", 4) + le32(1) + [7] + key("lease", 4) + le32(16) + lease + key("inputs", 9) + le32(1) + le32(record.count) + record
         XCTAssertEqual(WireCodec.encode(.task(task)), [expected])
         XCTAssertEqual(task.artifacts, [hash])
     }
@@ -91,8 +92,8 @@ final class WireListFieldTests: XCTestCase {
     }
 
     func testHostileListsAreMalformedNotCrashes() {
-        let header: [UInt8] = [0x54, 0x52, 2, 5] + key("task", 1) + le64(1) + key("attempt", 1) + le64(1)
-            + key("kind", 5) + string("k") + key("params", 4) + le32(0)
+        let header: [UInt8] = [0x54, 0x52, WireCodec.version, 5] + key("task", 1) + le64(1) + key("attempt", 1) + le64(1)
+            + key("kind", 5) + string("k") + key("params", 4) + le32(0) + key("lease", 4) + le32(16) + [UInt8](repeating: 0, count: 16)
         let hash = [UInt8](repeating: 0, count: 32)
         let goodRecord = key("task", 1) + le64(0) + key("name", 5) + string("x") + key("hash", 4) + le32(32) + hash
         let cases: [(String, [UInt8])] = [

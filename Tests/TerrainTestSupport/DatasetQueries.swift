@@ -30,6 +30,34 @@ extension SweepDataset {
         }
     }
 
+    /// Writes another program's SQLite database at `path`: a table of its own, no Terrain metadata.
+    public static func makeForeignDatabaseForTests(_ path: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers(name) VALUES ('ada')")
+        }
+        try queue.close()
+    }
+
+    /// The digest of every stored result, by task (what "bit-identical" compares: the output
+    /// and every output artifact, docs/protocol.md).
+    public func resultDigests() throws -> [UInt64: [UInt8]] {
+        try db.read { db in
+            var out = [UInt64: [UInt8]]()
+            for row in try Row.fetchAll(db, sql: "SELECT task, digest FROM results") { out[UInt64(row[0] as Int64)] = [UInt8](row[1] as Data) }
+            return out
+        }
+    }
+
+    /// Rows of the event log by kind: how many of each.
+    public func eventCounts() throws -> [String: Int] {
+        try db.read { db in
+            var out = [String: Int]()
+            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) FROM events GROUP BY kind") { out[row[0]] = row[1] }
+            return out
+        }
+    }
+
     /// (task, attempt, worker, received) of every stored result, in task order.
     public func resultRows() throws -> [(task: UInt64, attempt: UInt64, worker: String, received: Double)] {
         try db.read { db in
@@ -40,10 +68,10 @@ extension SweepDataset {
     }
 
     /// Status, attempts and last error of a task.
-    public func task(_ id: UInt64) throws -> (status: TaskStatus, attempts: Int, error: String?)? {
+    public func task(_ id: UInt64) throws -> (status: TaskStatus, attempts: Int, failures: Int, error: String?)? {
         try db.read { db in
-            try Row.fetchOne(db, sql: "SELECT status, attempts, error FROM tasks WHERE id = ?", arguments: [Int64(id)]).map {
-                (TaskStatus(rawValue: $0[0]) ?? .queued, $0[1], $0[2])
+            try Row.fetchOne(db, sql: "SELECT status, attempts, failures, error FROM tasks WHERE id = ?", arguments: [Int64(id)]).map {
+                (TaskStatus(rawValue: $0[0]) ?? .queued, $0[1], $0[2], $0[3])
             }
         }
     }
@@ -68,6 +96,7 @@ extension SweepDataset {
             try db.execute(sql: """
                 DROP TABLE checkpoints; DROP TABLE runs; DROP TABLE curve_points;
                 ALTER TABLE results DROP COLUMN start_step;
+                ALTER TABLE tasks DROP COLUMN failures;
                 UPDATE meta SET value = '1' WHERE key = 'schema_version';
                 """)
         }

@@ -124,6 +124,53 @@ final class WorkerStateTests: XCTestCase {
         XCTAssertEqual(s.handle(.tick(now: 0.7)), [.send(.goodbye(reason: "worker stopping (signal)")), .exit(.signalled)])
     }
 
+    /// After a coordinator restart the worker hears `reject` code 2 for whatever it sends; it
+    /// says hello first and sends its unacknowledged results only once welcomed again.
+    func testAfterAnUnknownPeerRejectResultsWaitForTheNewWelcome() {
+        var s = welcomed()
+        XCTAssertEqual(computed(s.handle(.received(task(1), now: 0.5))), [1])
+        _ = s.handle(.received(task(2), now: 0.5))
+        let d = s.handle(.received(.reject(code: .unknownPeer, reason: "unknown peer: say hello first"), now: 1))
+        XCTAssertTrue(d.contains(.connect))
+        XCTAssertFalse(s.isWelcomed)
+        XCTAssertEqual(s.heldTasks, [1], "the queued task is no longer ours: dropped")
+        let r = TaskResult(task: 1, attempt: 1, output: [7])
+        let finished = s.handle(.computed(.result(r), now: 1.2))
+        XCTAssertEqual(sent(finished).filter { if case .result = $0 { return true } else { return false } }, [], "not before hello")
+        XCTAssertEqual(s.unacknowledged, [1])
+        var resent = r
+        resent.credit = 1
+        XCTAssertEqual(sent(s.handle(.received(.welcome(sweep: "s", heartbeatMilliseconds: 1000, liveness: 3), now: 1.3))),
+                       [.result(resent), .ready(credit: 2)])
+    }
+
+    /// A worker woken from SIGSTOP must not compute a prefetched task the coordinator has given
+    /// to another worker (or that belongs to a finished sweep): it waits to hear from the
+    /// coordinator, whose heartbeat lists its leases, and drops the others.
+    func testAStaleWorkerWaitsForTheCoordinatorAndDropsTasksNoLongerLeasedToIt() {
+        var s = welcomed(prefetch: 2)
+        XCTAssertEqual(computed(s.handle(.received(task(1), now: 0.1))), [1])
+        _ = s.handle(.received(task(2), now: 0.1))
+        _ = s.handle(.received(task(3), now: 0.1))
+        // Stopped for a minute (the sweep may have ended meanwhile); task 1 ends as it wakes up.
+        let woke = s.handle(.computed(.result(TaskResult(task: 1, attempt: 1, output: [])), now: 60))
+        XCTAssertEqual(computed(woke), [], "nothing starts before the coordinator is heard from again")
+        let tick = s.handle(.tick(now: 60.05))
+        XCTAssertEqual(computed(tick), [])
+        XCTAssertTrue(tick.contains(.connect), "silent past the liveness window: a new connection")
+        XCTAssertEqual(s.heldTasks, [], "its queued tasks were the old connection's: dropped")
+
+        // Within the liveness window, the coordinator's heartbeat lists its leases.
+        var t = welcomed(prefetch: 2)
+        _ = t.handle(.received(task(1), now: 0.1))
+        _ = t.handle(.received(task(2), now: 0.1))
+        _ = t.handle(.received(task(3), now: 0.1))
+        let heard = t.handle(.received(.heartbeat(tasks: [1, 3]), now: 1))
+        XCTAssertEqual(t.heldTasks, [1, 3], "task 2 was given to another worker")
+        XCTAssertTrue(sent(heard).contains(.ready(credit: 1)), "the dropped task's slot is offered again")
+        XCTAssertEqual(computed(t.handle(.computed(.result(TaskResult(task: 1, attempt: 1, output: [])), now: 2))), [3])
+    }
+
     func testRejectsAndDone() {
         var s = welcomed()
         XCTAssertTrue(s.handle(.received(.reject(code: .unknownPeer, reason: "say hello"), now: 1)).contains(.connect))

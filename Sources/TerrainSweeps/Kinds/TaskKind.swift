@@ -21,24 +21,46 @@ public protocol TaskKind: Sendable {
     /// checkpoint. Throws ``TaskError`` for failures it understands.
     func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput
 
-    /// What the coordinator stores besides the result for an output of this kind (table rows),
-    /// or why it cannot (then the result is stored without them and a `bad-record` event says
-    /// why). Runs on the coordinator's I/O thread: keep it cheap. The default stores nothing.
-    func tabulate(_ output: [UInt8], task: UInt64) -> Tabulation
+    /// Judges a result that arrived from the wire before the coordinator accepts it: the
+    /// output's length and values, the blobs' names and sizes, a decodable record — and what
+    /// it adds to the dataset besides itself (table rows). A rejected result never becomes
+    /// the task's result (docs/protocol.md, "Results are judged by their kind"). Runs on the
+    /// coordinator's I/O thread: keep it cheap.
+    func judge(_ result: TaskOutput, params: Params, task: UInt64) -> Judgement
+
+    /// Why decoded parameters cannot be run (they arrive over the wire), or `nil`. Checked
+    /// before ``run(_:context:)``; a problem is a non-retryable failure. The default accepts.
+    static func problem(in params: Params) -> String?
 }
 
-/// What a result adds to the dataset besides itself.
-public enum Tabulation: Sendable, Equatable {
-    /// Nothing.
-    case none
-    /// Rows of the `runs` and `curve_points` tables.
-    case rows(RunRows)
-    /// The output cannot be tabulated; the reason is logged as a `bad-record` event.
-    case rejected(String)
+/// What the coordinator makes of a result (``TaskKind/judge(_:params:task:)``).
+public enum Judgement: Sendable, Equatable {
+    /// Accept it, with the rows of the `runs` and `curve_points` tables it adds (or none).
+    case accept(RunRows?)
+    /// Refuse it, with the reason.
+    case reject(String)
 }
 
 extension TaskKind {
-    public func tabulate(_ output: [UInt8], task: UInt64) -> Tabulation { .none }
+    public static func problem(in params: Params) -> String? { nil }
+
+    /// Judges a result against the task's stored parameters (``judge(_:params:task:)``).
+    public func judge(_ result: TaskOutput, params: [UInt8], task: UInt64) -> Judgement {
+        guard let p = try? JSONDecoder.runState.decode(Params.self, from: Data(params)) else {
+            return .reject("the \(Self.name) task's stored parameters do not decode")
+        }
+        return judge(result, params: p, task: task)
+    }
+
+    /// Checks that a result carries exactly the blobs `expected` names, in that order.
+    public static func blobProblem(_ result: TaskOutput, expected: [String]) -> String? {
+        let names = result.blobs.map(\.name)
+        guard names == expected else {
+            return "carries blobs [\(names.map { "'\($0)'" }.joined(separator: ", "))], expected [\(expected.joined(separator: ", "))]"
+        }
+        if let empty = result.blobs.first(where: { $0.data.isEmpty }) { return "blob '\(empty.name)' is empty" }
+        return nil
+    }
 
     /// The kind's name.
     public var name: String { Self.name }
@@ -48,9 +70,12 @@ extension TaskKind {
 
     /// Decodes parameters; a failure is a non-retryable ``TaskError`` naming the task.
     public static func decode(_ params: [UInt8], task: UInt64) throws -> Params {
-        do { return try JSONDecoder.runState.decode(Params.self, from: Data(params)) } catch {
+        let p: Params
+        do { p = try JSONDecoder.runState.decode(Params.self, from: Data(params)) } catch {
             throw TaskError("\(name) task \(task): unreadable parameters: \(error)", retryable: false)
         }
+        if let problem = problem(in: p) { throw TaskError("\(name) task \(task): parameters out of range: \(problem)", retryable: false) }
+        return p
     }
 
     /// Runs one task from its wire form: decodes the parameters and calls ``run(_:context:)``.

@@ -33,7 +33,22 @@ public struct LotteryKind: TaskKind {
     /// Creates the kind.
     public init() {}
 
-    public func tabulate(_ output: [UInt8], task: UInt64) -> Tabulation { RunRecord.tabulate(output, kind: Self.name, task: task) }
+    public static func problem(in p: Params) -> String? {
+        guard (0...60).contains(p.level), p.rewindStep >= 0 else { return "level \(p.level), rewind step \(p.rewindStep)" }
+        return p.training.problem
+    }
+
+    /// A run record of this level (seed, level, branch) that can be tabulated, with the
+    /// `mask` and `weights` blobs (and `rewind` at level 0).
+    public func judge(_ result: TaskOutput, params p: Params, task: UInt64) -> Judgement {
+        if let problem = Self.blobProblem(result, expected: ["mask", "weights"] + (p.level == 0 ? ["rewind"] : [])) { return .reject(problem) }
+        let judged = RunRecord.judge(result.output, kind: Self.name, task: task)
+        guard case .accept(let rows?) = judged else { return judged }
+        guard rows.run.seed == Int64(bitPattern: p.seed), rows.run.level == p.level, rows.run.branch == p.branch.rawValue else {
+            return .reject("the record is of seed \(rows.run.seed), level \(rows.run.level.map(String.init) ?? "none"), branch \(rows.run.branch ?? "none"); the task is seed \(p.seed), level \(p.level), branch \(p.branch.rawValue)")
+        }
+        return judged
+    }
 
     /// The level's starting point before any training: the model with its masks set, at
     /// the step training starts from. Exposed for tests (rewound survivors must equal the

@@ -125,15 +125,18 @@ public struct LotterySpec: NetworkSweepKind {
                 if !controls.contains(v) { controls.append(v) }
             }
         }
+        // Levels × seeds × branches (the dense level has no controls), before anything is expanded.
+        let perSeed = SweepLimits.product([levels, 1 + controls.count]).flatMap { SweepLimits.sum($0, 1) }
+        try SweepLimits.checkTasks(perSeed.flatMap { SweepLimits.product([$0, seeds.count]) }, field: "lottery",
+                                   how: "\(levels + 1) levels × \(seeds.count) seeds × \(1 + controls.count) branches", source: source)
         var curvature: RunCurvature? = nil
         if let c = root["curvature"] { curvature = try RunCurvature.parse(c, source: source) }
         let checked = try network.check(validationSamples: training.validationSamples, source: source)
         let spec = LotterySpec(network: network, training: training, levels: levels, plan: plan, rewindStep: rewind,
                                seeds: seeds, controls: controls, curvature: curvature, dataSHA256: checked.sha256)
-        let stepsPerEpoch = (checked.trainingSamples + training.batchSize - 1) / training.batchSize
-        try training.checkWarmup(steps: training.epochs * stepsPerEpoch, batchSize: training.batchSize, section: "training", source: source)
-        guard rewind < training.epochs * stepsPerEpoch else {
-            throw fail("lottery.rewind_step: \(rewind) is not before the end of training (\(training.epochs * stepsPerEpoch) steps)")
+        let steps = try training.checkRun(samples: checked.trainingSamples, batchSize: training.batchSize, section: "training", source: source)
+        guard rewind < steps else {
+            throw fail("lottery.rewind_step: \(rewind) is not before the end of training (\(steps) steps)")
         }
         return spec
     }

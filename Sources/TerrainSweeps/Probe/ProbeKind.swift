@@ -20,13 +20,31 @@ public struct ProbeKind: TaskKind {
     /// Creates the kind.
     public init() {}
 
+    public static func problem(in p: Params) -> String? {
+        guard p.index >= 1, (0...SweepLimits.probeSleepMs).contains(p.sleepMs), (0...(64 << 20)).contains(p.payloadBytes),
+              (0...(256 << 20)).contains(p.blobBytes) else {
+            return "sleep_ms \(p.sleepMs), payload_bytes \(p.payloadBytes), blob_bytes \(p.blobBytes) (index \(p.index))"
+        }
+        return nil
+    }
+
+    /// The output has `payload_bytes` bytes and, with `blob_bytes`, one `state` blob of that size.
+    public func judge(_ result: TaskOutput, params p: Params, task: UInt64) -> Judgement {
+        guard result.output.count == p.payloadBytes else { return .reject("the output has \(result.output.count) bytes, not \(p.payloadBytes)") }
+        if let problem = Self.blobProblem(result, expected: p.blobBytes > 0 ? ["state"] : []) { return .reject(problem) }
+        if p.blobBytes > 0, result.blobs[0].data.count != p.blobBytes {
+            return .reject("blob 'state' has \(result.blobs[0].data.count) bytes, not \(p.blobBytes)")
+        }
+        return .accept(nil)
+    }
+
     public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
         let p = task.params
         if p.crash || (p.crashOnce && task.attempt == 1) {
             // Simulate a hard crash of the whole worker process.
             kill(getpid(), SIGKILL)
         }
-        if p.sleepMs > 0 { usleep(useconds_t(p.sleepMs) * 1000) }
+        if p.sleepMs > 0 { Thread.sleep(forTimeInterval: Double(p.sleepMs) / 1000) }
         if p.fail { throw TaskError("probe task \(task.task) fails on purpose (probe.fail)") }
         // Deterministic bytes: a SHA-256 stream seeded by the task index and its inputs.
         var seed = SHA256()

@@ -64,11 +64,11 @@ public struct ProbeSpec: SweepKind, Codable, Equatable {
 
     func validate(_ source: String) throws {
         func fail(_ m: String) throws -> Never { throw SpecError(file: source, message: m) }
-        if tasks < 1 || tasks > 50_000_000 { try fail("probe.tasks must be in 1…50000000, got \(tasks)") }
-        if sleepMs < 0 { try fail("probe.sleep_ms must be ≥ 0") }
+        if tasks < 1 || tasks > SweepLimits.tasks { try fail("probe.tasks must be in 1…\(SweepLimits.tasks) (the limit of tasks per sweep), got \(tasks)") }
+        if sleepMs < 0 || sleepMs > SweepLimits.probeSleepMs { try fail("probe.sleep_ms must be in 0…\(SweepLimits.probeSleepMs), got \(sleepMs)") }
         if payloadBytes < 0 || payloadBytes > 64 << 20 { try fail("probe.payload_bytes must be in 0…64 MiB") }
         if blobBytes < 0 || blobBytes > 256 << 20 { try fail("probe.blob_bytes must be in 0…256 MiB") }
-        if chain < 0 { try fail("probe.chain must be ≥ 0") }
+        if chain < 0 || chain > tasks { try fail("probe.chain must be in 0…\(tasks) (the number of tasks), got \(chain)") }
         for (name, ids) in [("fail", self.fail), ("crash", crash), ("crash_once", crashOnce)] {
             if let bad = ids.first(where: { $0 < 1 || $0 > UInt64(tasks) }) {
                 try fail("probe.\(name): task id \(bad) is outside 1…\(tasks)")

@@ -211,16 +211,16 @@ extension RunRecord {
 }
 
 extension RunRecord {
-    /// The coordinator's check of a `run` or `lottery` result before it becomes table rows:
-    /// a record that does not decode or cannot be tabulated is refused with a reason.
-    static func tabulate(_ output: [UInt8], kind: String, task: UInt64) -> Tabulation {
+    /// The coordinator's check of a `run` or `lottery` result: a record that decodes and can
+    /// be tabulated becomes its rows; anything else is refused with a reason.
+    static func judge(_ output: [UInt8], kind: String, task: UInt64) -> Judgement {
         let record: RunRecord
         do { record = try decode(output) } catch {
-            return .rejected("the \(kind) result is not a run record (\(error)); stored without runs/curve rows")
+            return .reject("the \(kind) result is not a run record (\(error))")
         }
         if let problem = record.storageProblem {
-            return .rejected("the \(kind) record cannot be tabulated (\(problem)); stored without runs/curve rows")
+            return .reject("the \(kind) record cannot be tabulated (\(problem))")
         }
-        return .rows(record.rows(task: task))
+        return .accept(record.rows(task: task))
     }
 }

@@ -40,8 +40,9 @@ enum RunSweepResults {
         for a in try ds.resultArtifacts() {
             guard let bytes = try ds.artifact(a.hash) else { continue }
             let path = "\(directory)/\(labels[a.task] ?? String(a.task))-\(a.name).safetensors"
-            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-                throw ResultsError("\(path): cannot write the file")
+            // Written to a temporary name and renamed: a full disk leaves no partial file.
+            do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                throw ResultsError("\(path): cannot write the file: \(SurfaceExporter.describe(error))")
             }
             written += 1
         }

@@ -60,6 +60,30 @@ public struct RunTraining: Codable, Sendable, Equatable {
         self.evalSamples = evalSamples
     }
 
+    /// Why these values cannot be run (parameters arrive over the wire), or `nil`: the same
+    /// bounds the spec is checked against, so that a worker's arithmetic on them cannot trap.
+    public var problem: String? {
+        let sizes = [batchSize, evalSamples ?? 1, validationSamples ?? 1]
+        guard sizes.allSatisfy({ (1...SweepLimits.batchSize).contains($0) }), (1...SweepLimits.stepsPerRun).contains(epochs),
+              evalEvery >= 0, checkpointEvery >= 0, divergeAbove > 0 else {
+            return "batch_size \(batchSize), epochs \(epochs), eval_every \(evalEvery), checkpoint_every \(checkpointEvery)"
+        }
+        return nil
+    }
+
+    /// The steps of one run over `samples` training samples with `batchSize`, checked against
+    /// the limits (``SweepLimits``) on steps and curve points, and that warm-up ends before
+    /// the run does. Errors name `section`'s fields.
+    func checkRun(samples: Int, batchSize: Int, section: String, source: String) throws -> Int {
+        let steps = try SweepLimits.steps(epochs: epochs, samples: samples, batchSize: batchSize, field: "\(section).epochs", source: source)
+        let points = (evalEvery > 0 ? steps / evalEvery : 0) + epochs + 2
+        if points > SweepLimits.curvePointsPerRun {
+            throw SpecError(file: source, message: "\(section).eval_every: \(evalEvery) records \(points) curve points over \(steps) steps; the limit is \(SweepLimits.curvePointsPerRun) per run")
+        }
+        try checkWarmup(steps: steps, batchSize: batchSize, section: section, source: source)
+        return steps
+    }
+
     /// Checks that warm-up ends before a run of `steps` steps does (a longer warm-up never
     /// reaches the peak rate, which is almost certainly a mistake in the spec).
     func checkWarmup(steps: Int, batchSize: Int, section: String, source: String) throws {
@@ -88,11 +112,14 @@ public struct RunTraining: Codable, Sendable, Equatable {
         var batch = 0
         if let b = node["batch_size"] {
             guard let v = b.int, v > 0 else { throw fail("\(section).batch_size: expected a positive integer") }
+            try SweepLimits.check(v, atMost: SweepLimits.batchSize, field: "\(section).batch_size", what: "samples per step", source: source)
             batch = v
         } else if !gridSupplies.contains("batch_size") {
             throw fail("\(section).batch_size: required, a positive integer")
         }
         guard let epochs = node["epochs"]?.int, epochs >= 1 else { throw fail("\(section).epochs: required, a positive integer") }
+        // Every epoch has at least one step: the total is checked against the data when it is read.
+        try SweepLimits.check(epochs, atMost: SweepLimits.stepsPerRun, field: "\(section).epochs", what: "steps per run", source: source)
         func int(_ key: String, _ d: Int) throws -> Int {
             guard let n = node[key] else { return d }
             guard let v = n.int, v >= 0 else { throw fail("\(section).\(key): expected a non-negative integer") }
@@ -114,6 +141,7 @@ public struct RunTraining: Codable, Sendable, Equatable {
         }
         if let e = node["eval_samples"] {
             guard let v = e.int, v >= 1 else { throw fail("\(section).eval_samples: expected a positive number of samples") }
+            try SweepLimits.check(v, atMost: SweepLimits.batchSize, field: "\(section).eval_samples", what: "samples", source: source)
             spec.evalSamples = v
         }
         do { try optimizer.validate(); try schedule.validate() } catch let e as TerrainError {
@@ -166,6 +194,9 @@ public struct RunCurvature: Codable, Sendable, Equatable {
         func int(_ key: String, min: Int) throws -> Int? {
             guard let n = node[key] else { return nil }
             guard let v = n.int, v >= min else { throw fail("curvature.\(key): expected an integer ≥ \(min)") }
+            if key == "iterations" {
+                try SweepLimits.check(v, atMost: SweepLimits.curvatureIterations, field: "curvature.iterations", what: "iterations", source: source)
+            }
             return v
         }
         c.everyEpochs = try int("every_epochs", min: 0) ?? 0

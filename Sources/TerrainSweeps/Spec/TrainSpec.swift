@@ -131,6 +131,8 @@ public struct TrainSpec: Sendable, Equatable {
         }
         if batchSize <= 0 { throw SpecError(file: source, message: "training.batch_size must be positive, got \(batchSize)") }
         if epochs < 0 { throw SpecError(file: source, message: "training.epochs must be ≥ 0, got \(epochs)") }
+        try SweepLimits.check(batchSize, atMost: SweepLimits.batchSize, field: "training.batch_size", what: "samples per step", source: source)
+        try SweepLimits.check(epochs, atMost: SweepLimits.stepsPerRun, field: "training.epochs", what: "steps per run", source: source)
         if loss == .crossEntropy && data.targets == "values" {
             throw SpecError(file: source, message: "training.loss cross_entropy needs data.targets: classes")
         }
@@ -140,6 +142,7 @@ public struct TrainSpec: Sendable, Equatable {
     public func materialize() throws -> (model: Model<Float>, train: Dataset<Float>, test: Dataset<Float>?) {
         do {
             let (train, test) = try DataLoader.load(data, baseDirectory: baseDirectory, seed: dataSeed, as: Float.self)
+            _ = try SweepLimits.steps(epochs: epochs, samples: train.count, batchSize: batchSize, field: "training.epochs", source: source)
             let model = try ModelBuilder.build(model, dataShape: train.sampleShape, outputs: train.outputs,
                                                seed: initSeed, as: Float.self)
             return (model, train, test)

@@ -17,6 +17,31 @@ public struct TrainKind: TaskKind {
     /// Creates the kind.
     public init() {}
 
+    public static func problem(in p: Params) -> String? {
+        let t = p.own.training
+        guard (1...SweepLimits.batchSize).contains(t.batchSize), (0...SweepLimits.stepsPerRun).contains(t.epochs) else {
+            return "batch_size \(t.batchSize), epochs \(t.epochs)"
+        }
+        return nil
+    }
+
+    /// A safetensors file starts with its JSON header's length (u64 little-endian), then `{`.
+    static func looksLikeSafeTensors(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count > 8 else { return false }
+        let length = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return length >= 2 && length <= UInt64(bytes.count - 8) && bytes[8] == UInt8(ascii: "{")
+    }
+
+    /// A JSON summary of the trained centre's loss, and the `centre` checkpoint (safetensors).
+    public func judge(_ result: TaskOutput, params: Params, task: UInt64) -> Judgement {
+        if let problem = Self.blobProblem(result, expected: ["centre"]) { return .reject(problem) }
+        guard (try? JSONSerialization.jsonObject(with: Data(result.output))) is [String: Any] else {
+            return .reject("the output is not a JSON object")
+        }
+        guard Self.looksLikeSafeTensors(result.blobs[0].data) else { return .reject("the 'centre' blob is not a safetensors file") }
+        return .accept(nil)
+    }
+
     public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
         let p = task.params
         let (train, _) = try p.network.loadData()
@@ -44,6 +69,21 @@ public struct DirectionsKind: TaskKind {
 
     /// Creates the kind.
     public init() {}
+
+    /// `d1` (and `d2` for a 2-D surface): raw Float32 vectors of equal, non-zero length with
+    /// finite entries.
+    public func judge(_ result: TaskOutput, params p: Params, task: UInt64) -> Judgement {
+        if let problem = Self.blobProblem(result, expected: p.twoDimensional ? ["d1", "d2"] : ["d1"]) { return .reject(problem) }
+        let n = result.blobs[0].data.count
+        for b in result.blobs {
+            guard b.data.count == n, n % 4 == 0 else { return .reject("direction '\(b.name)' has \(b.data.count) bytes (d1 has \(n))") }
+            let finite = b.data.withUnsafeBytes { raw in
+                (0..<(n / 4)).allSatisfy { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self).isFinite }
+            }
+            guard finite else { return .reject("direction '\(b.name)' has non-finite entries") }
+        }
+        return .accept(nil)
+    }
 
     public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
         let p = task.params

@@ -59,6 +59,8 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         }
         let samples = try node["samples"].map { _ in try int("samples", 0) }
         if samples == 0 { throw fail("curvature.samples: expected a positive integer") }
+        try SweepLimits.check(try int("hutchinson", 0), atMost: SweepLimits.tasks, field: "curvature.hutchinson", what: "probes (one task each)", source: source)
+        try SweepLimits.check(runs, atMost: SweepLimits.tasks, field: "curvature.lanczos.runs", what: "runs (one task each)", source: source)
         var spec = CurvatureSpec(eigenvalues: 0, hutchinson: try int("hutchinson", 0), lanczosRuns: runs,
                                  lanczosSteps: steps, samples: samples, seed: UInt64(try int("seed", 0)))
         if let e = node["eigenvalues"] { try spec.parseEigenvalues(e, source: source) }
@@ -97,6 +99,9 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
             eigenIterations = v
         }
     }
+
+    /// How many `hessian` tasks ``probes()`` makes (each count is within the task limit).
+    var taskCount: Int { (eigenvalues > 0 ? 1 : 0) + hutchinson + lanczosRuns + (sharpnessEpsilon != nil ? 1 : 0) }
 
     /// The `hessian` tasks this section asks for: the eigenvalues (one task), each
     /// Hutchinson probe, each Lanczos run, and the sharpness (one task).

@@ -45,6 +45,39 @@ public struct HessianKind: TaskKind {
     /// Creates the kind.
     public init() {}
 
+    public static func problem(in p: Params) -> String? {
+        let probe = p.own
+        guard (0...SweepLimits.eigenvalues).contains(probe.eigenvalues), (0...SweepLimits.curvatureIterations).contains(probe.steps),
+              (probe.samples ?? 1) >= 1, probe.epsilon.map({ $0 > 0 && $0 < 1 }) ?? true else {
+            return "eigenvalues \(probe.eigenvalues), steps \(probe.steps), samples \(probe.samples.map(String.init) ?? "all")"
+        }
+        return nil
+    }
+
+    /// The output is the JSON object of finite number lists its mode writes (eigenvalues,
+    /// a Hutchinson sample, Lanczos values and weights, or the sharpness), no blobs.
+    public func judge(_ result: TaskOutput, params p: Params, task: UInt64) -> Judgement {
+        if let problem = Self.blobProblem(result, expected: []) { return .reject(problem) }
+        guard let out = try? JSONDecoder().decode([String: [Double]].self, from: Data(result.output)) else {
+            return .reject("the output is not a JSON object of number lists")
+        }
+        let probe = p.own
+        let expected: [String: ClosedRange<Int>]
+        switch probe.mode {
+        case .eigen: expected = ["eigenvalues": 0...probe.eigenvalues, "iterations": 0...probe.eigenvalues, "dimension": 1...1]
+        case .hutchinson: expected = ["sample": 1...1, "dimension": 1...1]
+        case .lanczos: expected = ["values": 1...max(1, probe.steps), "weights": 1...max(1, probe.steps), "dimension": 1...1]
+        case .sharpness: expected = ["sharpness": 1...1, "loss": 1...1, "max_loss": 1...1]
+        }
+        guard Set(out.keys) == Set(expected.keys) else {
+            return .reject("the \(probe.mode.rawValue) output has keys \(out.keys.sorted()), expected \(expected.keys.sorted())")
+        }
+        for (key, range) in expected where !range.contains(out[key]!.count) || !out[key]!.allSatisfy(\.isFinite) {
+            return .reject("'\(key)' holds \(out[key]!.count) values (expected \(range.lowerBound)…\(range.upperBound), finite)")
+        }
+        return .accept(nil)
+    }
+
     public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
         let p = task.params
         let centre = try task.input("centre")

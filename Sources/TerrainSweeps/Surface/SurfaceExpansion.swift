@@ -13,7 +13,10 @@ extension SurfaceSpec {
         let sha: String
         if let training {
             // θ* is trained by task 1; task 2 computes the directions from it; tiles need both.
-            sha = try network.check(source: source).sha256
+            let checked = try network.check(source: source)
+            sha = checked.sha256
+            _ = try SweepLimits.steps(epochs: training.epochs, samples: checked.trainingSamples, batchSize: training.batchSize,
+                                      field: "surface.train.epochs", source: source)
             tasks.append(ExpandedTask(id: 1, kind: TrainKind.name, params: try TrainKind.encode(Networked(network.params(dataSHA256: sha), .init(training: training)))))
             tasks.append(ExpandedTask(id: 2, kind: DirectionsKind.name, dependencies: [1], params: try DirectionsKind.encode(directionsParams)))
             dependencies = [1, 2]
@@ -29,8 +32,8 @@ extension SurfaceSpec {
         let base = network.params(dataSHA256: sha)
         var start = 0
         while start < points {
-            let end = min(start + tile, points)
-            let tile = SurfaceKind.Tile(x: x.coordinates, y: y?.coordinates, start: start, end: end, sets: sets,
+            let end = points - start <= tile ? points : start + tile  // no overflow for any tile size
+            let tile = SurfaceKind.Tile(x: .init(x), y: y.map(SurfaceKind.Axis.init), start: start, end: end, sets: sets,
                                         recomputeBatchNorm: recomputeBatchNorm, recomputeSamples: recomputeSamples, states: states ? true : nil)
             tasks.append(ExpandedTask(id: UInt64(tasks.count + 1), kind: SurfaceKind.name, dependencies: dependencies,
                                       params: try SurfaceKind.encode(Networked(base, tile)), inputs: inputs))

@@ -10,6 +10,9 @@ extension SurfaceSpec {
         for (paramBytes, output) in outputs {
             // Other task kinds of the sweep (curvature) have other parameters: skip them.
             guard let p = try? decoder.decode(SurfaceKind.Tile.self, from: Data(paramBytes)) else { continue }
+            guard p.problem == nil, p.end <= points else {
+                throw TerrainError.invalidData("a surface task's parameters cover points \(p.start)..<\(p.end), outside the grid of \(points)")
+            }
             let values = decodeOutput(output)
             guard values.count == (p.end - p.start) * metrics else {
                 throw TerrainError.invalidData("a surface result has \(values.count) values; expected \((p.end - p.start) * metrics)")

@@ -11,11 +11,11 @@ import TerrainCore
 public final class SurfaceKind: TaskKind, @unchecked Sendable {
     public static let name = "surface"
 
-    /// The grid points of one tile: the axes' coordinates and the range `start..<end` of
-    /// point indices (x fastest), with the data sets to evaluate.
+    /// The grid points of one tile: the two axes and the range `start..<end` of point indices
+    /// (x fastest), with the data sets to evaluate.
     public struct Tile: Codable, Sendable, Equatable {
-        public var x: [Double]
-        public var y: [Double]?
+        public var x: Axis
+        public var y: Axis?
         public var start: Int
         public var end: Int
         public var sets: [String]
@@ -29,7 +29,7 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
         public var states: Bool?
 
         /// Creates a tile.
-        public init(x: [Double], y: [Double]?, start: Int, end: Int, sets: [String], recomputeBatchNorm: Int?,
+        public init(x: Axis, y: Axis?, start: Int, end: Int, sets: [String], recomputeBatchNorm: Int?,
                     recomputeSamples: Int? = nil, states: Bool? = nil) {
             self.x = x
             self.y = y
@@ -39,6 +39,87 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
             self.recomputeBatchNorm = recomputeBatchNorm
             self.recomputeSamples = recomputeSamples
             self.states = states
+        }
+
+        /// Points in the grid.
+        public var gridPoints: Int { x.count * (y?.count ?? 1) }
+
+        /// Why these parameters cannot be a tile (they arrive over the wire), or `nil`.
+        public var problem: String? {
+            if let p = x.problem ?? y?.problem { return p }
+            guard start >= 0, start < end, end <= gridPoints else { return "points \(start)..<\(end) are not within the grid of \(gridPoints)" }
+            guard !sets.isEmpty, sets.allSatisfy({ $0 == "train" || $0 == "test" }) else { return "sets must be train and/or test" }
+            if let b = recomputeBatchNorm, b < 2 || b > SweepLimits.batchSize { return "batch_norm batch size \(b) is out of range" }
+            if let m = recomputeSamples, m < 2 { return "batch_norm samples \(m) is out of range" }
+            return nil
+        }
+    }
+
+    /// A grid axis as a tile carries it: `{"min", "max", "count"}`, the coordinates computed
+    /// as ``GridAxis`` computes them (numpy's `linspace`, bit for bit). Datasets created before
+    /// tiles carried ranges hold the coordinate list itself, which still decodes.
+    public enum Axis: Codable, Sendable, Equatable, ExpressibleByArrayLiteral {
+        /// `count` points from `min` to `max`.
+        case range(min: Double, max: Double, count: Int)
+        /// Explicit coordinates (older datasets).
+        case list([Double])
+
+        /// The axis of a spec.
+        public init(_ axis: GridAxis) { self = .range(min: axis.min, max: axis.max, count: axis.count) }
+
+        /// Explicit coordinates.
+        public init(arrayLiteral values: Double...) { self = .list(values) }
+
+        /// Number of points.
+        public var count: Int {
+            switch self {
+            case .range(_, _, let n): return n
+            case .list(let values): return values.count
+            }
+        }
+
+        /// The i-th coordinate (`i` in `0..<count`; check ``problem`` first).
+        public func coordinate(_ i: Int) -> Double {
+            switch self {
+            case let .range(lo, hi, n): return GridAxis(min: lo, max: hi, count: n).coordinate(i)
+            case .list(let values): return values[i]
+            }
+        }
+
+        /// Why the axis is unusable, or `nil`.
+        var problem: String? {
+            switch self {
+            case let .range(lo, hi, n):
+                guard n >= 1, n <= 100_000, lo.isFinite, hi.isFinite, n == 1 || hi > lo else { return "axis \(lo):\(hi):\(n) is not a grid axis" }
+            case .list(let values):
+                guard !values.isEmpty, values.count <= 100_000, values.allSatisfy(\.isFinite) else { return "an axis lists \(values.count) coordinates" }
+            }
+            return nil
+        }
+
+        private enum Keys: String, CodingKey { case min, max, count }
+
+        public init(from decoder: Decoder) throws {
+            if let values = try? decoder.singleValueContainer().decode([Double].self) {
+                self = .list(values)
+                return
+            }
+            let c = try decoder.container(keyedBy: Keys.self)
+            self = .range(min: try c.decode(Double.self, forKey: .min), max: try c.decode(Double.self, forKey: .max),
+                          count: try c.decode(Int.self, forKey: .count))
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            switch self {
+            case let .range(lo, hi, n):
+                var c = encoder.container(keyedBy: Keys.self)
+                try c.encode(lo, forKey: .min)
+                try c.encode(hi, forKey: .max)
+                try c.encode(n, forKey: .count)
+            case .list(let values):
+                var c = encoder.singleValueContainer()
+                try c.encode(values)
+            }
         }
     }
 
@@ -59,8 +140,35 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
     /// Creates the runner.
     public init() {}
 
+    public static func problem(in p: Params) -> String? { p.own.problem }
+
+    /// The output holds `(loss, accuracy)` per set for each of the tile's points: exactly that
+    /// many little-endian Float64 values, losses not negative (a diverged point may be `inf`
+    /// or NaN: that is what the network computes there), accuracies in [0, 1] — NaN for a
+    /// loss without accuracy (`mse`). No blobs.
+    public func judge(_ result: TaskOutput, params p: Params, task: UInt64) -> Judgement {
+        if let problem = p.own.problem { return .reject("the task's parameters: \(problem)") }
+        let expected = (p.end - p.start) * p.sets.count * 2
+        guard result.output.count == expected * 8 else {
+            return .reject("the output has \(result.output.count) bytes; \(p.end - p.start) points × \(p.sets.count) sets × 2 values need \(expected * 8)")
+        }
+        if let problem = Self.blobProblem(result, expected: []) { return .reject(problem) }
+        let values = SurfaceSpec.decodeOutput(result.output)
+        let hasAccuracy = p.loss == .crossEntropy
+        for (i, v) in values.enumerated() {
+            let point = p.start + i / (2 * p.sets.count), set = p.sets[(i / 2) % p.sets.count]
+            if i % 2 == 0 {
+                guard v.isNaN || v >= 0 else { return .reject("point \(point): \(set)_loss is \(v)") }
+            } else if hasAccuracy ? !(v >= 0 && v <= 1) : !v.isNaN {
+                return .reject("point \(point): \(set)_acc is \(v)")
+            }
+        }
+        return .accept(nil)
+    }
+
     public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
         let p = task.params
+        if let problem = p.own.problem { throw task.failure("parameters out of range: \(problem)") }
         let centreBytes = try task.input("centre")
         let d1 = floats(try task.input("d1"))
         let d2 = p.y == nil ? nil : floats(try task.input("d2"))
@@ -97,8 +205,8 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
         }
         let statisticsData = p.recomputeSamples.map { loaded.train.subset($0, seed: TerrainRNG.derive(p.dataSeed, "batch-norm")) } ?? loaded.train
         for index in p.start..<p.end {
-            let alpha = p.x[index % nx]
-            let beta = p.y.map { $0[index / nx] } ?? 0
+            let alpha = p.x.coordinate(index % nx)
+            let beta = p.y.map { $0.coordinate(index / nx) } ?? 0
             space.setValues(Directions.point(center: centre, d1, alpha, d2, beta))
             if let batch = p.recomputeBatchNorm {
                 Evaluator.recomputeBatchNormStatistics(loaded.model, on: statisticsData, batchSize: batch)

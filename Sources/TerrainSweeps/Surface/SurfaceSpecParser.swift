@@ -39,6 +39,11 @@ extension SurfaceSpec {
             guard let t = v.int, t >= 1 else { throw fail("surface.tile: expected a positive number of grid points per task") }
             tile = t
         }
+        // The grid and its tasks are counted before anything is expanded.
+        let points = SweepLimits.product([x.count, y?.count ?? 1]) ?? Int.max
+        if points > SweepLimits.gridPoints {
+            throw fail("surface.\(y == nil ? "x" : "y"): the grid has \(x.count) × \(y?.count ?? 1) = \(points) points; the limit is \(SweepLimits.gridPoints) points")
+        }
         var spec = SurfaceSpec(network: network, checkpoint: checkpoint.map { SpecPaths.absolute($0, in: baseDirectory) }, x: x, y: y,
                                directionKind: d.kind, normalization: d.normalization, oneDimensional: d.oneDimensional, seed: d.seed,
                                target: d.target, sets: sets, tile: tile)
@@ -54,6 +59,10 @@ extension SurfaceSpec {
             throw SpecError(file: source, message: "surface.directions.states moves the BatchNorm statistics along the directions; surface.batch_norm: recompute re-estimates them at every point — choose one")
         }
         if let c = root["curvature"] { spec.curvature = try CurvatureSpec.parse(c, source: source) }
+        let tiles = SweepLimits.stepsPerEpoch(samples: points, batchSize: tile)
+        let probes = spec.curvature?.taskCount ?? 0
+        try SweepLimits.checkTasks(SweepLimits.sum(tiles, probes).flatMap { SweepLimits.sum($0, training == nil ? 0 : 2) }, field: "surface.tile",
+                                   how: "\(points) points in tiles of \(tile)\(probes > 0 ? " and \(probes) curvature probes" : "")", source: source)
         return spec
     }
 
@@ -71,6 +80,8 @@ extension SurfaceSpec {
         }
         guard let batch = t["batch_size"]?.int, batch > 0 else { throw fail("surface.train.batch_size: required, a positive integer") }
         guard let epochs = t["epochs"]?.int, epochs >= 0 else { throw fail("surface.train.epochs: required, a non-negative integer") }
+        try SweepLimits.check(batch, atMost: SweepLimits.batchSize, field: "surface.train.batch_size", what: "samples per step", source: source)
+        try SweepLimits.check(epochs, atMost: SweepLimits.stepsPerRun, field: "surface.train.epochs", what: "steps per run", source: source)
         let seed = t["seed"]?.int ?? 0
         guard seed >= 0 else { throw fail("surface.train.seed: expected a non-negative integer") }
         do { try optimizer.validate(); try schedule.validate() } catch let e as TerrainError { throw fail(e.description) }
@@ -89,7 +100,8 @@ extension SurfaceSpec {
         try SpecYAML.checkKeys(bn, allowed: ["recompute", "batch_size", "samples"], section: "surface.batch_norm", source: source)
         guard r.bool == true else { throw fail("surface.batch_norm.recompute: expected true") }
         let size = bn["batch_size"].map { $0.int } ?? 128
-        guard let size, size >= 2, size <= 1 << 20 else { throw fail("surface.batch_norm.batch_size: expected an integer from 2 to 1048576") }
+        guard let size, size >= 2 else { throw fail("surface.batch_norm.batch_size: expected an integer ≥ 2") }
+        try SweepLimits.check(size, atMost: SweepLimits.batchSize, field: "surface.batch_norm.batch_size", what: "samples per batch", source: source)
         var samples: Int?
         if let m = bn["samples"] {
             guard let n = m.int, n >= 2 else { throw fail("surface.batch_norm.samples: expected an integer ≥ 2") }

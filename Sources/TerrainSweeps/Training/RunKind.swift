@@ -22,7 +22,18 @@ public struct RunKind: TaskKind {
     /// Creates the kind.
     public init() {}
 
-    public func tabulate(_ output: [UInt8], task: UInt64) -> Tabulation { RunRecord.tabulate(output, kind: Self.name, task: task) }
+    public static func problem(in p: Params) -> String? { p.training.problem }
+
+    /// A run record of this grid point (its seed and batch size) that can be tabulated.
+    public func judge(_ result: TaskOutput, params p: Params, task: UInt64) -> Judgement {
+        if let problem = Self.blobProblem(result, expected: []) { return .reject(problem) }
+        let judged = RunRecord.judge(result.output, kind: Self.name, task: task)
+        guard case .accept(let rows?) = judged else { return judged }
+        guard rows.run.seed == Int64(bitPattern: p.seed), rows.run.batchSize == p.training.batchSize else {
+            return .reject("the run record is of seed \(rows.run.seed), batch size \(rows.run.batchSize); the task is seed \(p.seed), batch size \(p.training.batchSize)")
+        }
+        return judged
+    }
 
     public func run(_ run: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
         let p = run.params, task = run.task

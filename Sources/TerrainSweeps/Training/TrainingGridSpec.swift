@@ -82,7 +82,8 @@ public struct TrainingGridSpec: NetworkSweepKind {
             }
             return values
         }
-        let batches = try list("batch_size", { $0.int.flatMap { $0 > 0 ? $0 : nil } }, what: "positive integers") ?? [training.batchSize]
+        let batches = try list("batch_size", { $0.int.flatMap { $0 > 0 && $0 <= SweepLimits.batchSize ? $0 : nil } },
+                               what: "positive integers up to \(SweepLimits.batchSize)") ?? [training.batchSize]
         let rates = try list("lr", { $0.float.flatMap { $0 > 0 && $0.isFinite ? $0 : nil } }, what: "positive learning rates") ?? [training.optimizer.lr]
         let seeds = try list("seeds", { $0.int.flatMap { $0 >= 0 ? UInt64($0) : nil } }, what: "non-negative integer seeds") ?? [0]
         let optimizers = try list("optimizer", { n in n.string.flatMap { ["sgd", "adam", "adamw", "sam"].contains($0) ? $0 : nil } },
@@ -99,6 +100,10 @@ public struct TrainingGridSpec: NetworkSweepKind {
                               ("weight_decay", (decays ?? []).map { "\($0)" })] where Set(values).count != values.count {
             throw fail("grid.\(key): lists a value twice")
         }
+        // The grid's size before anything is enumerated (each list is as long as the YAML).
+        let sizes = [batches.count, rates.count, seeds.count, optimizers.count, momenta?.count ?? 1, decays?.count ?? 1]
+        try SweepLimits.checkTasks(SweepLimits.product(sizes), field: "grid",
+                                   how: "the lists (\(sizes.map(String.init).joined(separator: " × ")))", source: source)
         var curvature: RunCurvature? = nil
         if let c = root["curvature"] { curvature = try RunCurvature.parse(c, source: source) }
         let checked = try network.check(validationSamples: training.validationSamples, source: source)
@@ -106,8 +111,7 @@ public struct TrainingGridSpec: NetworkSweepKind {
                                     seeds: seeds, optimizers: optimizers, momenta: momenta, weightDecays: decays, samRho: rho,
                                     curvature: curvature, dataSHA256: checked.sha256)
         for b in batches {
-            let steps = training.epochs * ((checked.trainingSamples + b - 1) / b)
-            try training.checkWarmup(steps: steps, batchSize: b, section: "training", source: source)
+            _ = try training.checkRun(samples: checked.trainingSamples, batchSize: b, section: "training", source: source)
         }
         // Every combination must be a valid optimizer (e.g. momentum with Adam is not).
         for p in spec.combinations() {

@@ -1,0 +1,146 @@
+import Foundation
+import TerrainCoordinator
+import TerrainDataset
+import TerrainTestSupport
+import XCTest
+
+/// Chaos with the default `runtime:` settings (`max_attempts: 3`, heartbeats every second,
+/// dead after five): worker processes SIGKILLed at random and replaced, the coordinator
+/// SIGKILLed and restarted twice. Nothing may be lost: every task ends done, stored exactly
+/// once, bit-identical to an undisturbed run of the same spec (docs/protocol.md, "Liveness,
+/// leases and retries": a lost worker is not evidence against its task).
+final class ChaosTests: XCTestCase {
+    private var harnesses: [ProcessHarness] = []
+    private static let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("data/mnist1d.npz").path
+
+    override func setUpWithError() throws {
+        _ = try ProcessHarness.terrain
+    }
+
+    override func tearDown() {
+        for h in harnesses { h.cleanUp() }
+    }
+
+    /// What an undisturbed run of `yaml` stores: each task's result digest.
+    private func undisturbed(_ yaml: String, workers: Int) throws -> [UInt64: [UInt8]] {
+        let h = try ProcessHarness(name: "reference")
+        harnesses.append(h)
+        try h.runToEnd(try h.write("spec.yaml", yaml), workers: workers, seconds: 600)
+        return try h.open().resultDigests()
+    }
+
+    /// What happened during a chaos run.
+    private struct Chaos {
+        var kills = 0
+        var restarts = 0
+        var seconds = 0.0
+    }
+
+    /// Runs `yaml` to the end while killing a random worker every `killEvery` seconds (and
+    /// starting a replacement), and SIGKILLing the coordinator once a third and once two thirds
+    /// of the `tasks` results are stored (restarting it on the same dataset). Fails the test
+    /// unless the last coordinator finishes with status 0 within ten minutes (a hang guard).
+    private func chaos(_ h: ProcessHarness, _ yaml: String, tasks: Int, workers: Int, killEvery: ClosedRange<Double>,
+                       seed: UInt64) throws -> Chaos {
+        let spec = try h.write("spec.yaml", yaml)
+        var rng = SystemRandomNumberGeneratorFree(seed: seed)
+        func uniform(_ r: ClosedRange<Double>) -> Double { r.lowerBound + (r.upperBound - r.lowerBound) * Double(rng.next() % 10_000) / 10_000 }
+        var record = Chaos()
+        let start = Date()
+        var coordinator = try h.coordinator(spec, label: "c0")
+        var pool = try (0..<workers).map { try h.worker("w\($0)") }
+        var spawned = workers
+        var nextKill = Date().addingTimeInterval(uniform(killEvery))
+        let deadline = Date().addingTimeInterval(600)
+        while Date() < deadline {
+            usleep(20_000)
+            if !coordinator.isRunning {
+                XCTAssertEqual(coordinator.terminationStatus, 0, h.output("c\(record.restarts)"))
+                break
+            }
+            if record.restarts < 2 && h.resultCount() * 3 >= tasks * (record.restarts + 1) {
+                    kill(coordinator.processIdentifier, SIGKILL)
+                coordinator.waitUntilExit()
+                record.restarts += 1
+                coordinator = try h.coordinator(spec, label: "c\(record.restarts)")
+                continue
+            }
+            guard Date() >= nextKill else { continue }
+            let victim = Int(rng.next() % UInt64(pool.count))
+            kill(pool[victim].processIdentifier, SIGKILL)
+            pool[victim].waitUntilExit()
+            record.kills += 1
+            pool[victim] = try h.worker("w\(spawned)")
+            spawned += 1
+            nextKill = Date().addingTimeInterval(uniform(killEvery))
+        }
+        XCTAssertFalse(coordinator.isRunning, "the sweep did not finish within ten minutes under chaos")
+        for w in pool { _ = h.waitForExit(w) }
+        record.seconds = Date().timeIntervalSince(start)
+        return record
+    }
+
+    private func assertNothingLost(_ h: ProcessHarness, tasks: Int, reference: [UInt64: [UInt8]], _ record: Chaos,
+                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        let ds = try h.open()
+        let p = try ds.readProgress()
+        let events = try ds.eventCounts()
+        print("chaos: \(record.kills) workers killed, \(record.restarts) coordinator restarts, \(String(format: "%.1f", record.seconds)) s; events \(events.sorted { $0.key < $1.key })")
+        XCTAssertEqual(record.restarts, 2, "the coordinator was killed twice", file: file, line: line)
+        XCTAssertGreaterThan(record.kills, 3, "workers were killed", file: file, line: line)
+        let quarantined = try ds.events(kind: "quarantined").map(\.detail)
+        XCTAssertEqual(p.failed, 0, "nothing quarantined: \(quarantined)", file: file, line: line)
+        XCTAssertEqual(p.done, tasks, file: file, line: line)
+        XCTAssertEqual(try ds.resultRows().count, tasks, "every task stored exactly once", file: file, line: line)
+        XCTAssertEqual(reference.count, tasks, file: file, line: line)
+        let digests = try ds.resultDigests()
+        for id in 1...UInt64(tasks) {
+            XCTAssertEqual(digests[id], reference[id], "task \(id) differs from the undisturbed run", file: file, line: line)
+        }
+        XCTAssertEqual(events["determinism-violation"] ?? 0, 0, file: file, line: line)
+        XCTAssertEqual(events["bad-result"] ?? 0, 0, "workers said hello before re-sending results", file: file, line: line)
+        XCTAssertGreaterThan(events["worker-lost"] ?? 0, 0, file: file, line: line)
+    }
+
+    /// Chains of dependent tasks passing artifacts along, each attempt a second long, under
+    /// a kill every 0.3–0.9 s: most attempts are killed, many tasks lose three workers or more
+    /// (with lost workers counted as failed attempts, as before, this run quarantined tasks).
+    /// A probe's output depends on its index and inputs, not on `sleep_ms`: the undisturbed
+    /// reference runs the same chains without the sleep.
+    func testChaosWithTheDefaultSpecLosesNoProbeTask() throws {
+        let probe = "tasks: 60, chain: 3, blob_bytes: 64"
+        let reference = try undisturbed("name: reference\nkind: probe\nprobe: {\(probe)}\n", workers: 2)
+        let h = try ProcessHarness(name: "chaos")
+        harnesses.append(h)
+        let record = try chaos(h, "name: chaos\nkind: probe\nprobe: {\(probe), sleep_ms: 1000}\n", tasks: 60, workers: 3,
+                               killEvery: 0.3 ... 0.9, seed: 11)
+        try assertNothingLost(h, tasks: 60, reference: reference, record)
+    }
+
+    /// A lottery sweep — training with checkpoints, levels depending on levels, masks and
+    /// weights passed along — under chaos: resumed attempts give the same bits.
+    func testChaosWithTheDefaultSpecLosesNoLotteryLevel() throws {
+        let yaml = """
+        name: chaos-lottery
+        kind: lottery
+        model: {kind: mlp, hidden: [128, 128]}
+        data: {path: \(Self.data), train_subset: 1000, test_subset: 200}
+        training:
+          optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+          batch_size: 10
+          epochs: 10
+          eval_every: 100
+          checkpoint_every: 1
+        lottery:
+          levels: 3
+          seeds: [0, 1]
+          controls: [random_reinit]
+        """
+        let reference = try undisturbed(yaml, workers: 2)
+        let h = try ProcessHarness(name: "chaos")
+        harnesses.append(h)
+        let record = try chaos(h, yaml, tasks: 14, workers: 3, killEvery: 0.5 ... 1.5, seed: 5)
+        try assertNothingLost(h, tasks: 14, reference: reference, record)
+    }
+}
