@@ -45,7 +45,7 @@ final class InterpolationSummaryTests: XCTestCase {
         let surface = try XCTUnwrap(try spec(axis).surface)
         let xs = surface.x.coordinates
         let values = losses ?? xs.map(Self.loss)
-        let tile = SurfaceKind.Tile(x: xs, y: nil, start: 0, end: xs.count, sets: ["train"], recomputeBatchNorm: nil)
+        let tile = SurfaceKind.Tile(x: .init(surface.x), y: nil, start: 0, end: xs.count, sets: ["train"], recomputeBatchNorm: nil)
         let output = zip(values, xs).flatMap { [$0.0, Self.accuracy($0.1)] }
             .flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }
         let path = dir + "/\(UUID().uuidString).sqlite"

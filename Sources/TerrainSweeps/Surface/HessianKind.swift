@@ -64,9 +64,12 @@ public struct HessianKind: TaskKind {
         let probe = p.own
         let expected: [String: ClosedRange<Int>]
         switch probe.mode {
-        case .eigen: expected = ["eigenvalues": 0...probe.eigenvalues, "iterations": 0...probe.eigenvalues, "dimension": 1...1]
-        case .hutchinson: expected = ["sample": 1...1, "dimension": 1...1]
-        case .lanczos: expected = ["values": 1...max(1, probe.steps), "weights": 1...max(1, probe.steps), "dimension": 1...1]
+        case .eigen:
+            expected = ["eigenvalues": 0...probe.eigenvalues, "residuals": 0...probe.eigenvalues, "iterations": 0...probe.eigenvalues,
+                        "dimension": 1...1, "free_dimension": 1...1]
+        case .hutchinson: expected = ["sample": 1...1, "dimension": 1...1, "free_dimension": 1...1]
+        case .lanczos:
+            expected = ["values": 1...max(1, probe.steps), "weights": 1...max(1, probe.steps), "dimension": 1...1, "free_dimension": 1...1]
         case .sharpness: expected = ["sharpness": 1...1, "loss": 1...1, "max_loss": 1...1]
         }
         guard Set(out.keys) == Set(expected.keys) else {
