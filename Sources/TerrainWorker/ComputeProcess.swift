@@ -11,8 +11,9 @@ import TerrainWire
 /// does not). A relay thread talks to the I/O thread over an `inproc://` PAIR, exactly as
 /// ``ComputeThread`` does, and to the child over its stdin and stdout (``PipeFrames``).
 ///
-/// The child dies with the worker (`PR_SET_PDEATHSIG`), so a worker killed with SIGKILL
-/// leaves nothing running. Inputs the child already holds (the previous task's) are not
+/// The child does not outlive the worker: it exits at the end of its stdin, and a watchdog
+/// thread in it checks every second that its parent is still the worker that started it, so
+/// a worker killed with SIGKILL leaves nothing running for more than a second. Inputs the child already holds (the previous task's) are not
 /// sent again.
 final class ComputeProcess: TaskExecutor, ComputeBackend {
     /// The I/O thread's end of the pipe: poll it, then ``drain()``.

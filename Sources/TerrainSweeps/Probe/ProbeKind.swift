@@ -41,7 +41,8 @@ public struct ProbeKind: TaskKind {
     public func run(_ task: TaskRun<Params>, context: TaskContext) throws -> TaskOutput {
         let p = task.params
         if p.crash || (p.crashOnce && task.attempt == 1) {
-            // Simulate a hard crash of the whole worker process.
+            // Simulate a hard crash of the process computing the task (a worker's `terrain
+            // compute` child, which the worker reports; the whole process for in-process runs).
             kill(getpid(), SIGKILL)
         }
         if p.sleepMs > 0 { Thread.sleep(forTimeInterval: Double(p.sleepMs) / 1000) }
