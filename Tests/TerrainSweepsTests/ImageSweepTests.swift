@@ -43,6 +43,14 @@ final class ImageSweepTests: XCTestCase {
             """, source: "images.yaml", baseDirectory: dir)
     }
 
+    /// Runs a surface sweep in process and returns its assembled grid (metrics × points).
+    func surfaceGrid(_ spec: SweepSpec, points: Int) throws -> [[Double]] {
+        let outputs = try InProcessSweep.run(spec)
+        return try SurfaceSpec.assemble(points: points, metrics: 2, outputs: try spec.expand().compactMap { t in
+            outputs[t.id].map { (params: t.params, output: $0.output) }
+        })
+    }
+
     func testEveryCIFARFileIsCheckedAndHashed() throws {
         let spec = try trainingSweep()
         let params = try JSONDecoder().decode(RunKind.Params.self, from: Data(try spec.expand()[0].params))
@@ -99,11 +107,7 @@ final class ImageSweepTests: XCTestCase {
               batch_norm: recompute
               sets: [train]
             """, source: "surface.yaml", baseDirectory: dir)
-        let outputs = try InProcessSweep.run(spec)
-        let tasks = try spec.expand()
-        let grid = try SurfaceSpec.assemble(points: 2, metrics: 2, outputs: tasks.compactMap { t in
-            outputs[t.id].map { (params: t.params, output: $0.output) }
-        })
+        let grid = try surfaceGrid(spec, points: 2)
         let (train, _) = try DataLoader.load(spec.surface!.data, baseDirectory: "/", seed: spec.surface!.dataSeed, as: Float.self)
         XCTAssertNotNil(train.imageStore)
         for (k, m) in models.enumerated() {
@@ -124,10 +128,7 @@ final class ImageSweepTests: XCTestCase {
               sets: [train]
             """, source: "surface.yaml", baseDirectory: dir)
         XCTAssertEqual(subsetSpec.surface?.recomputeSamples, 40)
-        let subsetOutputs = try InProcessSweep.run(subsetSpec)
-        let subsetGrid = try SurfaceSpec.assemble(points: 2, metrics: 2, outputs: try subsetSpec.expand().compactMap { t in
-            subsetOutputs[t.id].map { (params: t.params, output: $0.output) }
-        })
+        let subsetGrid = try surfaceGrid(subsetSpec, points: 2)
         let statistics = train.subset(40, seed: TerrainRNG.derive(subsetSpec.surface!.dataSeed, "batch-norm"))
         XCTAssertEqual(statistics.count, 40)
         for (k, m) in models.enumerated() {
@@ -168,16 +169,10 @@ final class ImageSweepTests: XCTestCase {
                   sets: [train]
                 """, source: "states.yaml", baseDirectory: dir)
             XCTAssertEqual(spec.surface?.states, states)
-            let outputs = try InProcessSweep.run(spec)
-            let grid = try SurfaceSpec.assemble(points: 3, metrics: 2, outputs: try spec.expand().compactMap { t in
-                outputs[t.id].map { (params: t.params, output: $0.output) }
-            })
-            return grid[0]
+            return try surfaceGrid(spec, points: 3)[0]
         }
         let moving = try surface(states: true), fixed = try surface(states: false)
-        let spec = try SweepSpec.parse("kind: surface\nmodel: {kind: resnet, channels: [4], input_shape: [3, 32, 32]}\ndata: \(data)\nsurface: {checkpoint: s1.safetensors, x: \"0:1:2\"}",
-                                       source: "d.yaml", baseDirectory: dir)
-        let (images, _) = try DataLoader.load(spec.surface!.data, baseDirectory: "/", seed: spec.surface!.dataSeed, as: Float.self)
+        let (images, _) = try DataLoader.load(try trainingSweep().trainingGrid!.data, baseDirectory: "/", seed: 0, as: Float.self)
         let own = models.map { Evaluator.evaluate($0, on: images, loss: .crossEntropy).loss }
         XCTAssertEqual(moving[0], own[0], accuracy: 1e-6 * own[0])
         XCTAssertEqual(fixed[0], own[0], accuracy: 1e-6 * own[0])
