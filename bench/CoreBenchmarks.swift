@@ -59,6 +59,6 @@ func coreBenchmarks() throws {
         gflops = (samples * 6 * macs / 1e9, Double(train.count) * 2 * macs / evalTime / 1e9)
         return [samples, 1 / evalTime, 1 / hvpTime]
     }
-    print(String(format: "  achieved: training %.1f GFLOP/s (%.0f%% of sgemm), evaluation %.1f GFLOP/s (%.0f%%); HVPs are Float64 central differences",
-                 gflops.train, 100 * gflops.train / peaks.openblas, gflops.eval, 100 * gflops.eval / peaks.openblas))
+    print(String(format: "  achieved: training %.1f GFLOP/s (%.0f%% of sgemm), evaluation %.1f GFLOP/s (%.0f%%); HVPs by %@ (terrain-bench curvature: blocks, PyTorch side by side)",
+                 gflops.train, 100 * gflops.train / peaks.openblas, gflops.eval, 100 * gflops.eval / peaks.openblas, hessian.method))
 }

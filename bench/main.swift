@@ -7,6 +7,7 @@
 //   terrain-bench training   run-task overhead over bare training; a lottery sweep on 1 and 2 workers
 //   terrain-bench conv [NAME]  conv-net presets on CIFAR-shaped data: training, evaluation, surface points
 //   terrain-bench eval-memory  peak memory of evaluation on 2,560 and 25,600 images (beside PyTorch's)
+//   terrain-bench curvature [mlp]  Hessian-vector products beside PyTorch's double backprop; R-operator accuracy
 //   terrain-bench data-memory [N]  resident memory of N processes holding one CIFAR-sized image set (default 8)
 //
 // OPENBLAS_NUM_THREADS=1 is set by the Makefile; the numbers describe this machine only.
@@ -20,6 +21,7 @@ case "runtime": try runtimeBenchmarks()
 case "surface": try surfaceBenchmarks()
 case "training": try trainingBenchmarks()
 case "conv": try convBenchmarks(only: CommandLine.arguments.dropFirst(2).first)
+case "curvature": try curvatureBenchmarks(only: CommandLine.arguments.dropFirst(2).first)
 case "profile-train": try profileWorkload("train")
 case "profile-eval": try profileWorkload("eval")
 case "conv-layers": convLayerFigures()
@@ -31,10 +33,11 @@ case "data-hold": try dataHold(directory: CommandLine.arguments[2], mode: Comman
 case "all":
     try coreBenchmarks()
     try convBenchmarks()
+    try curvatureBenchmarks(only: nil)
     try runtimeBenchmarks()
     try surfaceBenchmarks()
     try trainingBenchmarks()
 default:
-    print("usage: terrain-bench [core|conv|conv-layers|runtime|surface|training|all|data-memory [N]]")
+    print("usage: terrain-bench [core|conv|conv-layers|curvature|runtime|surface|training|all|data-memory [N]]")
     exit(2)
 }

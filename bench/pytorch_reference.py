@@ -18,6 +18,10 @@ Workloads
             batch 128, evaluation samples/s over 1,000 images (no_grad, eval mode, batches
             of 128), surface points/s (set the weights to θ + a·d1 + b·d2, evaluate 1,000 images)
   resnet56, vgg9  the same figures for those presets
+  hvp       Hessian-vector products only (double backprop, as PyHessian): the example MLP
+            over its 4,000 MNIST-1D samples (mlp_hvp_per_s)
+  hvp-resnet20  the same for ResNet-20 in eval mode over 256 random [3, 32, 32] images in
+            batches of 128 (resnet20_hvp_per_s)
   eval-memory  (with --data FILE.npz) evaluate ResNet-20 on the file's x_test/y_test
             (uint8 NHWC images, batches of 128, no_grad) and print the peak resident memory
 Always printed: single-thread sgemm 1024^3 in GFLOP/s.
@@ -167,6 +171,38 @@ def conv(name, train_steps=4):
             f"{name}_surface_points_per_s": 1 / t_point}
 
 
+def double_backprop_hvp(model, batches):
+    """One H·v over `batches` (list of (x, y)), mean loss, as PyHessian's `hv_product`."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    v = [torch.randn_like(p) for p in params]
+    n = sum(len(x) for x, _ in batches)
+
+    def hvp():
+        for x, y in batches:
+            loss = F.cross_entropy(model(x), y, reduction="sum") / n
+            grads = torch.autograd.grad(loss, params, create_graph=True)
+            torch.autograd.grad(grads, params, grad_outputs=v)
+    return hvp
+
+
+def hvp_workload():
+    data = np.load(os.path.join(ROOT, "data", "mnist1d.npz"))
+    x = torch.tensor(data["x_train"], dtype=torch.float32)
+    y = torch.tensor(data["y_train"], dtype=torch.int64)
+    mlp_model = nn.Sequential(nn.Linear(40, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    t_mlp = best_time(double_backprop_hvp(mlp_model, [(x, y)]), budget=3)
+    return {"mlp_hvp_per_s": 1 / t_mlp}
+
+
+def hvp_resnet20_workload():
+    resnet = conv_model("resnet20").eval()
+    g = torch.Generator().manual_seed(3)
+    xi = torch.randn(256, 3, 32, 32, generator=g)
+    yi = torch.randint(0, 10, (256,), generator=g)
+    t_resnet = best_time(double_backprop_hvp(resnet, [(xi[:128], yi[:128]), (xi[128:], yi[128:])]), budget=6, rounds=2)
+    return {"resnet20_hvp_per_s": 1 / t_resnet}
+
+
 def eval_memory(path):
     """Peak resident memory (MB) of evaluating ResNet-20 on an NPZ file's test images, the
     way a PyTorch user would: the images as one float tensor, batches of 128, no_grad."""
@@ -184,7 +220,7 @@ def eval_memory(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workload", default="all", choices=["mlp", "resnet20", "resnet56", "vgg9", "all", "eval-memory"])
+    parser.add_argument("--workload", default="all", choices=["mlp", "resnet20", "resnet56", "vgg9", "all", "eval-memory", "hvp", "hvp-resnet20"])
     parser.add_argument("--data", help="the NPZ file of --workload eval-memory")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args()
@@ -193,6 +229,10 @@ def main():
         print(json.dumps(out) if args.json else out)
         return
     out = {"torch": torch.__version__, **sgemm()}
+    if args.workload == "hvp":
+        out.update(hvp_workload())
+    if args.workload == "hvp-resnet20":
+        out.update(hvp_resnet20_workload())
     if args.workload in ("mlp", "all"):
         out.update(mlp())
     for name in ("resnet20", "resnet56", "vgg9"):

@@ -27,6 +27,18 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Samples of the training set used for the Hessian (a fixed seeded subset; 0 = all).")
     var hessianSamples: Int = 0
 
+    @Option(help: "Also run Lanczos for this many steps and print λ_max, λ_min (the most negative eigenvalue), |λ_min/λ_max| and the spectral mass below zero (0 = no).")
+    var lanczosSteps: Int = 0
+
+    @Flag(help: "Also print per-layer spectra: λ_max, λ_min and trace of each parameter group's Hessian block.")
+    var layers = false
+
+    @Option(help: "Write the per-layer spectra as CSV here (implies --layers).")
+    var layersCSV: String?
+
+    @Option(help: "Hutchinson probes for the per-layer traces.")
+    var layerProbes: Int = 16
+
     func run() throws {
         let spec = try CLI.loadSpec(self.spec)
         let (model, train, test) = try CLI.materialize(spec)
@@ -49,5 +61,6 @@ struct Evaluate: ParsableCommand {
                              pair.iterations, pair.converged ? "" : ", not converged: raise --eigen-iterations"))
             }
         }
+        try curvatureExtras(spec: spec, model: model, train: train)
     }
 }

@@ -10,8 +10,8 @@ import XCTest
 /// once, bit-identical to an undisturbed run of the same spec (docs/protocol.md, "Liveness,
 /// leases and retries": a lost worker is not evidence against its task).
 final class ChaosTests: XCTestCase {
-    private var harnesses: [ProcessHarness] = []
-    private static let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    var harnesses: [ProcessHarness] = []
+    static let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("data/mnist1d.npz").path
 
     override func setUpWithError() throws {
@@ -23,7 +23,7 @@ final class ChaosTests: XCTestCase {
     }
 
     /// What an undisturbed run of `yaml` stores: each task's result digest.
-    private func undisturbed(_ yaml: String, workers: Int) throws -> [UInt64: [UInt8]] {
+    func undisturbed(_ yaml: String, workers: Int) throws -> [UInt64: [UInt8]] {
         let h = try ProcessHarness(name: "reference")
         harnesses.append(h)
         try h.runToEnd(try h.write("spec.yaml", yaml), workers: workers, seconds: 600)
@@ -31,7 +31,7 @@ final class ChaosTests: XCTestCase {
     }
 
     /// What happened during a chaos run.
-    private struct Chaos {
+    struct Chaos {
         var kills = 0
         var restarts = 0
         var seconds = 0.0
@@ -41,7 +41,7 @@ final class ChaosTests: XCTestCase {
     /// starting a replacement), and SIGKILLing the coordinator once a third and once two thirds
     /// of the `tasks` results are stored (restarting it on the same dataset). Fails the test
     /// unless the last coordinator finishes with status 0 within ten minutes (a hang guard).
-    private func chaos(_ h: ProcessHarness, _ yaml: String, tasks: Int, workers: Int, killEvery: ClosedRange<Double>,
+    func chaos(_ h: ProcessHarness, _ yaml: String, tasks: Int, workers: Int, killEvery: ClosedRange<Double>,
                        seed: UInt64) throws -> Chaos {
         let spec = try h.write("spec.yaml", yaml)
         var rng = SystemRandomNumberGeneratorFree(seed: seed)
@@ -81,7 +81,7 @@ final class ChaosTests: XCTestCase {
         return record
     }
 
-    private func assertNothingLost(_ h: ProcessHarness, tasks: Int, reference: [UInt64: [UInt8]], _ record: Chaos,
+    func assertNothingLost(_ h: ProcessHarness, tasks: Int, reference: [UInt64: [UInt8]], _ record: Chaos,
                                    file: StaticString = #filePath, line: UInt = #line) throws {
         let ds = try h.open()
         let p = try ds.readProgress()

@@ -89,10 +89,12 @@ final class CurvatureTests: XCTestCase {
     func testHessianVectorProductMatchesSecondDifferencesOfTheLoss() throws {
         let (train, _) = try TestSupport.mnist1d()
         let data = train.prefix(64).converted(to: Double.self)
-        for activation in [ModelSpec.Activation.tanh, .gelu, .relu] {
+        // Both product methods: the R-operator (tanh, ReLU) and the finite differences (all three).
+        for (activation, method) in [(ModelSpec.Activation.tanh, HessianOperator<Double>.Method.automatic), (.gelu, .automatic), (.relu, .automatic),
+                                     (.tanh, .differences), (.relu, .differences)] {
             let model: Model<Double> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [6, 5], activation: activation),
                                                               dataShape: [40], outputs: 10, seed: 21)
-            let op = try HessianOperator(model: model, data: data, loss: .crossEntropy)
+            let op = try HessianOperator(model: model, data: data, loss: .crossEntropy, method: method)
             let space = ParameterSpace(model)
             let theta = space.values()
             func loss(_ shifts: [(Int, Double)]) -> Double {
@@ -108,7 +110,7 @@ final class CurvatureTests: XCTestCase {
                 let column = op.product(e)
                 for i in [0, 3, 17, 240, 247, space.dimension - 3] {
                     let second = (loss([(i, h), (j, h)]) - loss([(i, h), (j, -h)]) - loss([(i, -h), (j, h)]) + loss([(i, -h), (j, -h)])) / (4 * h * h)
-                    XCTAssertEqual(column[i], second, accuracy: 1e-5 * max(1, abs(second)), "\(activation) H[\(i), \(j)]")
+                    XCTAssertEqual(column[i], second, accuracy: 1e-5 * max(1, abs(second)), "\(activation) \(op.method) H[\(i), \(j)]")
                 }
             }
             space.setValues(theta)
@@ -124,12 +126,12 @@ final class CurvatureTests: XCTestCase {
         let data = train
         let model: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .mlp, hidden: [32, 32]), dataShape: [40], outputs: 10, seed: 11)
         var rng = TerrainRNG(seed: 12)
-        let op = try HessianOperator(model: model, data: data, loss: .crossEntropy)
+        let op = try HessianOperator(model: model, data: data, loss: .crossEntropy, method: .differences)
         let v = (0..<op.dimension).map { _ in rng.normal() }
         let u = (0..<op.dimension).map { _ in rng.normal() }
         let hv = op.product(v)
         for step in [1e-3, 1e-4] {
-            let other = try HessianOperator(model: model, data: data, loss: .crossEntropy, step: step).product(v)
+            let other = try HessianOperator(model: model, data: data, loss: .crossEntropy, step: step, method: .differences).product(v)
             let diff = zip(hv, other).map { $0 - $1 }
             XCTAssertLessThan(Kernels.dot(diff, diff).squareRoot() / Kernels.dot(hv, hv).squareRoot(), 1e-5, "step \(step)")
         }

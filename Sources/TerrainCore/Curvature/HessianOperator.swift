@@ -13,6 +13,12 @@
 /// rounding term `ε₃₂·‖∇L‖/h` swamps `H·v` for the many directions in which curvature is
 /// small (random Hutchinson probes), giving errors of order one.
 ///
+/// **Fast path.** For networks of linear layers and ReLU/tanh (the MLP family) the products are
+/// computed by the R-operator instead, in the model's scalar type with `Double` accumulation,
+/// a block of vectors at a time (``BlockHessianProduct``, ``products(_:)``); the
+/// finite-difference product stays available as the oracle (``differenceProduct(_:)``) and is
+/// used for every other model. ``method`` says which one ``product(_:)`` uses.
+///
 /// Evaluation mode throughout (BatchNorm running statistics, no dropout), as PyHessian
 /// does. Masked (pruned) coordinates are held fixed: directions are projected onto the
 /// unmasked subspace.
@@ -32,11 +38,25 @@ public final class HessianOperator<Scalar: TensorScalar> {
     public private(set) var products = 0
     private let space: ParameterSpace<Double>
     private let mask: [Double]
+    /// The R-operator engine, when the model is supported and ``Method/automatic`` was asked.
+    public let engine: BlockHessianProduct<Scalar>?
+
+    /// How ``product(_:)`` computes `H·v`.
+    public enum Method: String, Sendable, Codable, CaseIterable {
+        /// The R-operator (``BlockHessianProduct``) when the model supports it, else `differences`.
+        case automatic
+        /// Float64 central differences of gradients (the oracle; every model).
+        case differences
+    }
+
+    /// What ``product(_:)`` uses: `"r-operator"` or `"differences"`.
+    public var method: String { engine == nil ? "differences" : "r-operator" }
 
     /// Creates the operator at `model`'s current parameters (copied; later changes to
     /// `model` are not seen). Throws when the model cannot be rebuilt from its spec.
     public init(model: Model<Scalar>, data: Dataset<Scalar>, loss: LossKind, step: Double = 1e-5,
-                chunkSize: Int = Evaluator.defaultChunkSize) throws {
+                chunkSize: Int = Evaluator.defaultChunkSize, method: Method = .automatic) throws {
+        self.engine = method == .automatic ? BlockHessianProduct(model: model, data: data, loss: loss) : nil
         self.model = try model.converted(to: Double.self)
         self.data = data.converted(to: Double.self)
         self.loss = loss
@@ -55,6 +75,9 @@ public final class HessianOperator<Scalar: TensorScalar> {
     /// there, so the SLQ trace and eigenvalue counts scale with P_free, not P.
     public let freeDimension: Int
 
+    /// The parameter layout (names, shapes, flat ranges) the vectors follow.
+    public var layout: [ParameterSlot] { space.layout }
+
     /// The 0/1 mask of free coordinates (1 where a parameter is not pruned).
     public var maskValues: [Double] { mask }
 
@@ -63,13 +86,30 @@ public final class HessianOperator<Scalar: TensorScalar> {
         Evaluator.gradient(model, on: data, loss: loss, chunkSize: chunkSize).gradient
     }
 
-    /// `H·v` for a flat vector `v` of length P (parameter-space order).
+    /// `H·v` for a flat vector `v` of length P (parameter-space order), by ``method``.
+    public func product(_ v: [Double]) -> [Double] {
+        engine == nil ? differenceProduct(v) : products([v])[0]
+    }
+
+    /// `H·vₖ` for a block of vectors: one R-operator pass per ``BlockHessianProduct/blockLimit``
+    /// vectors (the same bits as one at a time), or one finite-difference product each.
+    public func products(_ vectors: [[Double]]) -> [[Double]] {
+        guard let engine else { return vectors.map(differenceProduct) }
+        let masked = vectors.map { v in
+            precondition(v.count == dimension, "vector has \(v.count) entries, parameter space has \(dimension)")
+            return (0..<v.count).map { v[$0] * mask[$0] }
+        }
+        products += vectors.count
+        return engine.products(masked).map { hv in (0..<hv.count).map { hv[$0] * mask[$0] } }
+    }
+
+    /// `H·v` by Float64 central differences (the oracle of the R-operator path).
     ///
     /// For each chunk of the data, the ReLU / max-pooling pattern is recorded at θ and frozen
     /// for the two gradients at θ ± h·v̂, so the difference quotient sees the network's
     /// Hessian within θ's linear piece (what double backprop computes) rather than jumps of
     /// units switching on or off between the two points.
-    public func product(_ v: [Double]) -> [Double] {
+    public func differenceProduct(_ v: [Double]) -> [Double] {
         precondition(v.count == dimension, "vector has \(v.count) entries, parameter space has \(dimension)")
         var u = v
         for i in 0..<u.count { u[i] *= mask[i] }

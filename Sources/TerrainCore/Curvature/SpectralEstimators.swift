@@ -36,32 +36,9 @@ extension HessianOperator {
     /// the trace (``slqTrace(values:weights:)``); the largest θₖ converges to λ_max. With
     /// pruning masks the start vector covers only the ``freeDimension`` free coordinates.
     public func lanczos(steps: Int, seed: UInt64, index: UInt64) -> (values: [Double], weights: [Double]) {
-        let m = min(steps, dimension)
-        var v = rademacher(seed: seed, index: index)
-        let n0 = Kernels.dot(v, v).squareRoot()
-        guard n0 > 0, m > 0 else { return ([], []) }
-        for i in 0..<v.count { v[i] /= n0 }
-        var basis: [[Double]] = [v]
-        var alpha = [Double](), beta = [Double]()
-        for j in 0..<m {
-            var w = product(basis[j])
-            let a = Kernels.dot(w, basis[j])
-            alpha.append(a)
-            // Full reorthogonalization (twice, for stability).
-            for _ in 0..<2 {
-                for q in basis {
-                    let c = Kernels.dot(w, q)
-                    for i in 0..<w.count { w[i] -= c * q[i] }
-                }
-            }
-            let b = Kernels.dot(w, w).squareRoot()
-            if j == m - 1 || b < 1e-12 * max(1, abs(a)) { break }
-            beta.append(b)
-            for i in 0..<w.count { w[i] /= b }
-            basis.append(w)
-        }
-        let (values, vectors) = SymmetricEigen.tridiagonal(diagonal: alpha, offDiagonal: beta)
-        return (values, vectors.map { $0[0] * $0[0] })
+        var run = LanczosRun(start: rademacher(seed: seed, index: index), steps: steps)
+        while let v = run.pending { run.feed(product(v)) }
+        return run.ritz
     }
 
     /// The trace estimate of one Lanczos run: `P_free·Σₖ τₖθₖ`. The run's start vector is a

@@ -94,7 +94,8 @@ public struct DirectionsKind: TaskKind {
         let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
         try Checkpoint.apply(try SafeTensors.decode(centre, source: "centre").tensors, source: "centre", to: model)
         let space = p.space(of: model)
-        let d = try SurfaceSpec.directions(p, centre: space.values(), layout: space.layout, dataShape: train.sampleShape, outputs: train.outputs)
+        let d = try SurfaceSpec.directions(p, centre: space.values(), layout: space.layout, dataShape: train.sampleShape, outputs: train.outputs,
+                                           model: model, train: train)
         var blobs: [(name: String, data: [UInt8])] = [("d1", d.d1.withUnsafeBytes { Array($0) })]
         if let d2 = d.d2 { blobs.append(("d2", d2.withUnsafeBytes { Array($0) })) }
         return TaskOutput(output: Array("{}".utf8), blobs: blobs)

@@ -12,6 +12,7 @@ import Yams
 ///   hutchinson: 64          # Rademacher probes for the trace (one task each)
 ///   lanczos: {runs: 8, steps: 40}   # stochastic Lanczos quadrature runs (one task each)
 ///   sharpness: {epsilon: 0.001, steps: 10}   # Keskar et al.'s ε-sharpness (one task)
+///   layers: {steps: 30, probes: 16}   # per parameter group: λ_max, λ_min (Lanczos) and trace (Hutchinson), one task
 ///   samples: 1000           # a fixed, seeded subset of the training set (default: all)
 ///   seed: 0
 /// ```
@@ -36,8 +37,11 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
     public var sharpnessEpsilon: Double? = nil
     /// Ascent steps of the sharpness maximization.
     public var sharpnessSteps: Int = 10
+    /// Per-layer spectra: Lanczos steps per group (nil = not computed) and Hutchinson probes.
+    public var layerSteps: Int? = nil
+    public var layerProbes: Int = 16
 
-    static let keys = ["eigenvalues", "hutchinson", "lanczos", "samples", "seed", "sharpness"]
+    static let keys = ["eigenvalues", "hutchinson", "lanczos", "samples", "seed", "sharpness", "layers"]
 
     static func parse(_ node: Node, source: String) throws -> CurvatureSpec {
         func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
@@ -73,8 +77,9 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
                 spec.sharpnessSteps = n
             }
         }
-        if spec.eigenvalues == 0 && spec.hutchinson == 0 && spec.lanczosRuns == 0 && spec.sharpnessEpsilon == nil {
-            throw fail("curvature: ask for at least one of eigenvalues, hutchinson, lanczos, sharpness")
+        if let l = node["layers"] { try spec.parseLayers(l, source: source) }
+        if spec.eigenvalues == 0 && spec.hutchinson == 0 && spec.lanczosRuns == 0 && spec.sharpnessEpsilon == nil && spec.layerSteps == nil {
+            throw fail("curvature: ask for at least one of eigenvalues, hutchinson, lanczos, sharpness, layers")
         }
         return spec
     }
@@ -100,8 +105,25 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         }
     }
 
+    /// `curvature.layers`: `true` or `{steps: 30, probes: 16}`.
+    private mutating func parseLayers(_ l: Node, source: String) throws {
+        func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
+        if l.bool == true { layerSteps = 30; return }
+        guard l.mapping != nil else { throw fail("curvature.layers: expected true or {steps: 30, probes: 16}") }
+        try SpecYAML.checkKeys(l, allowed: ["steps", "probes"], section: "curvature.layers", source: source)
+        layerSteps = 30
+        if let s = l["steps"] {
+            guard let v = s.int, v >= 2, v <= 1000 else { throw fail("curvature.layers.steps: expected an integer in 2…1000") }
+            layerSteps = v
+        }
+        if let p = l["probes"] {
+            guard let v = p.int, v >= 2, v <= 10_000 else { throw fail("curvature.layers.probes: expected an integer in 2…10000") }
+            layerProbes = v
+        }
+    }
+
     /// How many `hessian` tasks ``probes()`` makes (each count is within the task limit).
-    var taskCount: Int { (eigenvalues > 0 ? 1 : 0) + hutchinson + lanczosRuns + (sharpnessEpsilon != nil ? 1 : 0) }
+    var taskCount: Int { (eigenvalues > 0 ? 1 : 0) + hutchinson + lanczosRuns + (sharpnessEpsilon != nil ? 1 : 0) + (layerSteps != nil ? 1 : 0) }
 
     /// The `hessian` tasks this section asks for: the eigenvalues (one task), each
     /// Hutchinson probe, each Lanczos run, and the sharpness (one task).
@@ -117,6 +139,10 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         out += (0..<hutchinson).map { probe(.hutchinson, UInt64($0)) }
         out += (0..<lanczosRuns).map { probe(.lanczos, UInt64($0)) }
         if sharpnessEpsilon != nil { out.append(probe(.sharpness, 0)) }
+        if let layerSteps {
+            out.append(HessianKind.Probe(mode: .layers, index: 0, steps: layerSteps, seed: seed, samples: samples))
+            out[out.count - 1].probes = layerProbes
+        }
         return out
     }
 
@@ -137,6 +163,12 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
         public var freeDimension: Int?
         /// Keskar ε-sharpness (percent), with the loss at θ, the largest loss found and ε.
         public var sharpness: Double?, sharpnessLoss: Double?, sharpnessMaxLoss: Double?, sharpnessEpsilon: Double?
+        /// The extreme Ritz values over all SLQ runs — λ_max and λ_min, the most negative
+        /// eigenvalue at a saddle — with |λ_min/λ_max|, and the spectral mass below zero (the
+        /// runs' average `Σ_{θ<0} τ`: the fraction of eigenvalues estimated negative).
+        public var lambdaMax: Double?, lambdaMin: Double?, eigenRatio: Double?, negativeMass: Double?
+        /// Per-parameter-group λ_max, λ_min and trace (`curvature.layers`), in parameter order.
+        public var layers: [LayerSpectrum]?
     }
 
     /// Merges the outputs of `hessian` tasks (JSON objects) into one summary; the density is
@@ -156,6 +188,7 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
             s.sharpnessMaxLoss = k.output["max_loss"]?.first
             s.sharpnessEpsilon = k.params.epsilon
         }
+        if let l = outputs.first(where: { $0.params.mode == .layers }) { s.layers = HessianKind.layerSpectra(l.output) }
         func free(_ o: [String: [Double]]) -> Int? { (o["free_dimension"] ?? o["dimension"])?.first.map { Int($0) } }
         s.freeDimension = outputs.lazy.compactMap { free($0.output) }.first
         let h = outputs.filter { $0.params.mode == .hutchinson }.compactMap { $0.output["sample"]?.first }
@@ -174,6 +207,13 @@ public struct CurvatureSpec: Codable, Sendable, Equatable {
                 s.densityBroadening = d.broadening.description
             }
             s.lanczosRuns = runs.count
+            let ritz = runs.flatMap(\.values)
+            if let top = ritz.max(), let bottom = ritz.min() {
+                s.lambdaMax = top
+                s.lambdaMin = bottom
+                s.eigenRatio = top == 0 ? nil : abs(bottom / top)
+            }
+            s.negativeMass = SpectralDensity.negativeMass(runs: runs.map { ($0.values, $0.weights) })
             let traces = runs.compactMap { r in r.free.map { SpectralDensity.slqTrace(values: r.values, weights: r.weights, freeDimension: $0) } }
             if !traces.isEmpty {
                 let (m, se) = meanAndError(traces)

@@ -8,7 +8,7 @@ public struct HessianKind: TaskKind {
     public static let name = "hessian"
 
     /// What one `hessian` task computes.
-    public enum Mode: String, Codable, Sendable { case eigen, hutchinson, lanczos, sharpness }
+    public enum Mode: String, Codable, Sendable { case eigen, hutchinson, lanczos, sharpness, layers }
 
     /// The measurement a task makes.
     public struct Probe: Codable, Sendable, Equatable {
@@ -23,6 +23,8 @@ public struct HessianKind: TaskKind {
         /// absent from the stored parameters then, so older sweeps keep their bytes).
         public var tolerance: Double? = nil
         public var maxIterations: Int? = nil
+        /// `layers`: Hutchinson probes for the per-group traces (absent for the other modes).
+        public var probes: Int? = nil
 
         /// Creates a probe.
         public init(mode: Mode, index: UInt64, eigenvalues: Int = 0, steps: Int = 40, epsilon: Double? = nil, seed: UInt64 = 0,
@@ -48,7 +50,8 @@ public struct HessianKind: TaskKind {
     public static func problem(in p: Params) -> String? {
         let probe = p.own
         guard (0...SweepLimits.eigenvalues).contains(probe.eigenvalues), (0...SweepLimits.curvatureIterations).contains(probe.steps),
-              (probe.samples ?? 1) >= 1, probe.epsilon.map({ $0 > 0 && $0 < 1 }) ?? true else {
+              (probe.samples ?? 1) >= 1, probe.epsilon.map({ $0 > 0 && $0 < 1 }) ?? true,
+              (probe.probes ?? 2) >= 2, (probe.probes ?? 2) <= SweepLimits.tasks else {
             return "eigenvalues \(probe.eigenvalues), steps \(probe.steps), samples \(probe.samples.map(String.init) ?? "all")"
         }
         return nil
@@ -71,6 +74,11 @@ public struct HessianKind: TaskKind {
         case .lanczos:
             expected = ["values": 1...max(1, probe.steps), "weights": 1...max(1, probe.steps), "dimension": 1...1, "free_dimension": 1...1]
         case .sharpness: expected = ["sharpness": 1...1, "loss": 1...1, "max_loss": 1...1]
+        case .layers:
+            // One `group:<name>` list per parameter group: index, size, λ_max, λ_min, trace, its standard error.
+            let groups = out.keys.filter { $0.hasPrefix(Self.groupPrefix) }
+            guard !groups.isEmpty else { return .reject("the layers output has no group: entries") }
+            expected = Dictionary(uniqueKeysWithValues: groups.map { ($0, 6...6) } + [("dimension", 1...1), ("free_dimension", 1...1)])
         }
         guard Set(out.keys) == Set(expected.keys) else {
             return .reject("the \(probe.mode.rawValue) output has keys \(out.keys.sorted()), expected \(expected.keys.sorted())")
@@ -119,10 +127,25 @@ public struct HessianKind: TaskKind {
             let r = h.lanczos(steps: p.steps, seed: p.seed, index: p.index)
             out["values"] = r.values
             out["weights"] = r.weights
+        case .layers:
+            for (index, s) in h.layerSpectra(steps: p.steps, probes: p.probes ?? 2, seed: p.seed).enumerated() {
+                out[groupPrefix + s.name] = [Double(index), Double(s.parameters), s.lambdaMax, s.lambdaMin, s.trace, s.traceStandardError]
+            }
         }
         out["dimension"] = [Double(h.dimension)]
         out["free_dimension"] = [Double(h.freeDimension)]
         return out
+    }
+
+    /// The key prefix of a parameter group's entry in a `layers` output.
+    public static let groupPrefix = "group:"
+
+    /// The per-group spectra of a `layers` output, in parameter order.
+    public static func layerSpectra(_ out: [String: [Double]]) -> [LayerSpectrum] {
+        out.filter { $0.key.hasPrefix(groupPrefix) && $0.value.count == 6 }
+            .sorted { $0.value[0] < $1.value[0] }
+            .map { LayerSpectrum(name: String($0.key.dropFirst(groupPrefix.count)), parameters: Int($0.value[1]),
+                                 lambdaMax: $0.value[2], lambdaMin: $0.value[3], trace: $0.value[4], traceStandardError: $0.value[5]) }
     }
 
     private static func encodeOutput(_ out: [String: [Double]]) throws -> [UInt8] {

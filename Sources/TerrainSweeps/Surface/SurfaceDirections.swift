@@ -32,6 +32,10 @@ extension SurfaceSpec {
         /// Directions over the ``StateSpace`` (parameters and BatchNorm statistics); nil in
         /// parameters stored before the option existed, meaning false.
         public var states: Bool?
+        /// Hessian directions: the loss, and the training samples the Hessian is taken over
+        /// (nil = all); absent for the other kinds.
+        public var loss: LossKind? = nil
+        public var samples: Int? = nil
 
         /// The flat space the directions live in, for `model`.
         public func space(of model: Model<Float>) -> any FlatModelSpace<Float> {
@@ -41,17 +45,29 @@ extension SurfaceSpec {
 
     /// The parameters of the directions computation.
     public var directionsParams: DirectionsParams {
-        DirectionsParams(model: model, data: data, dataSeed: dataSeed, kind: directionKind, normalization: normalization,
-                         oneDimensional: oneDimensional, seed: seed, target: target, third: third, trajectory: trajectory,
-                         twoDimensional: y != nil, states: states)
+        var p = DirectionsParams(model: model, data: data, dataSeed: dataSeed, kind: directionKind, normalization: normalization,
+                                 oneDimensional: oneDimensional, seed: seed, target: target, third: third, trajectory: trajectory,
+                                 twoDimensional: y != nil, states: states)
+        if directionKind == .hessian {
+            p.loss = network.loss
+            p.samples = hessianSamples
+        }
+        return p
     }
 
     /// The directions around `centre` (flat, in `layout`), loading any other checkpoints the
     /// direction kind needs for a model of samples shaped `dataShape` with `outputs` outputs.
-    public static func directions(_ p: DirectionsParams, centre: [Float], layout: [ParameterSlot], dataShape: [Int], outputs: Int) throws
+    /// `model` (at the centre, with its BatchNorm statistics) and `train` are needed by
+    /// Hessian directions.
+    public static func directions(_ p: DirectionsParams, centre: [Float], layout: [ParameterSlot], dataShape: [Int], outputs: Int,
+                                  model: Model<Float>? = nil, train: Dataset<Float>? = nil) throws
         -> (d1: [Float], d2: [Float]?, explainedVarianceRatio: [Double]?)
     {
         switch p.kind {
+        case .hessian:
+            guard let model, let train else { throw TerrainError.invalidArgument("Hessian directions need the model and its training data") }
+            let d = try hessianDirections(p, model: model, train: train, centre: centre, layout: layout)
+            return (d[0], p.twoDimensional ? d[1] : nil, nil)
         case .random:
             let d1 = Directions.random(layout: layout, center: centre, mask: nil, seed: TerrainRNG.derive(p.seed, 1),
                                        normalization: p.normalization, oneDimensional: p.oneDimensional)
@@ -89,11 +105,31 @@ extension SurfaceSpec {
             }
             let space = directionsParams.space(of: m)
             let centre = space.values()
-            let d = try Self.directions(directionsParams, centre: centre, layout: space.layout, dataShape: train.sampleShape, outputs: train.outputs)
+            let d = try Self.directions(directionsParams, centre: centre, layout: space.layout, dataShape: train.sampleShape, outputs: train.outputs,
+                                        model: m, train: train)
             return Materialized(centre: centre, d1: d.d1, d2: d.d2, layout: space.layout, dataSHA256: try network.dataSHA256(),
                                 explainedVarianceRatio: d.explainedVarianceRatio)
         } catch let e as TerrainError {
             throw SpecError(file: source, message: e.description)
+        }
+    }
+}
+
+extension SurfaceSpec {
+    /// The top-2 (top-1 for a 1-D surface) Hessian eigenvectors at the centre, largest |λ|
+    /// first (power iteration with deflation, ``PowerIteration``'s defaults, seed
+    /// `directions.seed`), each with the sign that makes its largest-magnitude entry positive,
+    /// then normalized per parameter as `normalization` says (`none`: unit vectors).
+    static func hessianDirections(_ p: DirectionsParams, model: Model<Float>, train: Dataset<Float>, centre: [Float],
+                                  layout: [ParameterSlot]) throws -> [[Float]] {
+        let data = p.samples.map { train.subset(min($0, train.count), seed: TerrainRNG.derive(p.seed, "hessian-directions")) } ?? train
+        let h = try HessianOperator(model: model, data: data, loss: p.loss ?? .crossEntropy)
+        return h.topEigenpairs(k: p.twoDimensional ? 2 : 1, seed: p.seed).map { pair in
+            let peak = pair.vector.indices.max { abs(pair.vector[$0]) < abs(pair.vector[$1]) || (abs(pair.vector[$0]) == abs(pair.vector[$1]) && $0 > $1) }
+            let sign: Double = peak.map { pair.vector[$0] < 0 ? -1 : 1 } ?? 1
+            var d = pair.vector.map { Float(sign * $0) }
+            for slot in layout { Directions.normalize(&d, center: centre, slot: slot, p.normalization) }
+            return d
         }
     }
 }

@@ -34,7 +34,8 @@ extension SurfaceSpec {
         while start < points {
             let end = points - start <= tile ? points : start + tile  // no overflow for any tile size
             let tile = SurfaceKind.Tile(x: .init(x), y: y.map(SurfaceKind.Axis.init), start: start, end: end, sets: sets,
-                                        recomputeBatchNorm: recomputeBatchNorm, recomputeSamples: recomputeSamples, states: states ? true : nil)
+                                        recomputeBatchNorm: recomputeBatchNorm, recomputeSamples: recomputeSamples, states: states ? true : nil,
+                                        convexity: convexity)
             tasks.append(ExpandedTask(id: UInt64(tasks.count + 1), kind: SurfaceKind.name, dependencies: dependencies,
                                       params: try SurfaceKind.encode(Networked(base, tile)), inputs: inputs))
             start = end

@@ -27,10 +27,14 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
         /// The directions (and θ*) span the BatchNorm statistics too (``StateSpace``); nil
         /// (absent from stored parameters) means parameters only.
         public var states: Bool?
+        /// The Hessian's extreme eigenvalues at every point (``ConvexityProbe``); nil (absent
+        /// from stored parameters) means none.
+        public var convexity: ConvexityProbe?
 
         /// Creates a tile.
         public init(x: Axis, y: Axis?, start: Int, end: Int, sets: [String], recomputeBatchNorm: Int?,
-                    recomputeSamples: Int? = nil, states: Bool? = nil) {
+                    recomputeSamples: Int? = nil, states: Bool? = nil, convexity: ConvexityProbe? = nil) {
+            self.convexity = convexity
             self.x = x
             self.y = y
             self.start = start
@@ -40,6 +44,9 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
             self.recomputeSamples = recomputeSamples
             self.states = states
         }
+
+        /// Values per point: loss and accuracy per set, then the convexity metrics if asked.
+        public var valuesPerPoint: Int { 2 * sets.count + (convexity == nil ? 0 : ConvexityProbe.metricNames.count) }
 
         /// Points in the grid.
         public var gridPoints: Int { x.count * (y?.count ?? 1) }
@@ -51,7 +58,7 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
             guard !sets.isEmpty, sets.allSatisfy({ $0 == "train" || $0 == "test" }) else { return "sets must be train and/or test" }
             if let b = recomputeBatchNorm, b < 2 || b > SweepLimits.batchSize { return "batch_norm batch size \(b) is out of range" }
             if let m = recomputeSamples, m < 2 { return "batch_norm samples \(m) is out of range" }
-            return nil
+            return convexity?.problem
         }
     }
 
@@ -148,15 +155,23 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
     /// loss without accuracy (`mse`). No blobs.
     public func judge(_ result: TaskOutput, params p: Params, task: UInt64) -> Judgement {
         if let problem = p.own.problem { return .reject("the task's parameters: \(problem)") }
-        let expected = (p.end - p.start) * p.sets.count * 2
+        let stride = p.own.valuesPerPoint
+        let expected = (p.end - p.start) * stride
         guard result.output.count == expected * 8 else {
-            return .reject("the output has \(result.output.count) bytes; \(p.end - p.start) points × \(p.sets.count) sets × 2 values need \(expected * 8)")
+            return .reject("the output has \(result.output.count) bytes; \(p.end - p.start) points × \(stride) values need \(expected * 8)")
         }
         if let problem = Self.blobProblem(result, expected: []) { return .reject(problem) }
         let values = SurfaceSpec.decodeOutput(result.output)
         let hasAccuracy = p.loss == .crossEntropy
-        for (i, v) in values.enumerated() {
-            let point = p.start + i / (2 * p.sets.count), set = p.sets[(i / 2) % p.sets.count]
+        for (position, v) in values.enumerated() {
+            let point = p.start + position / stride, i = position % stride
+            if i >= 2 * p.sets.count {
+                // λ_max, λ_min finite; the ratio finite or NaN (λ_max = 0).
+                let name = ConvexityProbe.metricNames[i - 2 * p.sets.count]
+                guard v.isFinite || (name == "eigen_ratio" && v.isNaN) else { return .reject("point \(point): \(name) is \(v)") }
+                continue
+            }
+            let set = p.sets[(i / 2) % p.sets.count]
             if i % 2 == 0 {
                 guard v.isNaN || v >= 0 else { return .reject("point \(point): \(set)_loss is \(v)") }
             } else if hasAccuracy ? !(v >= 0 && v <= 1) : !v.isNaN {
@@ -194,7 +209,7 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
         }
         let nx = p.x.count
         var out = [Double]()
-        out.reserveCapacity((p.end - p.start) * 2 * p.sets.count)
+        out.reserveCapacity((p.end - p.start) * p.own.valuesPerPoint)
         // Reuse the first layer's products across the tile's points when the model allows it.
         var planes = [String: PlaneEvaluator]()
         for set in p.sets {
@@ -203,6 +218,7 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
                 planes[set] = plane
             }
         }
+        let convexityData = p.convexity.map { $0.data(loaded.train) }
         let statisticsData = p.recomputeSamples.map { loaded.train.subset($0, seed: TerrainRNG.derive(p.dataSeed, "batch-norm")) } ?? loaded.train
         for index in p.start..<p.end {
             let alpha = p.x.coordinate(index % nx)
@@ -217,6 +233,9 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
                 let m = planes[set]?.evaluate(alpha: alpha, beta: beta) ?? Evaluator.evaluate(loaded.model, on: data, loss: p.loss)
                 out.append(m.loss)
                 out.append(m.accuracy ?? .nan)
+            }
+            if let probe = p.convexity, let data = convexityData {
+                out += try probe.measure(model: loaded.model, data: data, loss: p.loss)
             }
         }
         space.setValues(centre)

@@ -103,6 +103,11 @@ extension SurfaceSpec {
             dirs = "plane θ_A + α·(θ_B − θ_A) + β·(θ_C − θ_A)"
         case .pca:
             dirs = "PCA directions of \(trajectory.count) trajectory checkpoints"
+        case .hessian:
+            dirs = "top-2 Hessian eigenvectors (\(normalization == .none ? "unit" : normalization.rawValue + "-normalized"), \(hessianSamples.map { "\($0) samples" } ?? "full train set"))"
+        }
+        if let c = convexity, metric == "eigen_ratio" || metric.hasPrefix("lambda_") {
+            return "\(dirs) · Lanczos \(c.steps) steps per point on \(c.samples.map { "\($0)" } ?? "all") training samples"
         }
         let subset: String
         if metric.hasPrefix("test") {

@@ -27,6 +27,10 @@ public struct SurfaceSpec: NetworkSweepKind {
     public enum DirectionKind: String, Codable, Sendable, CaseIterable {
         /// Gaussian directions, normalized (Li et al. 2018).
         case random
+        /// The top two Hessian eigenvectors at the centre (largest |λ| first, by power
+        /// iteration with deflation on the training loss): the sharpest plane. Unit vectors
+        /// unless a normalization is given.
+        case hessian
         /// d1 = θ_B − θ_A with θ_A the checkpoint and θ_B `directions.to` (1-D interpolation).
         case interpolation
         /// The plane through three checkpoints: centre θ_A, d1 = θ_B − θ_A, d2 = θ_C − θ_A
@@ -87,12 +91,19 @@ public struct SurfaceSpec: NetworkSweepKind {
     /// Directions over parameters *and* BatchNorm running statistics (loss-landscape's
     /// `--dir_type states`; ``StateSpace``) instead of parameters only.
     public var states = false
+    /// The Hessian's extreme eigenvalues and |λ_min/λ_max| at every point (`surface.convexity`).
+    public var convexity: ConvexityProbe? = nil
+    /// Hessian directions: the training samples the Hessian is taken over (`directions.samples`;
+    /// nil = all).
+    public var hessianSamples: Int? = nil
 
     /// Number of grid points.
     public var points: Int { x.count * (y?.count ?? 1) }
 
     /// The metric names in output order: `<set>_loss`, `<set>_acc` per set.
-    public var metricNames: [String] { sets.flatMap { ["\($0)_loss", "\($0)_acc"] } }
+    public var metricNames: [String] {
+        sets.flatMap { ["\($0)_loss", "\($0)_acc"] } + (convexity == nil ? [] : ConvexityProbe.metricNames)
+    }
 
     /// The checkpoints (centre, target, third, trajectory) and the data.
     public var referencedFiles: [String] {

@@ -3,8 +3,8 @@ import TerrainCore
 import Yams
 
 extension SurfaceSpec {
-    static let sectionKeys = ["checkpoint", "train", "x", "y", "directions", "sets", "tile", "batch_norm"]
-    static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to", "third", "trajectory", "states"]
+    static let sectionKeys = ["checkpoint", "train", "x", "y", "directions", "sets", "tile", "batch_norm", "convexity"]
+    static let directionKeys = ["kind", "normalization", "one_dimensional", "seed", "to", "third", "trajectory", "states", "samples"]
 
     /// Parses the `model`, `data`, `loss`, `surface` and `curvature` sections of a sweep spec
     /// (no files are read: the checkpoints and data are checked when the sweep is expanded).
@@ -55,9 +55,11 @@ extension SurfaceSpec {
             spec.recomputeSamples = bn.samples
         }
         spec.states = d.states
+        spec.hessianSamples = d.samples
         if d.states && spec.recomputeBatchNorm != nil {
             throw SpecError(file: source, message: "surface.directions.states moves the BatchNorm statistics along the directions; surface.batch_norm: recompute re-estimates them at every point — choose one")
         }
+        spec.convexity = try s["convexity"].map { try ConvexityProbe.parse($0, source: source) }
         if let c = root["curvature"] { spec.curvature = try CurvatureSpec.parse(c, source: source) }
         let tiles = SweepLimits.stepsPerEpoch(samples: points, batchSize: tile)
         let probes = spec.curvature?.taskCount ?? 0
@@ -117,14 +119,21 @@ extension SurfaceSpec {
         var target: String?, third: String?
         var trajectory = [String]()
         var states = false
+        var samples: Int?
 
         init(_ node: Node?, source: String, baseDirectory: String) throws {
             func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
             guard let d = node else { return }
             try SpecYAML.checkKeys(d, allowed: SurfaceSpec.directionKeys, section: "surface.directions", source: source)
             if let v = d["kind"] {
-                guard let k = v.string.flatMap(DirectionKind.init) else { throw fail("surface.directions.kind: expected random, interpolation, plane or pca") }
+                guard let k = v.string.flatMap(DirectionKind.init) else { throw fail("surface.directions.kind: expected random, interpolation, plane, pca or hessian") }
                 kind = k
+                // Hessian eigenvectors are unit vectors unless a normalization is asked for.
+                if k == .hessian && d["normalization"] == nil { normalization = .none }
+            }
+            if let v = d["samples"] {
+                guard let n = v.int, n >= 1 else { throw fail("surface.directions.samples: expected a positive integer (training samples of the Hessian)") }
+                samples = n
             }
             if let v = d["normalization"] {
                 guard let n = v.string.flatMap(DirectionNormalization.init) else {
@@ -170,8 +179,14 @@ extension SurfaceSpec {
                 guard target != nil else { throw fail("surface.directions.to: required for kind: interpolation (θ_B, a safetensors file)") }
                 guard !twoDimensional else { throw fail("surface.y: interpolation is 1-D; remove y") }
             }
-            if trainedCentre && kind != .random {
-                throw fail("surface.directions.kind: a centre trained in the sweep supports random directions only")
+            if trainedCentre && kind != .random && kind != .hessian {
+                throw fail("surface.directions.kind: a centre trained in the sweep supports random and hessian directions only")
+            }
+            if kind == .hessian && states {
+                throw fail("surface.directions.states: Hessian directions live in parameter space; remove states or choose another kind")
+            }
+            if samples != nil && kind != .hessian {
+                throw fail("surface.directions.samples: only Hessian directions take a sample count")
             }
         }
     }
