@@ -4,7 +4,7 @@ import GRDB
 /// part of Terrain reads and writes the dataset through ``SweepDataset``'s typed methods.
 enum DatasetSchema {
     /// The schema version this build writes (`meta.schema_version`).
-    static let version = 3
+    static let version = 4
 
     /// Every table, as `CREATE TABLE IF NOT EXISTS` statements.
     static let tables = """
@@ -46,12 +46,17 @@ enum DatasetSchema {
             task INTEGER NOT NULL, step INTEGER NOT NULL, epoch REAL NOT NULL, train_loss REAL, train_acc REAL,
             test_loss REAL, test_acc REAL, lr REAL, lambda_max REAL, val_loss REAL, val_acc REAL,
             PRIMARY KEY(task, step));
+        CREATE TABLE IF NOT EXISTS run_variants(
+            task INTEGER PRIMARY KEY, width REAL, widths TEXT, parameters INTEGER, label_noise REAL, noisy_labels INTEGER,
+            swa_start_epoch INTEGER, swa_lr REAL, swa_schedule TEXT, swa_averaged INTEGER, swa_train_loss REAL,
+            swa_train_acc REAL, swa_test_loss REAL, swa_test_acc REAL, swa_val_loss REAL, swa_val_acc REAL, swa_lambda_max REAL);
         """
 
     /// The names of every table above (a file holding only these is Terrain's).
     static let tableNames: Set<String> = [
         "meta", "tasks", "dependencies", "results", "artifacts", "summaries", "task_inputs", "result_artifacts", "events",
         "progress", "checkpoints", "runs", "curve_points", "sqlite_sequence",
+        "run_variants",
     ]
 
     /// Creates missing tables and brings an older file up to ``version``.

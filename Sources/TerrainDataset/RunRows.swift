@@ -89,11 +89,14 @@ public struct CurvePointRow: Codable, Sendable, Equatable, FetchableRecord, Pers
 public struct RunRows: Sendable, Equatable {
     public var run: RunRow
     public var curve: [CurvePointRow]
+    /// Its `run_variants` row (width, label noise, SWA), when it has one.
+    public var variant: RunVariantRow?
 
     /// Creates the rows of one result.
-    public init(run: RunRow, curve: [CurvePointRow]) {
+    public init(run: RunRow, curve: [CurvePointRow], variant: RunVariantRow? = nil) {
         self.run = run
         self.curve = curve
+        self.variant = variant
     }
 
     /// Writes the rows under `task`, replacing earlier ones. A NaN is stored as NULL (as
@@ -106,6 +109,10 @@ public struct RunRows: Sendable, Equatable {
         for var point in curve {
             point.task = Int64(task)
             try point.insert(db, onConflict: .replace)
+        }
+        if var variant {
+            variant.task = Int64(task)
+            try variant.insert(db, onConflict: .replace)
         }
     }
 }
@@ -127,7 +134,15 @@ extension SweepDataset {
         try read { db in
             var declared = [String: String]()
             for r in try Row.fetchAll(db, sql: "PRAGMA table_info(\(table.rawValue))") { declared[r["name"]] = (r["type"] as String).uppercased() }
-            let statement = try db.makeStatement(sql: "SELECT * FROM \(table.rawValue) ORDER BY \(table.order)")
+            var sql = "SELECT * FROM \(table.rawValue) ORDER BY \(table.order)"
+            // Runs with a width, label noise or SWA carry their run_variants columns (a sweep
+            // without any exports the runs table as before).
+            if table == .runs, try db.tableExists("run_variants"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM run_variants") ?? 0 > 0 {
+                for r in try Row.fetchAll(db, sql: "PRAGMA table_info(run_variants)") { declared[r["name"]] = (r["type"] as String).uppercased() }
+                let extra = RunVariantRow.columns.map { "run_variants.\($0)" }.joined(separator: ", ")
+                sql = "SELECT runs.*, \(extra) FROM runs LEFT JOIN run_variants USING(task) ORDER BY runs.task"
+            }
+            let statement = try db.makeStatement(sql: sql)
             let names = statement.columnNames
             let rows = try Row.fetchAll(statement)
             return names.enumerated().map { i, name in

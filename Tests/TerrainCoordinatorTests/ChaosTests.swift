@@ -143,4 +143,32 @@ final class ChaosTests: XCTestCase {
         try assertNothingLost(h, tasks: 14, reference: reference, record)
         XCTAssertGreaterThan(try h.open().eventCounts()["resume"] ?? 0, 0, "some level resumed from a checkpoint, with the same bits")
     }
+
+    /// A double-descent grid with label noise and SWA — runs of three widths, each averaging
+    /// its iterates across checkpoints — under chaos: resumed runs carry their running
+    /// average and give the same bits, including the `final` and `swa` weights.
+    func testChaosWithTheDefaultSpecLosesNoDoubleDescentOrSWARun() throws {
+        let yaml = """
+        name: chaos-descent
+        kind: training
+        model: {kind: mlp, hidden: [64, 64]}
+        data: {path: \(Self.data), train_subset: 1000, test_subset: 200, label_noise: 0.1}
+        training:
+          optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+          batch_size: 10
+          epochs: 8
+          eval_every: 100
+          checkpoint_every: 1
+          swa: {start_epoch: 4, lr: 0.02}
+        grid: {width: [0.5, 1, 2], seeds: [0, 1]}
+        """
+        let reference = try undisturbed(yaml, workers: 2)
+        let h = try ProcessHarness(name: "chaos")
+        harnesses.append(h)
+        let record = try chaos(h, yaml, tasks: 6, workers: 3, killEvery: 0.3 ... 0.9, seed: 7)
+        try assertNothingLost(h, tasks: 6, reference: reference, record)
+        let ds = try h.open()
+        XCTAssertEqual(try ds.runVariants().filter { $0.swaAveraged == 4 && $0.noisyLabels == 100 }.count, 6)
+        XCTAssertEqual(try ds.resultArtifacts().count, 12, "final and swa weights of every run")
+    }
 }

@@ -61,6 +61,12 @@ public enum DataLoader {
         }
         if let n = spec.trainSubset { trainSet = trainSet.subset(n, seed: TerrainRNG.derive(seed, 1)) }
         if let n = spec.testSubset { testSet = testSet?.subset(n, seed: TerrainRNG.derive(seed, 2)) }
+        if let p = spec.labelNoise, p > 0 {
+            guard (trainSet.classes ?? 0) >= 2 else {
+                throw TerrainError.invalidData("\(source): data.label_noise needs at least two classes")
+            }
+            trainSet = trainSet.withLabelNoise(p, seed: seed).data
+        }
         if let t = testSet, t.sampleShape != trainSet.sampleShape {
             throw TerrainError.invalidData("\(source): training samples have shape \(trainSet.sampleShape) but test samples \(t.sampleShape)")
         }

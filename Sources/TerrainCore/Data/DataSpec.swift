@@ -66,6 +66,11 @@ public struct DataSpec: Codable, Sendable, Equatable {
     public var targets: String
     /// Multiply every input by this (e.g. `0.00392156862745098` = 1/255 for raw 0–255 pixels).
     public var scale: Double
+    /// Fraction of training labels replaced by a wrong class (``LabelNoise``): exactly
+    /// `round(p · N)` of the N training samples (after `train_subset`, before a run's
+    /// validation hold-out), chosen by the spec's `seed`; test labels are never changed.
+    /// `nil` (the default) is no noise and is omitted from the encoding.
+    public var labelNoise: Double? = nil
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, path, trainImages = "train_images", trainLabels = "train_labels"
@@ -73,7 +78,7 @@ public struct DataSpec: Codable, Sendable, Equatable {
         case trainFiles = "train_files", testFiles = "test_files", label, layout, normalize, augment
         case xTrainKey = "x_train_key", yTrainKey = "y_train_key", xTestKey = "x_test_key", yTestKey = "y_test_key"
         case labelColumn = "label_column", testFraction = "test_fraction", trainSubset = "train_subset"
-        case testSubset = "test_subset", classes, targets, scale
+        case testSubset = "test_subset", classes, targets, scale, labelNoise = "label_noise"
     }
 
     /// The keys a `data:` mapping may contain.
@@ -118,6 +123,7 @@ public struct DataSpec: Codable, Sendable, Equatable {
         classes = try c.decodeIfPresent(Int.self, forKey: .classes)
         targets = try c.decodeIfPresent(String.self, forKey: .targets) ?? "classes"
         scale = try c.decodeIfPresent(Double.self, forKey: .scale) ?? 1
+        labelNoise = try c.decodeIfPresent(Double.self, forKey: .labelNoise)
     }
 
     /// The format, given or inferred.
@@ -162,6 +168,10 @@ public struct DataSpec: Codable, Sendable, Equatable {
         if let k = classes, k <= 0 { try fail("data.classes must be positive, got \(k)") }
         if targets != "classes" && targets != "values" { try fail("data.targets must be classes or values, got \(targets)") }
         if !(scale.isFinite) || scale == 0 { try fail("data.scale must be a finite non-zero number") }
+        if let p = labelNoise {
+            if !(p >= 0 && p <= 1) { try fail("data.label_noise must be a fraction in [0, 1], got \(p)") }
+            if targets != "classes" { try fail("data.label_noise needs class labels (data.targets: classes)") }
+        }
         if let n = normalize {
             if n.mean.isEmpty && n.std.isEmpty { try fail("data.normalize: give mean and/or std (per channel)") }
             if !n.mean.allSatisfy(\.isFinite) { try fail("data.normalize.mean must be finite numbers") }

@@ -10,6 +10,7 @@ public enum ModelBuilder {
         _ spec: ModelSpec, dataShape: [Int], outputs: Int, seed: UInt64, as: Scalar.Type = Scalar.self
     ) throws -> Model<Scalar> {
         try spec.validate()
+        let spec = spec.widened()
         guard outputs > 0 else { throw TerrainError.invalidModel("the model needs at least one output") }
         var layers = [Layer<Scalar>]()
         let features = dataShape.reduce(1, *)

@@ -27,28 +27,30 @@ extension ModelBuilder {
         var children: [(name: String, layer: Layer<Scalar>)] = prefix.enumerated().map { ("input\($0.offset)", $0.element) }
         if let resnet = spec.kind.cifarResNet {
             children += cifarResNet(channels: shape[0], blocksPerStage: resnet.blocksPerStage, shortcuts: resnet.shortcuts,
-                                    shortcut: spec.shortcut ?? .projection, outputs: outputs)
+                                    shortcut: spec.shortcut ?? .projection, outputs: outputs, width: spec.scaledWidth)
         } else {
             guard spec.kind == .vgg9 else { throw TerrainError.invalidModel("\(name) is not a preset") }
             guard shape[1] == 32 && shape[2] == 32 else {
                 throw TerrainError.invalidModel("vgg9 is defined on 32×32 images (its fc layer takes 256·4·4 features, as in Li et al.); the samples are \(shape)")
             }
-            children += vgg9(channels: shape[0], outputs: outputs)
+            children += vgg9(channels: shape[0], outputs: outputs, width: spec.scaledWidth)
         }
         return Sequential(named: children)
     }
 
     /// ResNet-(6n+2) for CIFAR: stem, three stages of `n` basic blocks, average pooling, head.
     private static func cifarResNet<Scalar: TensorScalar>(
-        channels: Int, blocksPerStage n: Int, shortcuts: Bool, shortcut: ModelSpec.Shortcut, outputs: Int
+        channels: Int, blocksPerStage n: Int, shortcuts: Bool, shortcut: ModelSpec.Shortcut, outputs: Int,
+        width: (Int) -> Int = { $0 }
     ) -> [(name: String, layer: Layer<Scalar>)] {
+        let stem = width(16)
         var children: [(name: String, layer: Layer<Scalar>)] = [
-            ("conv1", Conv2d(inChannels: channels, outChannels: 16, kernelSize: 3, padding: 1, bias: false, channelsFirstInput: true)),
-            ("bn1", BatchNorm(channels: 16)),
+            ("conv1", Conv2d(inChannels: channels, outChannels: stem, kernelSize: 3, padding: 1, bias: false, channelsFirstInput: true)),
+            ("bn1", BatchNorm(channels: stem)),
             ("relu", ReLU()),
         ]
-        var c = 16
-        for (stage, planes) in [16, 32, 64].enumerated() {
+        var c = stem
+        for (stage, planes) in [16, 32, 64].map(width).enumerated() {
             var blocks = [Layer<Scalar>]()
             for block in 0..<n {
                 let stride = stage > 0 && block == 0 ? 2 : 1
@@ -64,10 +66,10 @@ extension ModelBuilder {
     }
 
     /// VGG-9 as in Li et al.: `features`, flatten, `fc`, `classifier`.
-    private static func vgg9<Scalar: TensorScalar>(channels: Int, outputs: Int) -> [(name: String, layer: Layer<Scalar>)] {
+    private static func vgg9<Scalar: TensorScalar>(channels: Int, outputs: Int, width: (Int) -> Int = { $0 }) -> [(name: String, layer: Layer<Scalar>)] {
         var features = [Layer<Scalar>]()
         var c = channels
-        for item in [64, 64, 0, 128, 128, 0, 256, 256, 256, 0] {
+        for item in [64, 64, 0, 128, 128, 0, 256, 256, 256, 0].map({ $0 == 0 ? 0 : width($0) }) {
             if item == 0 {
                 features.append(Pool(.max, kernelSize: 2, stride: 2))
                 continue
@@ -81,8 +83,8 @@ extension ModelBuilder {
         return [
             ("features", Sequential(features)),
             ("flatten", Flatten(channelsLastInput: true)),
-            ("fc", Sequential([Linear(inFeatures: 256 * 4 * 4, outFeatures: 256), BatchNorm(channels: 256), ReLU()])),
-            ("classifier", Linear(inFeatures: 256, outFeatures: outputs)),
+            ("fc", Sequential([Linear(inFeatures: c * 4 * 4, outFeatures: width(256)), BatchNorm(channels: width(256)), ReLU()])),
+            ("classifier", Linear(inFeatures: width(256), outFeatures: outputs)),
         ]
     }
 }

@@ -74,11 +74,16 @@ public struct ModelSpec: Codable, Sendable, Equatable {
     /// shortcuts); nil means ``Shortcut/projection``. Omitted from the encoding when nil, so
     /// specs written before it existed encode (and hash) as before.
     public var shortcut: Shortcut?
+    /// A width multiplier for every family (``widened()``): MLP hidden widths, CNN/ResNet
+    /// channels and the presets' fixed channels (16/32/64, VGG's 64/128/256 and its 256-unit
+    /// `fc`) are multiplied by it and rounded to the nearest integer (at least 1). `nil`
+    /// (the default) is 1 and is omitted from the encoding, so older specs hash as before.
+    public var width: Double? = nil
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case kind, hidden, channels, inputShape = "input_shape", kernelSize = "kernel_size", stride, activation
         case batchNorm = "batch_norm", layerNorm = "layer_norm", skip, blocksPerStage = "blocks_per_stage"
-        case dropout, initializer = "init", shortcut
+        case dropout, initializer = "init", shortcut, width
     }
 
     /// The keys a `model:` mapping may contain.
@@ -122,6 +127,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
             dropout: try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0,
             initializer: try c.decodeIfPresent(Initializer.self, forKey: .initializer) ?? .pytorch,
             shortcut: try c.decodeIfPresent(Shortcut.self, forKey: .shortcut))
+        width = try c.decodeIfPresent(Double.self, forKey: .width)
     }
 
     /// The example MLP of the README: 40-256-256-10 with ReLU.
@@ -133,6 +139,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
     /// Checks the options for consistency without building anything.
     public func validate() throws {
         func fail(_ m: String) throws -> Never { throw TerrainError.invalidModel(m) }
+        try validateWidth()
         if kind.isPreset { return try validatePreset() }
         if shortcut != nil && kind != .resnet { try fail("model.shortcut is for resnet and the ResNet presets with shortcuts") }
         if shortcut != nil && !skip { try fail("model.shortcut has no effect with skip: false (the blocks have no shortcuts)") }

@@ -91,6 +91,9 @@ public final class Trainer<Scalar: TensorScalar> {
     public let batches: BatchSchedule
     /// Optimizer steps taken so far.
     public private(set) var step: Int = 0
+    /// Replaces the schedule's rate at the steps where it returns a value (stochastic weight
+    /// averaging's constant or cyclic rate after its start epoch); `nil`: the schedule alone.
+    public var learningRateOverride: (@Sendable (Int) -> Double?)? = nil
 
     /// Creates a trainer. Throws when the config is inconsistent with the data.
     public init(model: Model<Scalar>, train: Dataset<Scalar>, config: TrainingConfig) throws {
@@ -114,7 +117,8 @@ public final class Trainer<Scalar: TensorScalar> {
 
     /// The learning rate at step `k`.
     public func learningRate(at k: Int) -> Double {
-        config.schedule.rate(base: config.optimizer.lr, batchSize: config.batchSize, step: k,
+        if let override = learningRateOverride?(k) { return override }
+        return config.schedule.rate(base: config.optimizer.lr, batchSize: config.batchSize, step: k,
                              totalSteps: totalSteps, stepsPerEpoch: batches.stepsPerEpoch)
     }
 

@@ -71,6 +71,7 @@ public struct LotterySpec: NetworkSweepKind {
         for k in ["model", "data", "training", "lottery"] where root[k] == nil { throw fail("missing section '\(k):' for kind: lottery") }
         let network = try NetworkSpec.parse(root, kind: name, source: source, baseDirectory: baseDirectory)
         let training = try RunTraining.parse(root["training"]!, section: "training", source: source)
+        if training.swa != nil { throw fail("training.swa: stochastic weight averaging is an option of kind: training sweeps, not of lottery levels") }
         let l = root["lottery"]!
         try SpecYAML.checkKeys(l, allowed: sectionKeys, section: "lottery", source: source)
         guard let levelsNode = l["levels"] else {

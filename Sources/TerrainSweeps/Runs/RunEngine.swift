@@ -62,6 +62,7 @@ final class RunEngine {
         trainer.optimizer.stepCount = 0
         self.startStep = startStep
         state = State(step: startStep, optimizerSteps: 0, curve: [], stepsToTarget: nil)
+        installSWARate()
     }
 
     /// Restores a checkpoint written by ``checkpointBytes()``: model, optimizer, extras and
@@ -137,6 +138,7 @@ final class RunEngine {
             }
             let s = trainer.step
             try atStep(s)
+            try averageIfDue(s)
             let epochEnd = s % perEpoch == 0
             if (spec.evalEvery > 0 && s % spec.evalEvery == 0) || epochEnd || s == total {
                 try record(s, forceLambda: s == total && (curvature?.atEnd ?? false))

@@ -112,6 +112,17 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var prunable: [String: Int]?
     /// The curve, in step order.
     public var curve: [CurvePoint]
+    /// Double descent: the model's width multiplier (`model.width`/`grid.width`), its
+    /// hidden widths or channels as built, and its parameter count (recorded when the sweep
+    /// varies the width or has label noise).
+    public var width: Double?
+    public var widths: [Int]?
+    public var parameters: Int?
+    /// Double descent: the label-noise fraction and the number of training labels it changed.
+    public var labelNoise: Double?
+    public var noisyLabels: Int?
+    /// Stochastic weight averaging: the averaged solution's outcome.
+    public var swa: SWAOutcome?
 
     enum CodingKeys: String, CodingKey {
         case kind, seed, batchSize = "batch_size", learningRate = "lr", effectiveLearningRate = "effective_lr", optimizer, momentum
@@ -121,6 +132,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
         case validationLoss = "val_loss", validationAccuracy = "val_acc"
         case lambdaMax = "lambda_max", stepsToTarget = "steps_to_target", earlyStopStep = "early_stop_step"
         case earlyStopTestAccuracy = "early_stop_test_acc", density, remaining, prunable, curve
+        case width, widths, parameters, labelNoise = "label_noise", noisyLabels = "noisy_labels", swa
     }
 
     /// Creates a record with its labels and outcome; the metrics start empty (`nil`).
@@ -206,7 +218,7 @@ extension RunRecord {
                           testLoss: c.testLoss, testAccuracy: c.testAccuracy, learningRate: c.learningRate, lambdaMax: c.lambdaMax,
                           validationLoss: c.validationLoss, validationAccuracy: c.validationAccuracy)
         }
-        return RunRows(run: run, curve: curve)
+        return RunRows(run: run, curve: curve, variant: variantRow(task: task))
     }
 }
 
@@ -222,5 +234,32 @@ extension RunRecord {
             return .reject("the \(kind) record cannot be tabulated (\(problem))")
         }
         return .accept(record.rows(task: task))
+    }
+}
+
+extension RunRecord {
+    /// The record's `run_variants` row: `nil` unless it has a width, label noise or SWA.
+    func variantRow(task: UInt64) -> RunVariantRow? {
+        guard width != nil || widths != nil || parameters != nil || labelNoise != nil || swa != nil else { return nil }
+        var v = RunVariantRow(task: Int64(task))
+        v.width = width
+        v.widths = widths.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }
+        v.parameters = parameters
+        v.labelNoise = labelNoise
+        v.noisyLabels = noisyLabels
+        if let s = swa {
+            v.swaStartEpoch = s.startEpoch
+            v.swaLR = s.lr
+            v.swaSchedule = s.schedule
+            v.swaAveraged = s.averaged
+            v.swaTrainLoss = s.trainLoss
+            v.swaTrainAccuracy = s.trainAccuracy
+            v.swaTestLoss = s.testLoss
+            v.swaTestAccuracy = s.testAccuracy
+            v.swaValidationLoss = s.validationLoss
+            v.swaValidationAccuracy = s.validationAccuracy
+            v.swaLambdaMax = s.lambdaMax
+        }
+        return v
     }
 }

@@ -41,9 +41,11 @@ public struct RunTraining: Codable, Sendable, Equatable {
     /// for every run): recorded along training, and the early-stop step is the step of
     /// minimum validation loss. `nil` = no validation set (early stop on the test loss).
     public var validationSamples: Int? = nil
+    /// Stochastic weight averaging (``SWASpec``), `kind: training` only; `nil` = none.
+    public var swa: SWASpec? = nil
 
     static let allowedKeys = ["optimizer", "schedule", "batch_size", "epochs", "eval_every", "checkpoint_every",
-                              "diverge_above", "target_accuracy", "eval_samples", "validation_samples"]
+                              "diverge_above", "target_accuracy", "eval_samples", "validation_samples", "swa"]
 
     /// Creates a section.
     public init(optimizer: OptimizerSpec, schedule: LearningRateSchedule = LearningRateSchedule(), batchSize: Int, epochs: Int,
@@ -68,6 +70,7 @@ public struct RunTraining: Codable, Sendable, Equatable {
               evalEvery >= 0, checkpointEvery >= 0, divergeAbove > 0 else {
             return "batch_size \(batchSize), epochs \(epochs), eval_every \(evalEvery), checkpoint_every \(checkpointEvery)"
         }
+        if let s = swa, let p = s.problem(epochs: epochs) { return p }
         return nil
     }
 
@@ -144,6 +147,7 @@ public struct RunTraining: Codable, Sendable, Equatable {
             try SweepLimits.check(v, atMost: SweepLimits.batchSize, field: "\(section).eval_samples", what: "samples", source: source)
             spec.evalSamples = v
         }
+        if let s = node["swa"] { spec.swa = try SWASpec.parse(s, section: "\(section).swa", epochs: epochs, source: source) }
         do { try optimizer.validate(); try schedule.validate() } catch let e as TerrainError {
             // The core names the field (optimizer.lr, schedule.gamma…); put it under this section.
             if case .invalidArgument(let m) = e { throw fail("\(section).\(m)") }

@@ -14,6 +14,9 @@ public struct RunKind: TaskKind {
         /// `sgd`, `adam`, `adamw`, or the base optimizer with `+sam`.
         public var optimizerLabel: String
         public var curvature: RunCurvature?
+        /// Record the model's width and parameter count (a grid over `width` or `hidden`);
+        /// a run with `model.width` or `data.label_noise` records them anyway.
+        public var capacity: Bool? = nil
     }
 
     /// The parameters of one `run` task.
@@ -25,10 +28,22 @@ public struct RunKind: TaskKind {
     public static func problem(in p: Params) -> String? { p.training.problem }
 
     /// A run record of this grid point (its seed and batch size) that can be tabulated.
+    /// With SWA, a completed run also carries its averaged outcome and the `final` and `swa`
+    /// weights (safetensors).
     public func judge(_ result: TaskOutput, params p: Params, task: UInt64) -> Judgement {
-        if let problem = Self.blobProblem(result, expected: []) { return .reject(problem) }
         let judged = RunRecord.judge(result.output, kind: Self.name, task: task)
-        guard case .accept(let rows?) = judged else { return judged }
+        guard case .accept(let rows?) = judged else {
+            if let problem = Self.blobProblem(result, expected: []) { return .reject(problem) }
+            return judged
+        }
+        let averaged = p.training.swa != nil && rows.run.status == "completed"
+        if let problem = Self.blobProblem(result, expected: averaged ? ["final", "swa"] : []) { return .reject(problem) }
+        if averaged {
+            guard result.blobs.allSatisfy({ TrainKind.looksLikeSafeTensors($0.data) }) else {
+                return .reject("the 'final' and 'swa' blobs must be safetensors files")
+            }
+            guard (rows.variant?.swaAveraged ?? 0) > 0 else { return .reject("a completed SWA run must record its averaged solution") }
+        }
         guard rows.run.seed == Int64(bitPattern: p.seed), rows.run.batchSize == p.training.batchSize else {
             return .reject("the run record is of seed \(rows.run.seed), batch size \(rows.run.batchSize); the task is seed \(p.seed), batch size \(p.training.batchSize)")
         }
@@ -64,9 +79,36 @@ public struct RunKind: TaskKind {
                                    optimizer: p.optimizerLabel, momentum: t.optimizer.momentum, weightDecay: t.optimizer.weightDecay,
                                    status: "", totalSteps: 0, curve: [])
             engine.finish(outcome, into: &record)
-            return TaskOutput(output: try record.encoded(), startStep: start)
+            if p.model.width != nil || p.data.labelNoise != nil || p.capacity == true {
+                Self.describeCapacity(p, model: engine.model, trainingSamples: data.train.count + (data.validation?.count ?? 0), into: &record)
+            }
+            var blobs = [(name: String, data: [UInt8])]()
+            if outcome == .completed, let swa = try engine.finishSWA(task: task) {
+                record.swa = swa.outcome
+                blobs = swa.blobs
+            }
+            return TaskOutput(output: try record.encoded(), blobs: blobs, startStep: start)
         } catch let e as TerrainError {
             throw TaskError("run task \(task): \(e.description)", retryable: false)
         }
+    }
+}
+
+extension RunKind {
+    /// Fills the double-descent fields of `record`: width multiplier, widths as built,
+    /// parameter count, label-noise fraction and the number of labels it changed among the
+    /// `trainingSamples` loaded (before any validation hold-out).
+    static func describeCapacity(_ p: Params, model: Model<Float>, trainingSamples: Int, into record: inout RunRecord) {
+        let spec = p.model.widened()
+        record.width = p.model.width ?? 1
+        switch spec.kind {
+        case .mlp: record.widths = spec.hidden
+        case .cnn, .resnet: record.widths = spec.channels
+        case .vgg9: record.widths = [64, 128, 256].map(spec.scaledWidth)
+        default: record.widths = [16, 32, 64].map(spec.scaledWidth)
+        }
+        record.parameters = model.parameters.reduce(0) { $0 + $1.value.count }
+        record.labelNoise = p.data.labelNoise
+        record.noisyLabels = p.data.labelNoise.map { LabelNoise.count(fraction: $0, samples: trainingSamples) }
     }
 }

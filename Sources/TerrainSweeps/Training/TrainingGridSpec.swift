@@ -24,6 +24,9 @@ import Yams
 ///   optimizer: [sgd, sam]        # optional; sam = the base optimizer wrapped in SAM
 ///   momentum: [0.0, 0.9]         # optional
 ///   weight_decay: [0, 0.0005]    # optional
+///   width: [0.25, 0.5, 1, 2]     # optional: model.width multipliers (every family), or
+///   hidden: [[8], [16], [32]]    #   optional, mlp only: hidden widths (not with width)
+///   label_noise: [0, 0.1, 0.2]   # optional: data.label_noise fractions
 /// curvature: {lambda_max: true, every_epochs: 1, samples: 1000, iterations: 20}
 /// ```
 public struct TrainingGridSpec: NetworkSweepKind {
@@ -50,10 +53,13 @@ public struct TrainingGridSpec: NetworkSweepKind {
     public var samRho: Double
     /// λmax measurement.
     public var curvature: RunCurvature?
+    /// Double descent: the model variants (width multipliers or MLP hidden widths) and
+    /// label-noise fractions of the grid (``DoubleDescentAxes``); empty = the spec's own.
+    public var axes = DoubleDescentAxes()
     /// SHA-256 (hex) of the data file, checked by every task on its worker.
     public var dataSHA256: String
 
-    static let gridKeys = ["batch_size", "lr", "seeds", "optimizer", "momentum", "weight_decay", "sam_rho"]
+    static let gridKeys = ["batch_size", "lr", "seeds", "optimizer", "momentum", "weight_decay", "sam_rho"] + DoubleDescentAxes.keys
 
     public static func parse(_ root: Node, source: String, baseDirectory: String) throws -> TrainingGridSpec {
         func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
@@ -100,8 +106,11 @@ public struct TrainingGridSpec: NetworkSweepKind {
                               ("weight_decay", (decays ?? []).map { "\($0)" })] where Set(values).count != values.count {
             throw fail("grid.\(key): lists a value twice")
         }
+        let axes = try DoubleDescentAxes.parse(g, model: network.model, source: source)
+        if axes.labelNoise != nil, network.data.targets != "classes" { throw fail("grid.label_noise needs class labels (data.targets: classes)") }
         // The grid's size before anything is enumerated (each list is as long as the YAML).
-        let sizes = [batches.count, rates.count, seeds.count, optimizers.count, momenta?.count ?? 1, decays?.count ?? 1]
+        let sizes = [batches.count, rates.count, seeds.count, optimizers.count, momenta?.count ?? 1, decays?.count ?? 1,
+                     axes.models.count, axes.labelNoise?.count ?? 1]
         try SweepLimits.checkTasks(SweepLimits.product(sizes), field: "grid",
                                    how: "the lists (\(sizes.map(String.init).joined(separator: " × ")))", source: source)
         var curvature: RunCurvature? = nil
@@ -109,7 +118,7 @@ public struct TrainingGridSpec: NetworkSweepKind {
         let checked = try network.check(validationSamples: training.validationSamples, source: source)
         let spec = TrainingGridSpec(network: network, training: training, batchSizes: batches, learningRates: rates,
                                     seeds: seeds, optimizers: optimizers, momenta: momenta, weightDecays: decays, samRho: rho,
-                                    curvature: curvature, dataSHA256: checked.sha256)
+                                    curvature: curvature, axes: axes, dataSHA256: checked.sha256)
         for b in batches {
             _ = try training.checkRun(samples: checked.trainingSamples, batchSize: b, section: "training", source: source)
         }
@@ -122,10 +131,18 @@ public struct TrainingGridSpec: NetworkSweepKind {
         return spec
     }
 
-    /// Every run of the grid, batch size slowest, then lr, optimizer, momentum, weight
-    /// decay, seed (fastest).
+    /// Every run of the grid, label noise slowest, then model width, batch size, lr,
+    /// optimizer, momentum, weight decay, seed (fastest).
     func combinations() -> [RunKind.Params] {
-        let base = network.params(dataSHA256: dataSHA256)
+        var out = [RunKind.Params]()
+        for base in axes.networks(network.params(dataSHA256: dataSHA256)) {
+            out += combinations(base, capacity: axes == DoubleDescentAxes() ? nil : true)
+        }
+        return out
+    }
+
+    /// The runs of one network variant, batch size slowest, seed fastest.
+    private func combinations(_ base: NetworkParams, capacity: Bool?) -> [RunKind.Params] {
         var out = [RunKind.Params]()
         for b in batchSizes {
             for lr in learningRates {
@@ -152,7 +169,8 @@ public struct TrainingGridSpec: NetworkSweepKind {
                                         t.optimizer.nesterov = false
                                     }
                                 }
-                                out.append(Networked(base, RunKind.Run(training: t, seed: seed, optimizerLabel: label, curvature: curvature)))
+                                out.append(Networked(base, RunKind.Run(training: t, seed: seed, optimizerLabel: label, curvature: curvature,
+                                                                       capacity: capacity)))
                             }
                         }
                     }

@@ -14,6 +14,7 @@ extension TrainingGridSpec {
             lines.append(String(format: "best: batch size %d, lr %g, %@, momentum %g, weight decay %g: mean test accuracy %.2f%% over %d seed(s)",
                                 b.batchSize, b.learningRate, b.optimizer as NSString, b.momentum, b.weightDecay, 100 * b.testAccuracy, b.seeds))
         }
+        lines += try variantStatusLines(sweep, runs: runs)
         return lines
     }
 
@@ -25,18 +26,24 @@ extension TrainingGridSpec {
     /// (test accuracy against batch size per learning rate), `lambda` (final λmax against
     /// batch size with the edge-of-stability threshold), `sharpness` (λmax along training per
     /// learning rate, one figure per batch size) or `all`. A grid over optimizers, momenta or
-    /// weight decays draws one figure per variant.
+    /// weight decays draws one figure per variant. A grid over width or label noise also
+    /// draws `modelwise` (its default) and `epochwise` (``DoubleDescentResults``).
     public static func render(_ sweep: StoredSweep, options: RenderOptions) throws -> [RenderedFigure] {
-        let choice = try RunSweepResults.FigureChoice(sweep, options: options, draws: ["heatmap", "accuracy", "lambda", "sharpness"],
-                                                      defaultFigure: "heatmap")
+        let descent = try DoubleDescentResults.load(sweep)
+        let choice = try RunSweepResults.FigureChoice(sweep, options: options,
+                                                      draws: ["heatmap", "accuracy", "lambda", "sharpness"] + (descent == nil ? [] : ["modelwise", "epochwise"]),
+                                                      defaultFigure: descent == nil ? "heatmap" : "modelwise")
         let runs = try sweep.dataset.runs()
         let variants = RunResults.gridVariants(runs)
         if variants.isEmpty { throw ResultsError("\(sweep.path): no finished runs yet") }
         var out = [RenderedFigure]()
+        for figure in ["modelwise", "epochwise"] where choice.figures.contains(figure) {
+            out += descent?.figures(figure, sweep: sweep.name, choice: choice) ?? []
+        }
         if choice.figures.contains("sharpness") {
             out += try sharpnessFigures(sweep, runs: runs, choice: choice)
         }
-        for figure in choice.figures where figure != "sharpness" {
+        for figure in choice.figures where !["sharpness", "modelwise", "epochwise"].contains(figure) {
             for (label, slug, group) in variants {
                 let suffix = label.isEmpty ? "" : ", \(label)"
                 let svg: String
@@ -72,5 +79,28 @@ extension TrainingGridSpec {
             let single = groups.count == 1 && choice.chosen == "sharpness"
             return RenderedFigure(path: single ? (choice.output ?? "\(choice.base)-sharpness.svg") : "\(choice.base)-sharpness-b\(g.batchSize).svg", svg: svg)
         }
+    }
+}
+
+extension TrainingGridSpec {
+    /// Status lines of the double-descent and SWA columns: the model-wise test error so far
+    /// and, with SWA, the averaged against the final solutions' test accuracy and λmax.
+    static func variantStatusLines(_ sweep: StoredSweep, runs: [RunRow]) throws -> [String] {
+        var lines = [String]()
+        if let descent = try DoubleDescentResults.load(sweep) {
+            for c in descent.modelWise() {
+                let cells = zip(c.sizes, c.testError).map { String(format: "%g: %.1f%%", $0, 100 * $1) }
+                lines.append("test error by \(descent.bySize ? "parameters" : "width") (\(c.label)): " + cells.joined(separator: ", "))
+            }
+        }
+        let swa = try sweep.dataset.runVariants().filter { $0.swaAveraged != nil }
+        if !swa.isEmpty {
+            let final = Dictionary(runs.map { ($0.task, $0) }, uniquingKeysWith: { a, _ in a })
+            let finals = swa.compactMap { final[$0.task] }
+            func pct(_ v: Double?) -> String { v.map { String(format: "%.2f%%", 100 * $0) } ?? "–" }
+            func num(_ v: Double?) -> String { v.map { String(format: "%.4g", $0) } ?? "–" }
+            lines.append("SWA (\(swa.count) runs, mean): test accuracy \(pct(RunResults.mean(swa.compactMap(\.swaTestAccuracy)))) vs final \(pct(RunResults.mean(finals.compactMap(\.testAccuracy)))); λmax \(num(RunResults.mean(swa.compactMap(\.swaLambdaMax)))) vs final \(num(RunResults.mean(finals.compactMap(\.lambdaMax))))")
+        }
+        return lines
     }
 }
