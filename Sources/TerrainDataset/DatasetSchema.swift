@@ -4,7 +4,7 @@ import GRDB
 /// part of Terrain reads and writes the dataset through ``SweepDataset``'s typed methods.
 enum DatasetSchema {
     /// The schema version this build writes (`meta.schema_version`).
-    static let version = 3
+    static let version = 4
 
     /// Every table, as `CREATE TABLE IF NOT EXISTS` statements.
     static let tables = """
@@ -46,12 +46,15 @@ enum DatasetSchema {
             task INTEGER NOT NULL, step INTEGER NOT NULL, epoch REAL NOT NULL, train_loss REAL, train_acc REAL,
             test_loss REAL, test_acc REAL, lr REAL, lambda_max REAL, val_loss REAL, val_acc REAL,
             PRIMARY KEY(task, step));
+        CREATE TABLE IF NOT EXISTS workers(
+            worker TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, placement TEXT NOT NULL DEFAULT '',
+            joined REAL NOT NULL, left REAL, reason TEXT);
         """
 
     /// The names of every table above (a file holding only these is Terrain's).
     static let tableNames: Set<String> = [
         "meta", "tasks", "dependencies", "results", "artifacts", "summaries", "task_inputs", "result_artifacts", "events",
-        "progress", "checkpoints", "runs", "curve_points", "sqlite_sequence",
+        "progress", "checkpoints", "runs", "curve_points", "sqlite_sequence", "workers",
     ]
 
     /// Creates missing tables and brings an older file up to ``version``.
