@@ -36,13 +36,15 @@ final class ContainerTests: XCTestCase {
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
+        // Output into a file, not a pipe: a daemon the command starts may keep a pipe open.
+        let log = NSTemporaryDirectory() + "terrain-sh-\(getpid())-\(UInt32.random(in: 0 ... .max)).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        p.standardOutput = FileHandle(forWritingAtPath: log)
+        p.standardError = FileHandle(forWritingAtPath: log)
         do { try p.run() } catch { return (-1, "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (p.terminationStatus, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
     }
 
     /// podman with runc and the lowered limits this kind of machine needs (docs: cluster notes).

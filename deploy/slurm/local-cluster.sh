@@ -60,15 +60,17 @@ NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$((node_port + 1)) CPUs=$
 PartitionName=local Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
 CONF
     # munged: started as its own user, once per machine.
-    if ! pgrep -x munged >/dev/null; then
+    if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
         install -d -o munge -g munge -m 0755 /run/munge
-        runuser -u munge -- /usr/sbin/munged
+        runuser -u munge -- /usr/sbin/munged </dev/null >/dev/null 2>&1
         touch "$dir/started-munged"
     fi
     export SLURM_CONF=$conf
-    slurmctld -f "$conf"
-    slurmd -f "$conf" -N n1
-    slurmd -f "$conf" -N n2
+    # Daemons keep no descriptor of the caller's (a caller reading our output to its end
+    # would otherwise wait for them).
+    slurmctld -f "$conf" </dev/null >/dev/null 2>&1
+    slurmd -f "$conf" -N n1 </dev/null >/dev/null 2>&1
+    slurmd -f "$conf" -N n2 </dev/null >/dev/null 2>&1
     for _ in $(seq 100); do
         if sinfo -h -o '%T' 2>/dev/null | grep -qx idle && [[ $(sinfo -h -N -o '%T' | grep -c idle) -eq 2 ]]; then
             echo "export SLURM_CONF=$conf"

@@ -3,7 +3,9 @@
 of the other after DELAY seconds, except a fraction LOSS that is dropped — what `tc netem
 delay 50ms loss 1%` would do, for kernels without sch_netem (NamespaceTests). Run it in a
 namespace holding both interfaces (up, no addresses, promiscuous); TCP above sees real delay
-and real loss and retransmits.
+and real loss and retransmits. Frames are read and written with their virtio-net header
+(PACKET_VNET_HDR): a veth hands over TCP segments larger than the MTU and with checksums not
+yet computed, and the header tells the sending side to finish both.
 
     l2-forwarder.py IF_A IF_B DELAY LOSS SEED
 """
@@ -16,12 +18,16 @@ import time
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
+SOL_PACKET = 263
+PACKET_VNET_HDR = 15
 
 
 def wire(src, dst, delay, loss, rng, counts, lock):
     rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    rx.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
     rx.bind((src, 0))
     tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    tx.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
     tx.bind((dst, 0))
     queue, cond = [], threading.Condition()
 
