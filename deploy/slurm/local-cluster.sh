@@ -24,6 +24,14 @@ conf=$dir/slurm.conf
 
 start() {
     [[ $(id -u) -eq 0 ]] || { echo "local-cluster: needs root" >&2; exit 1; }
+    # The daemons must hold no descriptor of our caller's beyond 0-2 (a caller waiting for an
+    # end-of-file on one — as Foundation's Process does to see its child exit — would wait
+    # for them).
+    local fd
+    for fd in /proc/$$/fd/*; do
+        fd=${fd##*/}
+        [[ $fd -gt 2 ]] && eval "exec $fd>&-" 2>/dev/null
+    done
     command -v slurmctld >/dev/null && command -v munged >/dev/null ||
         { echo "local-cluster: install slurm-wlm and munge first" >&2; exit 1; }
     mkdir -p "$dir/state" "$dir/spool" "$dir/log"
