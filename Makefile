@@ -11,7 +11,7 @@ WORKERS      ?= $(shell nproc)
 # Parallelism comes from processes, never from BLAS threads.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: all deps pydeps build run test bench shapes clean
+.PHONY: all deps pydeps build run test test-cluster bench shapes clean
 
 all: build
 
@@ -51,6 +51,16 @@ test: deps pydeps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	@test -f $(SHAPES) || $(MAKE_SHAPES)
 	$(SWIFT) test -c $(CONFIG) --skip-build --disable-swift-testing
+
+# Cluster launch under real engines (deploy/README.md): a private SLURM (slurmctld and two
+# slurmd on this machine) runs the job scripts of deploy/slurm/. Needs root (it installs
+# slurm-wlm and munge when missing); the tests skip, saying why, otherwise. A few minutes,
+# two of them SLURM's delay before a requeued job starts again.
+CLUSTER_TESTS := SlurmClusterTests|NamespaceTests|ContainerTests
+
+test-cluster: deps
+	$(SWIFT) build -c $(CONFIG) --build-tests
+	TERRAIN_CLUSTER_TESTS=1 $(SWIFT) test -c $(CONFIG) --skip-build --disable-swift-testing --filter '$(CLUSTER_TESTS)'
 
 # The generated 32×32 RGB shapes set (10 classes; docs/spec.md, "The generated shapes set"),
 # the CIFAR-shaped data of the conv-net examples. Deterministic: the same bytes everywhere.

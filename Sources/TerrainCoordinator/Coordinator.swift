@@ -102,6 +102,8 @@ public final class Coordinator {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        // What SLURM's --signal=B:USR1@N sends before a time limit (and srun forwards).
+        signal(SIGUSR1, handler)
     }
 
     let spec: SweepSpec

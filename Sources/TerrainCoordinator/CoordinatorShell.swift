@@ -134,7 +134,20 @@ package final class CoordinatorShell {
             preconditionFailure("isSentByWorkers admitted a coordinator-only message")
         }
         try execute(scheduler.handle(event))
+        if case .hello(let h) = message, scheduler.isWelcomed(peer) { recordJoin(h) }
         if pending.results.count >= 2048 { try commit() }
+    }
+
+    /// Rows of the `workers` table recorded by this coordinator (bounded: a peer saying hello
+    /// under ever new names must not grow the dataset without bound).
+    private var workerRows = 0
+    private static let maxWorkerRows = 100_000
+
+    /// A welcomed worker's row: who it is and where it runs (its placement).
+    private func recordJoin(_ h: WorkerHello) {
+        guard workerRows < Self.maxWorkerRows else { return }
+        workerRows += 1
+        pending.workers.append(.joined(worker: h.worker, host: h.host, pid: h.pid, placement: h.placement, time: clock.wall))
     }
 
     /// Whether a message about `attempt` of `task` may be considered: from a welcomed peer
@@ -233,6 +246,7 @@ package final class CoordinatorShell {
                 pending.mark(clock.now)
             case let .log(kind, task, worker, detail):
                 log(kind, task: task, worker: worker, detail)
+                if kind == "worker-lost", let worker { pending.workers.append(.left(worker: worker, reason: detail, time: clock.wall)) }
                 if kind == "determinism-violation" { logger.error("determinism violation on task \(task ?? 0): \(detail)") }
             case .finished:
                 finished = true
@@ -322,7 +336,8 @@ package final class CoordinatorShell {
     /// are durable (it acknowledges them).
     package func commit() throws {
         guard let batch = pending.take() else { return }
-        try dataset.commit(results: batch.results, statuses: batch.statuses, events: batch.events, checkpoints: batch.checkpoints)
+        try dataset.commit(results: batch.results, statuses: batch.statuses, events: batch.events, checkpoints: batch.checkpoints,
+                           workers: batch.workers)
         if !batch.results.isEmpty {
             try execute(scheduler.handle(.committed(tasks: batch.results.map(\.task), now: clock.now)))
         }
@@ -359,6 +374,7 @@ private struct PendingWrites {
     var statuses: [SweepDataset.StatusUpdate] = []
     var events: [SweepDataset.EventRecord] = []
     var checkpoints: [SweepDataset.PendingCheckpoint] = []
+    var workers: [SweepDataset.WorkerChange] = []
     /// When the oldest pending change arrived (monotonic seconds); `nil` when nothing waits
     /// but events (which ride along with the next commit).
     var since: Double?
@@ -368,7 +384,7 @@ private struct PendingWrites {
     /// Everything pending (nil when nothing is), leaving the batch empty.
     mutating func take() -> PendingWrites? {
         since = nil
-        if results.isEmpty && statuses.isEmpty && events.isEmpty && checkpoints.isEmpty { return nil }
+        if results.isEmpty && statuses.isEmpty && events.isEmpty && checkpoints.isEmpty && workers.isEmpty { return nil }
         defer { self = PendingWrites() }
         return self
     }

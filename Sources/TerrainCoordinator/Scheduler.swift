@@ -187,7 +187,7 @@ public struct Scheduler: Sendable {
                                limit: max(1, slots) + max(0, config.maxPrefetch), lastHeard: now, lastSent: now)
         out.append(.send(peer: peer, message: .welcome(sweep: sweepID, heartbeatMilliseconds: UInt64(config.heartbeatInterval * 1000),
                                                        liveness: UInt64(config.liveness))))
-        out.append(.log(kind: "worker-joined", task: nil, worker: hello.worker, detail: "\(hello.host) pid \(hello.pid), kinds \(hello.kinds.joined(separator: ","))"))
+        out.append(.log(kind: "worker-joined", task: nil, worker: hello.worker, detail: "\(hello.host) pid \(hello.pid)\(hello.placement.isEmpty ? "" : ", " + hello.placement), kinds \(hello.kinds.joined(separator: ","))"))
         if isFinished { out.append(.send(peer: peer, message: .done(reason: "the sweep is finished"))) }
     }
 

@@ -54,9 +54,10 @@ extension SweepDataset {
     /// Writes results (marking their tasks done), status changes, events and checkpoints in
     /// one transaction. When this returns, they are durable.
     public func commit(results: [PendingResult], statuses: [StatusUpdate], events: [EventRecord],
-                       checkpoints: [PendingCheckpoint] = []) throws {
-        if results.isEmpty && statuses.isEmpty && events.isEmpty && checkpoints.isEmpty { return }
+                       checkpoints: [PendingCheckpoint] = [], workers: [WorkerChange] = []) throws {
+        if results.isEmpty && statuses.isEmpty && events.isEmpty && checkpoints.isEmpty && workers.isEmpty { return }
         try write("committing results") { db in
+            try Self.write(workers, db)
             try Self.write(checkpoints, db)
             try Self.write(statuses, db)
             try Self.write(results, db)

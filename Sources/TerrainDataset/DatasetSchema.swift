@@ -50,13 +50,16 @@ enum DatasetSchema {
             task INTEGER PRIMARY KEY, width REAL, widths TEXT, parameters INTEGER, label_noise REAL, noisy_labels INTEGER,
             swa_start_epoch INTEGER, swa_lr REAL, swa_schedule TEXT, swa_averaged INTEGER, swa_train_loss REAL,
             swa_train_acc REAL, swa_test_loss REAL, swa_test_acc REAL, swa_val_loss REAL, swa_val_acc REAL, swa_lambda_max REAL);
+        CREATE TABLE IF NOT EXISTS workers(
+            worker TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, placement TEXT NOT NULL DEFAULT '',
+            joined REAL NOT NULL, left REAL, reason TEXT);
         """
 
     /// The names of every table above (a file holding only these is Terrain's).
     static let tableNames: Set<String> = [
         "meta", "tasks", "dependencies", "results", "artifacts", "summaries", "task_inputs", "result_artifacts", "events",
         "progress", "checkpoints", "runs", "curve_points", "sqlite_sequence",
-        "run_variants",
+        "run_variants", "workers",
     ]
 
     /// Creates missing tables and brings an older file up to ``version``.

@@ -26,6 +26,7 @@ public enum WireCodec {
             w.u64("pid", h.pid)
             w.stringList("kinds", h.kinds)
             w.u64("slots", h.slots)
+            if !h.placement.isEmpty { w.string("placement", h.placement) }
         case .welcome(let sweep, let hb, let liveness):
             w.string("sweep", sweep)
             w.u64("heartbeat_ms", hb)
@@ -192,8 +193,10 @@ private struct WireFrames {
     func hello() throws(WireError) -> WireMessage {
         try noBlobs()
         let h = WorkerHello(worker: try fields.string("worker"), host: try fields.string("host"), pid: try fields.u64("pid"),
-                            kinds: try fields.stringList("kinds"), slots: try fields.u64("slots"))
+                            kinds: try fields.stringList("kinds"), slots: try fields.u64("slots"),
+                            placement: try fields.string("placement", default: ""))
         try WireRanges.name(h.worker, "worker")
+        try WireRanges.check(h.placement.utf8.count, in: 0 ... WireRanges.nameBytes.upperBound, "placement' length")
         try WireRanges.name(h.host, "host")
         try WireRanges.check(h.kinds.count, in: WireRanges.kinds, "kinds' count")
         for k in h.kinds { try WireRanges.name(k, "kinds") }

@@ -10,9 +10,14 @@ public struct WorkerHello: Equatable, Sendable {
     public var kinds: [String]
     /// Tasks it runs at once.
     public var slots: UInt64
+    /// Where it runs as its batch system sees it, e.g. `slurm job 812 array 810_2 step 0 task 1
+    /// node n2` or `kubernetes pod terrain-worker-3 node k1`; empty when unknown. An optional
+    /// field: coordinators that predate it ignore it.
+    public var placement: String
 
     /// Creates a hello.
-    public init(worker: String, host: String, pid: UInt64, kinds: [String], slots: UInt64) {
+    public init(worker: String, host: String, pid: UInt64, kinds: [String], slots: UInt64, placement: String = "") {
+        self.placement = placement
         self.worker = worker
         self.host = host
         self.pid = pid

@@ -18,6 +18,14 @@ public struct WorkerOptions: Sendable {
     /// crashing task is reported instead of taking the worker down); `nil` runs them on a
     /// thread of this process.
     public var computeExecutable: String?
+    /// Seconds the current task may still run after SIGTERM/SIGUSR1 before it is abandoned
+    /// (handed back unfinished, exit status 130); `nil` = until it finishes.
+    public var grace: Double? = nil
+    /// Where the worker runs as the batch system sees it (``WorkerPlacement``), sent in its hello.
+    public var placement: String = ""
+
+    /// Whether ``endpoint`` names an endpoint file (`@FILE`, ``EndpointFile``) rather than an endpoint.
+    public var endpointFile: String? { endpoint.hasPrefix("@") ? String(endpoint.dropFirst()) : nil }
 
     /// Creates options.
     public init(endpoint: String, curve: (serverPublicKey: [UInt8], keys: CurveKeyPair)? = nil, prefetch: Int = 1,
@@ -41,13 +49,18 @@ public enum WorkerExit: Equatable, Sendable {
     case rejected(RejectCode, String)
     /// No coordinator answered within `giveUpAfter` (exit status 4).
     case gaveUp(String)
-    /// SIGTERM/SIGINT: the current task was finished and handed in (exit status 0).
+    /// SIGTERM/SIGINT/SIGUSR1: the current task was finished and handed in (exit status 130:
+    /// stopped, the sweep resumable).
     case signalled
+    /// A second signal, or `--grace` ran out: the current task was handed back unfinished
+    /// (exit status 130; it is redone elsewhere, from its last checkpoint).
+    case abandoned(String)
 
     /// The process exit status for this outcome.
     public var status: Int32 {
         switch self {
-        case .done, .signalled: return 0
+        case .done: return 0
+        case .signalled, .abandoned: return 130
         case .rejected(.versionMismatch, _): return 3
         case .rejected: return 5
         case .gaveUp: return 4

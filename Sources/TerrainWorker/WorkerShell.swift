@@ -36,6 +36,8 @@ package final class WorkerShell {
     package private(set) var artifacts: [[UInt8]: [UInt8]] = [:]
     /// The identity of the current connection.
     package private(set) var identity = ""
+    /// Where this worker runs as its batch system sees it (``WorkerPlacement``), sent in every hello.
+    package var placement = ""
 
     package init(config: WorkerState.Config, kinds: [String], protocolVersion: UInt8 = WireCodec.version, transport: WorkerTransport,
                  executor: TaskExecutor, clock: @escaping () -> Double, logger: Logger) {
@@ -70,15 +72,24 @@ package final class WorkerShell {
     /// Heartbeats, liveness, leaving.
     package func tick() throws -> WorkerExit? { try execute(state.handle(.tick(now: clock()))) }
 
-    /// SIGTERM/SIGINT.
+    /// SIGTERM/SIGINT/SIGUSR1.
     package func signal() throws -> WorkerExit? { try execute(state.handle(.signal(now: clock()))) }
+
+    /// A second signal or the end of the grace period: leave now.
+    package func abandon(_ reason: String) throws -> WorkerExit? { try execute(state.handle(.abandon(reason: reason, now: clock()))) }
+
+    /// The endpoint file names another coordinator.
+    package func endpointChanged(_ endpoint: String) throws -> WorkerExit? {
+        try execute(state.handle(.endpointChanged(endpoint, now: clock())))
+    }
 
     private func execute(_ actions: [WorkerState.Action]) throws -> WorkerExit? {
         for action in actions {
             switch action {
             case .connect:
                 identity = try transport.reconnect()
-                let hello = WorkerHello(worker: identity, host: ProcessInfo.processInfo.hostName, pid: UInt64(getpid()), kinds: kinds, slots: 1)
+                let hello = WorkerHello(worker: identity, host: ProcessInfo.processInfo.hostName, pid: UInt64(getpid()), kinds: kinds, slots: 1,
+                                        placement: placement)
                 transport.send(WireCodec.encode(.hello(hello), version: protocolVersion))
             case .send(let message):
                 transport.send(WireCodec.encode(message))

@@ -43,8 +43,13 @@ public struct WorkerState: Sendable {
         case checkpoint(TaskCheckpoint, now: Double)
         /// Time passed.
         case tick(now: Double)
-        /// SIGTERM/SIGINT: finish the current task, hand it in, leave.
+        /// SIGTERM/SIGINT/SIGUSR1: finish the current task, hand it in, leave.
         case signal(now: Double)
+        /// A second signal, or the grace period ran out: leave now, handing the current task
+        /// back unfinished (the coordinator requeues it at the goodbye).
+        case abandon(reason: String, now: Double)
+        /// The endpoint file names another coordinator (it moved): connect there anew.
+        case endpointChanged(String, now: Double)
     }
 
     /// What the shell must do, in order.
@@ -118,6 +123,17 @@ public struct WorkerState: Sendable {
             leaving = true
             queue.removeAll()
             out.append(.log(.notice, "stopping: finishing the current task, handing back the rest"))
+        case let .abandon(reason, now):
+            let held = heldTasks
+            queue.removeAll()
+            leaving = true
+            let what = held.isEmpty ? "no task running" : "task \(held.map { String($0) }.joined(separator: ", ")) handed back unfinished"
+            send(.goodbye(reason: "worker stopping now (\(reason)); \(what)"), now: now, into: &out)
+            out.append(.exit(.abandoned("\(reason); \(what)")))
+        case let .endpointChanged(endpoint, now):
+            out.append(.log(.notice, "the coordinator moved to \(endpoint); connecting there"))
+            queue.removeAll()
+            connect(now: now, into: &out)
         }
         return out
     }

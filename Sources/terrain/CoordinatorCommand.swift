@@ -9,7 +9,7 @@ struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Serve a sweep to workers over ZeroMQ, recording results in one SQLite dataset.",
-        discussion: "Resumes when started again on the same dataset. SIGINT/SIGTERM stop dispatching, wait for running tasks (--grace), and leave the dataset consistent.")
+        discussion: "Resumes when started again on the same dataset. SIGINT, SIGTERM or SIGUSR1 stop dispatching, wait for running tasks (--grace), and leave the dataset consistent; a second signal stops at once. Exit status: 0 the sweep finished (every task done or failed; `terrain status` lists failures), 130 stopped by a signal (resumable: run it again on the same dataset), 1 an error (spec, dataset, endpoint).")
 
     @Argument(help: "The sweep spec (YAML).")
     var spec: String
@@ -31,11 +31,23 @@ struct CoordinatorCommand: ParsableCommand {
     @Flag(help: "No progress bar.")
     var quiet = false
 
+    @OptionGroup var cluster: CoordinatorClusterOptions
+
     func run() throws {
         let sweep = try CLI.loadSweep(spec)
+        let path = dataset ?? "\(sweep.name).sqlite"
+        try cluster.check(dataset: path)
         Coordinator.installSignalHandlers()
-        let summary = try CLI.runCoordinator(sweep, endpoints: bind, dataset: dataset ?? "\(sweep.name).sqlite",
-                                             curve: try security.load(), grace: grace, quiet: quiet, insecure: insecure)
+        let publisher = cluster.publisher(sweep: sweep.name, dataset: path)
+        let summary: CoordinatorSummary
+        do {
+            summary = try CLI.runCoordinator(sweep, endpoints: bind, dataset: path, curve: try security.load(), grace: grace,
+                                             quiet: quiet, insecure: insecure, started: publisher.publish)
+        } catch {
+            publisher.withdraw(finished: false)
+            throw error
+        }
+        publisher.withdraw(finished: summary.finished)
         if !summary.finished { throw ExitCode(130) }
     }
 }

@@ -27,6 +27,7 @@ struct StatusCommand: ParsableCommand {
         } catch let e as ResultsError {
             throw CLI.Failure(message: e.message)
         }
+        for line in StatusWorkers.lines(try ds.workerRows(), running: state == "running" || state == "stopping") { print(line) }
         let failures = try ds.failedTasks()
         if !failures.isEmpty {
             print("failed tasks (`terrain retry \(dataset)` queues them again):")
