@@ -179,6 +179,10 @@ package final class CoordinatorShell {
             return .invalidResult(peer: peer, task: r.task, attempt: r.attempt, reason: reason, credit: r.credit, now: now)
         case .accept(let rows):
             return .result(peer: peer, result: ReceivedResult(hashing: r, rows: rows), now: now)
+        case .acceptPath(let rows):
+            var received = ReceivedResult(hashing: r)
+            received.pathRows = rows
+            return .result(peer: peer, result: received, now: now)
         }
     }
 
@@ -277,7 +281,8 @@ package final class CoordinatorShell {
         pending.mark(clock.now)
         let blobs = zip(r.blobs, received.blobHashes).map { (name: $0.0.name, hash: $0.1, data: $0.0.data) }
         pending.results.append(.init(task: r.task, attempt: r.attempt, worker: peerName(peer), output: r.output, digest: received.digest,
-                                     elapsed: r.elapsed, received: clock.wall, blobs: blobs, startStep: r.startStep, rows: received.rows))
+                                     elapsed: r.elapsed, received: clock.wall, blobs: blobs, startStep: r.startStep, rows: received.rows,
+                                     pathRows: received.pathRows))
     }
 
     /// The latest checkpoint of a task, committed or about to be.

@@ -84,6 +84,8 @@ public struct ReceivedResult: Sendable, Equatable {
     public var digest: [UInt8]
     /// The `runs`/`curve_points` rows its kind tabulated when it judged the result.
     public var rows: RunRows?
+    /// The `paths`/`path_points` rows its kind tabulated (evaluated paths).
+    public var pathRows: PathRows? = nil
 
     /// Wraps a result with hashes computed by the caller.
     public init(result: TaskResult, blobHashes: [[UInt8]], digest: [UInt8], rows: RunRows? = nil) {

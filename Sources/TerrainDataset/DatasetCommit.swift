@@ -13,13 +13,16 @@ extension SweepDataset {
         /// Rows of the `runs` and `curve_points` tables this result adds, when its kind
         /// tabulates its output (lottery levels, training runs).
         public var rows: RunRows?
+        /// Rows of the `paths` and `path_points` tables this result adds (evaluated paths).
+        public var pathRows: PathRows?
 
         /// Creates a pending result.
         public init(task: UInt64, attempt: UInt64, worker: String, output: [UInt8], digest: [UInt8], elapsed: Double,
                     received: Double, blobs: [(name: String, hash: [UInt8], data: [UInt8])], startStep: UInt64? = nil,
-                    rows: RunRows? = nil) {
+                    rows: RunRows? = nil, pathRows: PathRows? = nil) {
             self.task = task; self.attempt = attempt; self.worker = worker; self.output = output; self.digest = digest
             self.elapsed = elapsed; self.received = received; self.blobs = blobs; self.startStep = startStep; self.rows = rows
+            self.pathRows = pathRows
         }
     }
 
@@ -111,6 +114,7 @@ extension SweepDataset {
                 try link.execute(arguments: [Int64(r.task), b.name, Data(b.hash)])
             }
             if let rows = r.rows { try rows.insert(task: r.task, db) }
+            if let rows = r.pathRows { try rows.insert(task: r.task, db) }
         }
     }
 }

@@ -53,6 +53,14 @@ enum DatasetSchema {
         CREATE TABLE IF NOT EXISTS workers(
             worker TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, placement TEXT NOT NULL DEFAULT '',
             joined REAL NOT NULL, left REAL, reason TEXT);
+        CREATE TABLE IF NOT EXISTS paths(
+            task INTEGER PRIMARY KEY, shape TEXT NOT NULL, pair TEXT NOT NULL, seed INTEGER, seed_b INTEGER,
+            branch_step INTEGER, points INTEGER NOT NULL, train_barrier REAL, test_barrier REAL,
+            train_error_barrier REAL, test_error_barrier REAL, train_loss_max REAL, test_loss_max REAL,
+            train_loss_a REAL, train_loss_b REAL, test_loss_a REAL, test_loss_b REAL);
+        CREATE TABLE IF NOT EXISTS path_points(
+            task INTEGER NOT NULL, idx INTEGER NOT NULL, t REAL NOT NULL, train_loss REAL, train_acc REAL,
+            test_loss REAL, test_acc REAL, PRIMARY KEY(task, idx));
         """
 
     /// The names of every table above (a file holding only these is Terrain's).
@@ -60,6 +68,7 @@ enum DatasetSchema {
         "meta", "tasks", "dependencies", "results", "artifacts", "summaries", "task_inputs", "result_artifacts", "events",
         "progress", "checkpoints", "runs", "curve_points", "sqlite_sequence",
         "run_variants", "workers",
+        "paths", "path_points",
     ]
 
     /// Creates missing tables and brings an older file up to ``version``.
@@ -85,8 +94,18 @@ public enum ExportedTable: String, Sendable, CaseIterable {
     case runs
     /// One row per curve point of a run.
     case curvePoints = "curve_points"
+    /// One row per evaluated path (mode connectivity, instability).
+    case paths
+    /// One row per point of an evaluated path.
+    case pathPoints = "path_points"
 
-    var order: String { self == .runs ? "task" : "task, step" }
+    var order: String {
+        switch self {
+        case .runs, .paths: return "task"
+        case .curvePoints: return "task, step"
+        case .pathPoints: return "task, idx"
+        }
+    }
 }
 
 /// One column of an exported table, typed by its declared SQL type so that a column without

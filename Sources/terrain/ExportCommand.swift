@@ -52,6 +52,10 @@ struct ExportCommand: ParsableCommand {
             let csv = try tablesAsCSV()
             try extras(export)
             try write(runs: runs, curves: curves, attributes: attributes, csv: csv)
+        case let .namedTables(tables, attributes):
+            let csv = try tablesAsCSV()
+            try extras(export)
+            try write(tables, attributes: attributes, csv: csv)
         }
     }
 
@@ -98,11 +102,16 @@ struct ExportCommand: ParsableCommand {
 
     /// Run tables: CSV (`<output>-runs.csv`, `<output>-curves.csv`) or one NPZ archive.
     private func write(runs: RunTable, curves: RunTable, attributes: [String: String], csv: Bool) throws {
+        try write([("runs", runs), ("curves", curves)], attributes: attributes, csv: csv)
+    }
+
+    /// Named tables: CSV (`<output>-<name>.csv` each) or one NPZ archive (`<name>.<column>`).
+    private func write(_ tables: [(name: String, table: RunTable)], attributes: [String: String], csv: Bool) throws {
         var base = output ?? (dataset as NSString).deletingPathExtension
         if ["csv", "npz"].contains((base as NSString).pathExtension.lowercased()) { base = (base as NSString).deletingPathExtension }
         do {
             if csv {
-                for (suffix, table) in [("runs", runs), ("curves", curves)] {
+                for (suffix, table) in tables {
                     let path = "\(base)-\(suffix).csv"
                     do { try table.csv().write(toFile: path, atomically: true, encoding: .utf8) } catch {
                         throw CLI.Failure(message: "\(path): cannot write the file: \(CLI.reason(error))")
@@ -111,11 +120,11 @@ struct ExportCommand: ParsableCommand {
                 }
             } else {
                 let path = base + ".npz"
-                let bytes = try RunTable.npz([("runs", runs), ("curves", curves)], attributes: attributes)
+                let bytes = try RunTable.npz(tables.map { ($0.name, $0.table) }, attributes: attributes)
                 do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
                     throw CLI.Failure(message: "\(path): cannot write the file: \(CLI.reason(error))")
                 }
-                print("wrote \(path) (runs: \(runs.rowCount) rows, curves: \(curves.rowCount) rows)")
+                print("wrote \(path) (\(tables.map { "\($0.name): \($0.table.rowCount) rows" }.joined(separator: ", ")))")
             }
         } catch let e as ExportError {
             throw CLI.Failure(message: "\(e)")

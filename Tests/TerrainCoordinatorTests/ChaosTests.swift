@@ -171,4 +171,64 @@ final class ChaosTests: XCTestCase {
         XCTAssertEqual(try ds.runVariants().filter { $0.swaAveraged == 4 && $0.noisyLabels == 100 }.count, 6)
         XCTAssertEqual(try ds.resultArtifacts().count, 12, "final and swa weights of every run")
     }
+
+    /// A mode-connectivity sweep — end points trained with checkpoints, a Bezier bend trained
+    /// with checkpoints between them, the line and the curve evaluated — under chaos: the
+    /// results, and the `paths` and `path_points` tables derived from them, are those of an
+    /// undisturbed run bit for bit.
+    func testChaosWithTheDefaultSpecLosesNoModeConnectivityTask() throws {
+        let yaml = """
+        name: chaos-connectivity
+        kind: connectivity
+        model: {kind: mlp, hidden: [64, 64]}
+        data: {path: \(Self.data), train_subset: 1000, test_subset: 200}
+        training:
+          optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+          batch_size: 10
+          epochs: 6
+          checkpoint_every: 1
+        curve_training:
+          optimizer: {name: sgd, lr: 0.02, momentum: 0.9}
+          batch_size: 10
+          epochs: 6
+          checkpoint_every: 1
+        connectivity: {pairs: [[0, 1]], curves: [bezier], points: 11}
+        """
+        try assertPathSweepSurvivesChaos(yaml, tasks: 5, paths: 2, seed: 17)
+    }
+
+    /// An instability sweep — a parent keeping its state at each branch step, children
+    /// resumed from checkpoints, lines between them — under chaos, as above.
+    func testChaosWithTheDefaultSpecLosesNoInstabilityBranch() throws {
+        let yaml = """
+        name: chaos-instability
+        kind: instability
+        model: {kind: mlp, hidden: [64, 64]}
+        data: {path: \(Self.data), train_subset: 1000, test_subset: 200}
+        training:
+          optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+          batch_size: 10
+          epochs: 5
+          checkpoint_every: 1
+        instability: {branch_steps: [0, 150], seeds: [0], points: 11}
+        """
+        try assertPathSweepSurvivesChaos(yaml, tasks: 7, paths: 2, seed: 23)
+    }
+
+    private func assertPathSweepSurvivesChaos(_ yaml: String, tasks: Int, paths: Int, seed: UInt64,
+                                              file: StaticString = #filePath, line: UInt = #line) throws {
+        let reference = try ProcessHarness(name: "reference")
+        harnesses.append(reference)
+        try reference.runToEnd(try reference.write("spec.yaml", yaml), workers: 2, seconds: 600)
+        let h = try ProcessHarness(name: "chaos")
+        harnesses.append(h)
+        let record = try chaos(h, yaml, tasks: tasks, workers: 3, killEvery: 0.3 ... 0.9, seed: seed)
+        try assertNothingLost(h, tasks: tasks, reference: try reference.open().resultDigests(), record, file: file, line: line)
+        for sql in ["SELECT * FROM paths ORDER BY task", "SELECT * FROM path_points ORDER BY task, idx", "SELECT * FROM runs ORDER BY task"] {
+            let want = try reference.open().table(sql).rows, got = try h.open().table(sql).rows
+            XCTAssertEqual(got, want, sql, file: file, line: line)
+        }
+        XCTAssertEqual(try h.open().table("SELECT * FROM paths").rows.count, paths, file: file, line: line)
+        XCTAssertGreaterThan(try h.open().eventCounts()["resume"] ?? 0, 0, "some run resumed from a checkpoint, with the same bits", file: file, line: line)
+    }
 }

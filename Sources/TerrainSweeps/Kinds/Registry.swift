@@ -3,7 +3,8 @@
 public enum TaskKinds {
     /// One instance of every kind.
     public static func all() -> [any TaskKind] {
-        [ProbeKind(), SurfaceKind(), HessianKind(), TrainKind(), DirectionsKind(), LotteryKind(), RunKind()]
+        [ProbeKind(), SurfaceKind(), HessianKind(), TrainKind(), DirectionsKind(), LotteryKind(), RunKind(),
+         ModeRunKind(), BendKind(), PathKind()]
     }
 
     /// Every kind by its wire name.
@@ -16,7 +17,8 @@ public enum TaskKinds {
 /// kinds and describing its results to `terrain status`, `export` and `render`.
 public enum SweepKinds {
     /// Every sweep kind, in the order error messages list them.
-    public static let all: [any SweepKind.Type] = [ProbeSpec.self, SurfaceSpec.self, LotterySpec.self, TrainingGridSpec.self]
+    public static let all: [any SweepKind.Type] = [ProbeSpec.self, SurfaceSpec.self, LotterySpec.self, TrainingGridSpec.self,
+                                                  ConnectivitySpec.self, InstabilitySpec.self]
 
     /// The names a spec's `kind:` may take.
     public static var names: [String] { all.map { $0.name } }

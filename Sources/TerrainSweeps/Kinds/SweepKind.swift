@@ -141,6 +141,9 @@ public enum ExportContent {
     case grid(SurfaceTable)
     /// The `runs` and `curve_points` tables (CSV or NPZ) with descriptive attributes.
     case tables(runs: RunTable, curves: RunTable, attributes: [String: String])
+    /// Several named tables (CSV: `<output>-<name>.csv` each; NPZ: `<name>.<column>` arrays
+    /// in one archive) with descriptive attributes.
+    case namedTables([(name: String, table: RunTable)], attributes: [String: String])
 }
 
 /// What `terrain render` was asked for.

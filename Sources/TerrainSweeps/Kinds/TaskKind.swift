@@ -37,6 +37,8 @@ public protocol TaskKind: Sendable {
 public enum Judgement: Sendable, Equatable {
     /// Accept it, with the rows of the `runs` and `curve_points` tables it adds (or none).
     case accept(RunRows?)
+    /// Accept it, with the rows of the `paths` and `path_points` tables it adds.
+    case acceptPath(PathRows)
     /// Refuse it, with the reason.
     case reject(String)
 }
