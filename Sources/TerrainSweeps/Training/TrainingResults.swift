@@ -30,8 +30,11 @@ extension TrainingGridSpec {
     /// draws `modelwise` (its default) and `epochwise` (``DoubleDescentResults``).
     public static func render(_ sweep: StoredSweep, options: RenderOptions) throws -> [RenderedFigure] {
         let descent = try DoubleDescentResults.load(sweep)
-        let choice = try RunSweepResults.FigureChoice(sweep, options: options,
-                                                      draws: ["heatmap", "accuracy", "lambda", "sharpness"] + (descent == nil ? [] : ["modelwise", "epochwise"]),
+        // Runs of several widths or noise levels share their (batch size, lr, seed) cells:
+        // the batch-size figures would mix them, so such a sweep draws its own two.
+        let grid = ["heatmap", "accuracy", "lambda", "sharpness"]
+        let draws = descent.map { $0.variesCapacity ? ["modelwise", "epochwise"] : grid + ["modelwise", "epochwise"] } ?? grid
+        let choice = try RunSweepResults.FigureChoice(sweep, options: options, draws: draws,
                                                       defaultFigure: descent == nil ? "heatmap" : "modelwise")
         let runs = try sweep.dataset.runs()
         let variants = RunResults.gridVariants(runs)
