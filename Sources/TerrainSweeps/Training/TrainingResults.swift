@@ -10,7 +10,10 @@ extension TrainingGridSpec {
         var lines = [String]()
         let counts = RunResults.statusCounts(runs).map { "\($0.runs) \($0.status)" }
         if !counts.isEmpty { lines.append("runs: " + counts.joined(separator: ", ")) }
-        if let b = RunResults.best(runs) {
+        // A grid over widths or noise levels has several models per cell: its summary is the
+        // model-wise line below, not a best cell.
+        let mixed = try DoubleDescentResults.load(sweep)?.variesCapacity ?? false
+        if !mixed, let b = RunResults.best(runs) {
             lines.append(String(format: "best: batch size %d, lr %g, %@, momentum %g, weight decay %g: mean test accuracy %.2f%% over %d seed(s)",
                                 b.batchSize, b.learningRate, b.optimizer as NSString, b.momentum, b.weightDecay, 100 * b.testAccuracy, b.seeds))
         }
