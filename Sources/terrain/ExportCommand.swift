@@ -29,7 +29,7 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "VTK: use log10 of the height metric.")
     var log = false
 
-    @Option(help: "Lottery and training sweeps: also write every task's output artifacts (a lottery level's trained weights, mask and rewind point, safetensors) into this directory, named <task>-<seed>-<branch>-L<level>-<name>.safetensors.")
+    @Option(help: "Lottery and training sweeps: also write every task's output artifacts (a lottery level's trained weights, mask and rewind point; an SWA run's final and swa weights; safetensors) into this directory, named <task>-s<seed>-<branch>-L<level>-<name>.safetensors (runs: <task>-s<seed>-<name>.safetensors).")
     var artifacts: String?
 
     @Option(help: "Also write the directions as safetensors: d1.<parameter> and d2.<parameter>, shaped like the parameters (F32). The grid is exported as well.")

@@ -131,6 +131,21 @@ final class SWATests: XCTestCase {
         }
     }
 
+    func testALotterySpecRefusesSWA() throws {
+        do {
+            _ = try SweepSpec.parse("""
+                kind: lottery
+                model: {kind: mlp, hidden: [8]}
+                data: {path: \(TestSupport.dataPath("mnist1d.npz")), train_subset: 100}
+                training: {optimizer: {name: sgd, lr: 0.1}, batch_size: 50, epochs: 2, swa: {start_epoch: 1, lr: 0.01}}
+                lottery: {levels: 1}
+                """, source: "l.yaml")
+            XCTFail("a lottery with SWA must be refused")
+        } catch {
+            XCTAssertTrue("\(error)".contains("training.swa: stochastic weight averaging is an option of kind: training"), "\(error)")
+        }
+    }
+
     /// Runs `python3` with `arguments`: exit status, standard output and standard error.
     static func python(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
         let p = Process()

@@ -36,14 +36,17 @@ public enum SVGRenderer {
     ///     spans at least a decade).
     ///   - guides: dashed horizontal lines at `value` (data units) in series `series`'s
     ///     colour, labelled `label` (e.g. an edge-of-stability threshold).
+    ///   - logX: logarithmic horizontal axis (non-positive abscissae leave gaps), ticked
+    ///     like `logY` (model sizes spanning decades).
     /// - Returns: the SVG document. Each drawn piece is a `<polyline>` (or `<circle>`)
     ///   with class `series-<index>`. With no plottable point the axes show `[0, 1]`.
     public static func curves(
         x: [Double], series: [(label: String, values: [Double])],
         title: String, subtitle: String,
         xLabel: String, yLabel: String, logY: Bool = false,
-        guides: [(value: Double, series: Int, label: String)] = []
+        guides: [(value: Double, series: Int, label: String)] = [], logX: Bool = false
     ) -> String {
+        let x = logX ? x.map { $0 > 0 && $0.isFinite ? log10($0) : .nan } : x
         let transformY: (Double) -> Double = { v in
             guard v.isFinite else { return .nan }
             if logY { return v > 0 ? log10(v) : .nan }
@@ -55,7 +58,7 @@ public enum SVGRenderer {
         }
         let shownGuides = guides.compactMap { g in transformY(g.value).isFinite ? (value: transformY(g.value), series: g.series, label: g.label) : nil }
         return lineFigure(runs: runs, labels: series.map(\.label), fill: false, fillBaseline: nil, title: title, subtitle: subtitle,
-                          xLabel: xLabel, yLabel: yLabel, logY: logY, padBottom: true, guides: shownGuides)
+                          xLabel: xLabel, yLabel: yLabel, logY: logY, padBottom: true, guides: shownGuides, logX: logX)
     }
 
     // MARK: - Density
@@ -98,10 +101,10 @@ public enum SVGRenderer {
     private static func lineFigure(
         runs: [[[(x: Double, y: Double)]]], labels: [String], fill: Bool, fillBaseline: Double?,
         title: String, subtitle: String, xLabel: String, yLabel: String, logY: Bool,
-        padBottom: Bool, guides: [(value: Double, series: Int, label: String)] = []
+        padBottom: Bool, guides: [(value: Double, series: Int, label: String)] = [], logX: Bool = false
     ) -> String {
         let (x, y) = lineRanges(runs: runs, guides: guides.map(\.value), logY: logY, fillBaseline: fillBaseline, padBottom: padBottom)
-        let xTicks = Ticks.linear(x.0, x.1)
+        let xTicks = logX ? Ticks.log(x.0, x.1) : Ticks.linear(x.0, x.1)
         let yTicks = logY ? Ticks.log(y.0, y.1) : Ticks.linear(y.0, y.1)
         let layout = Figure.lineLayout(yTicks: yTicks, legend: labels, subtitle: !subtitle.isEmpty)
         var fig = Figure(width: layout.width, height: layout.height, title: title, plot: layout.plot, xRange: x, yRange: y)

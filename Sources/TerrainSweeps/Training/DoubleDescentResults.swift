@@ -55,6 +55,12 @@ public struct DoubleDescentResults: Sendable {
         bySize = Set(out.map(\.width)).count == 1 && Set(out.map(\.widths)).count > 1
     }
 
+    /// Whether the runs differ in width, hidden widths or label noise (not just in the grid's
+    /// other axes).
+    public var variesCapacity: Bool {
+        Set(runs.map { "\($0.width)|\($0.widths)|\($0.noise.map { "\($0)" } ?? "-")" }).count > 1
+    }
+
     /// Reads the sweep's tables; `nil` when no run records a width or label noise.
     public static func load(_ sweep: StoredSweep) throws -> DoubleDescentResults? {
         let ds = sweep.dataset
@@ -125,7 +131,7 @@ public struct DoubleDescentResults: Sendable {
             }
             let svg = SVGRenderer.curves(x: curves[0].sizes, series: series, title: "Model-wise double descent (\(sweep))",
                                          subtitle: "error (1 − accuracy) at the end of training, mean over seeds; train error on the (noisy) training labels",
-                                         xLabel: xLabel, yLabel: "error")
+                                         xLabel: xLabel + " (log scale)", yLabel: "error", logX: true)
             return [RenderedFigure(path: choice.path("modelwise"), svg: svg)]
         }
         let figures = epochWise()

@@ -109,8 +109,8 @@ public struct TrainingGridSpec: NetworkSweepKind {
         let axes = try DoubleDescentAxes.parse(g, model: network.model, source: source)
         if axes.labelNoise != nil, network.data.targets != "classes" { throw fail("grid.label_noise needs class labels (data.targets: classes)") }
         // The grid's size before anything is enumerated (each list is as long as the YAML).
-        let sizes = [batches.count, rates.count, seeds.count, optimizers.count, momenta?.count ?? 1, decays?.count ?? 1,
-                     axes.models.count, axes.labelNoise?.count ?? 1]
+        var sizes = [batches.count, rates.count, seeds.count, optimizers.count, momenta?.count ?? 1, decays?.count ?? 1]
+        if axes != DoubleDescentAxes() { sizes += [axes.models.count, axes.labelNoise?.count ?? 1] }
         try SweepLimits.checkTasks(SweepLimits.product(sizes), field: "grid",
                                    how: "the lists (\(sizes.map(String.init).joined(separator: " × ")))", source: source)
         var curvature: RunCurvature? = nil

@@ -10,7 +10,10 @@ extension TrainingGridSpec {
         var lines = [String]()
         let counts = RunResults.statusCounts(runs).map { "\($0.runs) \($0.status)" }
         if !counts.isEmpty { lines.append("runs: " + counts.joined(separator: ", ")) }
-        if let b = RunResults.best(runs) {
+        // A grid over widths or noise levels has several models per cell: its summary is the
+        // model-wise line below, not a best cell.
+        let mixed = try DoubleDescentResults.load(sweep)?.variesCapacity ?? false
+        if !mixed, let b = RunResults.best(runs) {
             lines.append(String(format: "best: batch size %d, lr %g, %@, momentum %g, weight decay %g: mean test accuracy %.2f%% over %d seed(s)",
                                 b.batchSize, b.learningRate, b.optimizer as NSString, b.momentum, b.weightDecay, 100 * b.testAccuracy, b.seeds))
         }
@@ -30,8 +33,11 @@ extension TrainingGridSpec {
     /// draws `modelwise` (its default) and `epochwise` (``DoubleDescentResults``).
     public static func render(_ sweep: StoredSweep, options: RenderOptions) throws -> [RenderedFigure] {
         let descent = try DoubleDescentResults.load(sweep)
-        let choice = try RunSweepResults.FigureChoice(sweep, options: options,
-                                                      draws: ["heatmap", "accuracy", "lambda", "sharpness"] + (descent == nil ? [] : ["modelwise", "epochwise"]),
+        // Runs of several widths or noise levels share their (batch size, lr, seed) cells:
+        // the batch-size figures would mix them, so such a sweep draws its own two.
+        let grid = ["heatmap", "accuracy", "lambda", "sharpness"]
+        let draws = descent.map { $0.variesCapacity ? ["modelwise", "epochwise"] : grid + ["modelwise", "epochwise"] } ?? grid
+        let choice = try RunSweepResults.FigureChoice(sweep, options: options, draws: draws,
                                                       defaultFigure: descent == nil ? "heatmap" : "modelwise")
         let runs = try sweep.dataset.runs()
         let variants = RunResults.gridVariants(runs)
