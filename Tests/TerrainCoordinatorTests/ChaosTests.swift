@@ -152,17 +152,17 @@ final class ChaosTests: XCTestCase {
         let yaml = """
         name: chaos-connectivity
         kind: connectivity
-        model: {kind: mlp, hidden: [64, 64]}
+        model: {kind: mlp, hidden: [128, 128]}
         data: {path: \(Self.data), train_subset: 1000, test_subset: 200}
         training:
           optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
           batch_size: 10
-          epochs: 6
+          epochs: 8
           checkpoint_every: 1
         curve_training:
           optimizer: {name: sgd, lr: 0.02, momentum: 0.9}
           batch_size: 10
-          epochs: 6
+          epochs: 8
           checkpoint_every: 1
         connectivity: {pairs: [[0, 1]], curves: [bezier], points: 11}
         """
@@ -175,14 +175,14 @@ final class ChaosTests: XCTestCase {
         let yaml = """
         name: chaos-instability
         kind: instability
-        model: {kind: mlp, hidden: [64, 64]}
+        model: {kind: mlp, hidden: [128, 128]}
         data: {path: \(Self.data), train_subset: 1000, test_subset: 200}
         training:
           optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
           batch_size: 10
-          epochs: 5
+          epochs: 10
           checkpoint_every: 1
-        instability: {branch_steps: [0, 150], seeds: [0], points: 11}
+        instability: {branch_steps: [0, 300], seeds: [0], points: 11}
         """
         try assertPathSweepSurvivesChaos(yaml, tasks: 7, paths: 2, seed: 23, figures: ["barrier", "lines"])
     }
