@@ -214,7 +214,7 @@ final class ChaosTests: XCTestCase {
         }
         let csv = try String(contentsOfFile: "\(base)-paths.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(csv.count, paths + 1, file: file, line: line)
-        XCTAssertTrue(csv[0].hasPrefix("task,shape,pair,seed,seed_b,branch_step,points,train_barrier"), String(csv[0]), file: file, line: line)
+        XCTAssertTrue(csv[0].hasPrefix("task,shape,pair,seed,seed_b,branch_step,level,points,train_barrier"), String(csv[0]), file: file, line: line)
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(base)-path_points.csv"), file: file, line: line)
     }
 }
