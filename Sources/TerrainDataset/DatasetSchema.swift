@@ -55,7 +55,7 @@ enum DatasetSchema {
             joined REAL NOT NULL, left REAL, reason TEXT);
         CREATE TABLE IF NOT EXISTS paths(
             task INTEGER PRIMARY KEY, shape TEXT NOT NULL, pair TEXT NOT NULL, seed INTEGER, seed_b INTEGER,
-            branch_step INTEGER, points INTEGER NOT NULL, train_barrier REAL, test_barrier REAL,
+            branch_step INTEGER, level INTEGER, points INTEGER NOT NULL, train_barrier REAL, test_barrier REAL,
             train_error_barrier REAL, test_error_barrier REAL, train_loss_max REAL, test_loss_max REAL,
             train_loss_a REAL, train_loss_b REAL, test_loss_a REAL, test_loss_b REAL);
         CREATE TABLE IF NOT EXISTS path_points(

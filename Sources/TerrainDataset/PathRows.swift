@@ -17,6 +17,8 @@ public struct PathRow: Codable, Sendable, Equatable, FetchableRecord, Persistabl
     public var seedB: Int64?
     /// The step the two children branched at (instability sweeps).
     public var branchStep: Int?
+    /// Instability of lottery subnetworks: the pruning level of the children's mask; NULL for dense networks.
+    public var level: Int? = nil
     /// Points evaluated (t = i/(points−1)).
     public var points: Int
     /// max_t L(t) − ½(L(0) + L(1)) of the loss and of the error (1 − accuracy), per set.
@@ -27,7 +29,7 @@ public struct PathRow: Codable, Sendable, Equatable, FetchableRecord, Persistabl
     public var trainLossA: Double?, trainLossB: Double?, testLossA: Double?, testLossB: Double?
 
     enum CodingKeys: String, CodingKey {
-        case task, shape, pair, seed, seedB = "seed_b", branchStep = "branch_step", points
+        case task, shape, pair, seed, seedB = "seed_b", branchStep = "branch_step", level, points
         case trainBarrier = "train_barrier", testBarrier = "test_barrier", trainErrorBarrier = "train_error_barrier"
         case testErrorBarrier = "test_error_barrier", trainLossMax = "train_loss_max", testLossMax = "test_loss_max"
         case trainLossA = "train_loss_a", trainLossB = "train_loss_b", testLossA = "test_loss_a", testLossB = "test_loss_b"

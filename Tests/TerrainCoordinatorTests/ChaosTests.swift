@@ -180,21 +180,21 @@ final class ChaosTests: XCTestCase {
         let yaml = """
         name: chaos-connectivity
         kind: connectivity
-        model: {kind: mlp, hidden: [64, 64]}
+        model: {kind: mlp, hidden: [128, 128]}
         data: {path: \(Self.data), train_subset: 1000, test_subset: 200}
         training:
           optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
           batch_size: 10
-          epochs: 6
+          epochs: 8
           checkpoint_every: 1
         curve_training:
           optimizer: {name: sgd, lr: 0.02, momentum: 0.9}
           batch_size: 10
-          epochs: 6
+          epochs: 8
           checkpoint_every: 1
         connectivity: {pairs: [[0, 1]], curves: [bezier], points: 11}
         """
-        try assertPathSweepSurvivesChaos(yaml, tasks: 5, paths: 2, seed: 17)
+        try assertPathSweepSurvivesChaos(yaml, tasks: 5, paths: 2, seed: 17, figures: ["loss", "error"])
     }
 
     /// An instability sweep — a parent keeping its state at each branch step, children
@@ -203,19 +203,21 @@ final class ChaosTests: XCTestCase {
         let yaml = """
         name: chaos-instability
         kind: instability
-        model: {kind: mlp, hidden: [64, 64]}
+        model: {kind: mlp, hidden: [128, 128]}
         data: {path: \(Self.data), train_subset: 1000, test_subset: 200}
         training:
           optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
           batch_size: 10
-          epochs: 5
+          epochs: 10
           checkpoint_every: 1
-        instability: {branch_steps: [0, 150], seeds: [0], points: 11}
+        instability: {branch_steps: [0, 300], seeds: [0], points: 11}
         """
-        try assertPathSweepSurvivesChaos(yaml, tasks: 7, paths: 2, seed: 23)
+        try assertPathSweepSurvivesChaos(yaml, tasks: 7, paths: 2, seed: 23, figures: ["barrier", "lines"])
     }
 
-    private func assertPathSweepSurvivesChaos(_ yaml: String, tasks: Int, paths: Int, seed: UInt64,
+    /// Runs `yaml` undisturbed and under chaos, compares them, then renders `figures` and
+    /// exports the four tables of the chaos run through the CLI.
+    private func assertPathSweepSurvivesChaos(_ yaml: String, tasks: Int, paths: Int, seed: UInt64, figures: [String],
                                               file: StaticString = #filePath, line: UInt = #line) throws {
         let reference = try ProcessHarness(name: "reference")
         harnesses.append(reference)
@@ -230,5 +232,17 @@ final class ChaosTests: XCTestCase {
         }
         XCTAssertEqual(try h.open().table("SELECT * FROM paths").rows.count, paths, file: file, line: line)
         XCTAssertGreaterThan(try h.open().eventCounts()["resume"] ?? 0, 0, "some run resumed from a checkpoint, with the same bits", file: file, line: line)
+        let base = (h.dataset as NSString).deletingPathExtension
+        for (label, args) in [("render", ["render", h.dataset, "--figure", "all"]), ("export", ["export", h.dataset, "--format", "csv"])] {
+            XCTAssertEqual(h.waitForExit(try h.start(args, label: label)), 0, h.output(label), file: file, line: line)
+        }
+        for figure in figures {
+            let svg = try String(contentsOfFile: "\(base)-\(figure).svg", encoding: .utf8)
+            XCTAssertTrue(svg.contains("<polyline"), "\(figure) draws lines", file: file, line: line)
+        }
+        let csv = try String(contentsOfFile: "\(base)-paths.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, paths + 1, file: file, line: line)
+        XCTAssertTrue(csv[0].hasPrefix("task,shape,pair,seed,seed_b,branch_step,level,points,train_barrier"), String(csv[0]), file: file, line: line)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(base)-path_points.csv"), file: file, line: line)
     }
 }

@@ -10,10 +10,11 @@ import XCTest
 final class ConnectivityTests: XCTestCase {
     static let data = TestSupport.dataPath("mnist1d.npz")
 
-    static func connectivity(_ section: String, extra: String = "", training: Bool = true) throws -> SweepSpec {
+    static func connectivity(_ section: String, extra: String = "", training: Bool = true,
+                             model: String = "{kind: mlp, hidden: [32, 16]}") throws -> SweepSpec {
         try SweepSpec.parse("""
         kind: connectivity
-        model: {kind: mlp, hidden: [32, 16]}
+        model: \(model)
         data: {path: \(data), train_subset: 400, test_subset: 200}
         \(training ? "training: {optimizer: {name: sgd, lr: 0.1, momentum: 0.9}, batch_size: 50, epochs: 2}" : "")
         curve_training:
@@ -157,5 +158,62 @@ final class ConnectivityTests: XCTestCase {
         guard case .accept(let rows?) = BendKind().judge(full, params: task.params, task: 4) else { return XCTFail("bend refused") }
         XCTAssertEqual(rows.run.branch, "bezier")
         XCTAssertEqual(rows.curve.count, 3, "one point per epoch")
+    }
+
+    /// With BatchNorm, every point's statistics are re-estimated at φ(t) from the training
+    /// data: at t = 0 the path's train loss is end point A's after re-estimation, not with A's
+    /// own running statistics.
+    func testBatchNormStatisticsAreReEstimatedAtEveryPoint() throws {
+        let spec = try Self.connectivity("{pairs: [[0, 1]], curves: [chain], points: 3}", model: "{kind: mlp, hidden: [32, 16], batch_norm: true}")
+        let outputs = try InProcessSweep.run(spec)
+        let rows = try Self.pathRows(spec, outputs)
+        let c = try XCTUnwrap(spec.family as? ConnectivitySpec)
+        let (train, _) = try DataLoader.load(c.data, baseDirectory: "/", seed: c.dataSeed, as: Float.self)
+        let model: Model<Float> = try ModelBuilder.build(c.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
+        let weights = try XCTUnwrap(outputs[1]?.blobs.first { $0.name == "weights" }?.data)
+        try Checkpoint.apply(try SafeTensors.decode(weights, source: "A").tensors, source: "A", to: model)
+        let own = Evaluator.evaluate(model, on: train, loss: c.loss).loss
+        XCTAssertTrue(Evaluator.recomputeBatchNormStatistics(model, on: train, batchSize: 128))
+        let recomputed = Evaluator.evaluate(model, on: train, loss: c.loss).loss
+        XCTAssertEqual(rows[0].trainLossA, recomputed, "line, t = 0")
+        XCTAssertEqual(rows[1].trainLossA, recomputed, "chain, t = 0")
+        XCTAssertNotEqual(recomputed, own, "the end point's own running statistics give another loss")
+    }
+
+    /// `instability.lottery`: per seed and k, a lottery chain rewound to k (IMP, main branch)
+    /// to the level, then two children from its rewind point under that level's mask: their
+    /// pruned weights stay exactly zero, and their line is recorded with its level.
+    func testInstabilityOfLotterySubnetworksTrainsChildrenUnderTheLevelsMask() throws {
+        let spec = try SweepSpec.parse("""
+        kind: instability
+        model: {kind: mlp, hidden: [16]}
+        data: {path: \(Self.data), train_subset: 400, test_subset: 200}
+        training: {optimizer: {name: sgd, lr: 0.1}, batch_size: 50, epochs: 2}
+        instability: {branch_steps: [8], seeds: [0], points: 3, lottery: {level: 2, fraction: 0.5}}
+        """, source: "instability.yaml")
+        let tasks = try spec.expand()
+        XCTAssertEqual(tasks.map(\.kind), ["mode_run", "mode_run", "mode_run", "path", "lottery", "lottery", "lottery", "mode_run", "mode_run", "path"])
+        XCTAssertEqual(tasks[5].dependencies, [5])
+        XCTAssertEqual(tasks[6].dependencies, [6, 5])
+        XCTAssertEqual(tasks[7].dependencies, [5, 7])
+        XCTAssertEqual(tasks[9].dependencies, [8, 9])
+        let outputs = try InProcessSweep.run(spec)
+        let mask = try SafeTensors.decode(try XCTUnwrap(outputs[7]?.blobs.first { $0.name == "mask" }?.data), source: "mask").tensors
+        for child in [UInt64(8), 9] {
+            XCTAssertEqual(outputs[child]?.startStep, 8)
+            let weights = try SafeTensors.decode(try XCTUnwrap(outputs[child]?.blobs.first { $0.name == "weights" }?.data), source: "w").tensors
+            var pruned = 0
+            for (name, m) in mask {
+                let w = try XCTUnwrap(weights[name]).values(as: Float.self), keep = try m.values(as: Float.self)
+                for (v, k) in zip(w, keep) where k == 0 {
+                    XCTAssertEqual(v, 0, "\(name) of child task \(child)")
+                    pruned += 1
+                }
+            }
+            XCTAssertGreaterThan(pruned, 0)
+        }
+        let rows = try Self.pathRows(spec, outputs)
+        XCTAssertEqual(rows.map(\.level), [nil, 2])
+        XCTAssertEqual(rows[1].pair, "seed 0, k 8, level 2")
     }
 }

@@ -9,9 +9,9 @@ import XCTest
 final class TaskKindTests: XCTestCase {
     func testEveryKindHasOneNameAndEverySweepKindExpandsIntoRegisteredKinds() throws {
         let names = TaskKinds.all().map(\.name)
-        XCTAssertEqual(names, ["probe", "surface", "hessian", "train", "directions", "lottery", "run"])
+        XCTAssertEqual(names, ["probe", "surface", "hessian", "train", "directions", "lottery", "run", "mode_run", "bend", "path"])
         XCTAssertEqual(Set(names).count, names.count)
-        XCTAssertEqual(SweepKinds.names, ["probe", "surface", "lottery", "training"])
+        XCTAssertEqual(SweepKinds.names, ["probe", "surface", "lottery", "training", "connectivity", "instability"])
         let probe = try SweepSpec.parse("kind: probe\nprobe: {tasks: 4, chain: 2}\n")
         XCTAssertTrue(try probe.expand().allSatisfy { TaskKinds.byName()[$0.kind] != nil })
         let lottery = try LotteryTests.spec(levels: 1)
@@ -121,7 +121,7 @@ final class TaskKindTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("'training:' belongs to kind: lottery or training"), "\(e)")
         }
         XCTAssertThrowsError(try SweepSpec.parse("kind: nope\n")) { e in
-            XCTAssertTrue("\(e)".contains("unknown sweep kind 'nope' (known: probe, surface, lottery, training)"), "\(e)")
+            XCTAssertTrue("\(e)".contains("unknown sweep kind 'nope' (known: probe, surface, lottery, training, connectivity, instability)"), "\(e)")
         }
     }
 }

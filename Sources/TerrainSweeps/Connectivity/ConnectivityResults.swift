@@ -106,10 +106,16 @@ extension InstabilitySpec {
         let ks = Set(paths.compactMap(\.branchStep)).sorted()
         var out = [RenderedFigure]()
         if choice.figures.contains("barrier") {
-            func mean(_ k: Int, _ v: (PathRow) -> Double?) -> Double {
-                RunResults.mean(paths.filter { $0.branchStep == k }.compactMap(v)).map { 100 * $0 } ?? .nan
+            let levels = Set(paths.map { $0.level ?? -1 }).sorted()
+            func mean(_ k: Int, _ level: Int, _ v: (PathRow) -> Double?) -> Double {
+                RunResults.mean(paths.filter { $0.branchStep == k && ($0.level ?? -1) == level }.compactMap(v)).map { 100 * $0 } ?? .nan
             }
-            let series: [(label: String, values: [Double])] = [("test error barrier", ks.map { mean($0, \.testErrorBarrier) }), ("train error barrier", ks.map { mean($0, \.trainErrorBarrier) })]
+            var series = [(label: String, values: [Double])]()
+            for level in levels {
+                let what = levels.count == 1 ? "" : level < 0 ? " (dense)" : " (level \(level))"
+                series.append(("test error barrier" + what, ks.map { mean($0, level, \.testErrorBarrier) }))
+                series.append(("train error barrier" + what, ks.map { mean($0, level, \.trainErrorBarrier) }))
+            }
             let svg = SVGRenderer.curves(x: ks.map(Double.init), series: series, title: "Instability: error barrier against the branch step k (\(sweep.name))",
                                          subtitle: "max over the line between two children trained from step k, minus the mean of their errors; mean over seeds",
                                          xLabel: "branch step k", yLabel: "error barrier (percentage points)")
@@ -119,7 +125,7 @@ extension InstabilitySpec {
             let points = Dictionary(grouping: try sweep.dataset.pathPoints(), by: \.task)
             var x = [Double]()
             let series = ks.map { k -> (label: String, values: [Double]) in
-                let rows = paths.filter { $0.branchStep == k }.compactMap { points[$0.task] }.filter { !$0.isEmpty }
+                let rows = paths.filter { $0.branchStep == k && $0.level == nil }.compactMap { points[$0.task] }.filter { !$0.isEmpty }
                 guard let first = rows.first else { return ("k = \(k)", []) }
                 if x.count < first.count { x = first.map(\.t) }
                 return ("k = \(k)", first.indices.map { i in RunResults.mean(rows.compactMap { $0.count > i ? PathSweepResults.value($0[i], "test_error") : nil }) ?? .nan })

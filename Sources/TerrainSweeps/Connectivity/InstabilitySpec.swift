@@ -45,8 +45,12 @@ public struct InstabilitySpec: NetworkSweepKind {
     public var batchNorm: PathBatchNorm
     /// SHA-256 (hex) of the data file.
     public var dataSHA256: String
+    /// Lottery subnetworks: the pruning level whose mask the children train under, and how
+    /// the chain prunes (`instability.lottery`); nil for dense networks only.
+    public var lotteryLevel: Int? = nil
+    public var lotteryPlan = Pruning.Plan()
 
-    static let sectionKeys = ["branch_steps", "seeds", "points", "batch_norm"]
+    static let sectionKeys = ["branch_steps", "seeds", "points", "batch_norm", "lottery"]
 
     public static func parse(_ root: Node, source: String, baseDirectory: String) throws -> InstabilitySpec {
         func fail(_ m: String) -> SpecError { SpecError(file: source, message: m) }
@@ -75,8 +79,27 @@ public struct InstabilitySpec: NetworkSweepKind {
             seeds = values
         }
         let points = try PathBatchNorm.points(s["points"], section: "instability", source: source, default: 31)
+        var level: Int? = nil
+        var plan = Pruning.Plan()
+        if let l = s["lottery"] {
+            try SpecYAML.checkKeys(l, allowed: ["level", "fraction", "scope", "prune_output"], section: "instability.lottery", source: source)
+            guard let v = l["level"]?.int, (1...60).contains(v) else { throw fail("instability.lottery.level: required, the pruning level (1…60) whose subnetworks are tested") }
+            level = v
+            if let f = l["fraction"] {
+                guard let v = f.float, v > 0, v < 1 else { throw fail("instability.lottery.fraction: expected a fraction in (0, 1), e.g. 0.2") }
+                plan.fraction = v
+            }
+            if let sc = l["scope"] {
+                guard let v = sc.string.flatMap(Pruning.Scope.init) else { throw fail("instability.lottery.scope: expected global or layerwise") }
+                plan.scope = v
+            }
+            if let o = l["prune_output"] {
+                guard let v = o.bool else { throw fail("instability.lottery.prune_output: expected true or false") }
+                plan.pruneOutputLayer = v
+            }
+        }
         let batchNorm = try PathBatchNorm.parse(s["batch_norm"], section: "instability", source: source)
-        try SweepLimits.checkTasks(SweepLimits.product([seeds.count, 1 + 3 * ks.count]), field: "instability",
+        try SweepLimits.checkTasks(SweepLimits.product([seeds.count, 1 + (3 + (level.map { $0 + 4 } ?? 0)) * ks.count]), field: "instability",
                                    how: "\(seeds.count) seeds × (1 + 3 × \(ks.count) branch steps)", source: source)
         let checked = try network.check(source: source)
         let steps = try training.checkRun(samples: checked.trainingSamples, batchSize: training.batchSize, section: "training", source: source)
@@ -84,13 +107,13 @@ public struct InstabilitySpec: NetworkSweepKind {
             throw fail("instability.branch_steps: \(late) is not before the end of training (\(steps) steps)")
         }
         return InstabilitySpec(network: network, training: training, branchSteps: ks.sorted(), seeds: seeds, points: points,
-                               batchNorm: batchNorm, dataSHA256: checked.sha256)
+                               batchNorm: batchNorm, dataSHA256: checked.sha256, lotteryLevel: level, lotteryPlan: plan)
     }
 
     public func expand(source: String) throws -> [ExpandedTask] {
         var tasks = [ExpandedTask]()
         let base = network.params(dataSHA256: dataSHA256)
-        func add(_ kind: String, _ params: [UInt8], deps: [UInt64] = []) -> UInt64 {
+        func add(_ kind: String, _ params: [UInt8], _ deps: [UInt64]) -> UInt64 {
             let id = UInt64(tasks.count + 1)
             tasks.append(ExpandedTask(id: id, kind: kind, dependencies: deps, params: params))
             return id
@@ -99,23 +122,59 @@ public struct InstabilitySpec: NetworkSweepKind {
         for seed in seeds {
             let run = ModeRunKind.Run(training: training, seed: seed, dataOrder: TerrainRNG.derive(seed, "data"), role: "parent",
                                       parent: nil, branchStep: 0, captureSteps: branchSteps)
-            parents[seed] = add(ModeRunKind.name, try ModeRunKind.encode(Networked(base, run)))
+            parents[seed] = add(ModeRunKind.name, try ModeRunKind.encode(Networked(base, run)), [])
         }
         for seed in seeds {
             for k in branchSteps {
                 let children = try (0..<2).map { i in
                     let run = ModeRunKind.Run(training: training, seed: seed, dataOrder: TerrainRNG.derive(seed, "child\(i)"), role: "child\(i)",
                                               parent: parents[seed]!, branchStep: k, captureSteps: [])
-                    return add(ModeRunKind.name, try ModeRunKind.encode(Networked(base, run)), deps: [parents[seed]!])
+                    return add(ModeRunKind.name, try ModeRunKind.encode(Networked(base, run)), [parents[seed]!])
                 }
                 let p = PathKind.Path(shape: .line, points: points, a: PathSource(task: children[0], name: "weights"),
                                       b: PathSource(task: children[1], name: "weights"), bend: nil, pair: "seed \(seed), k \(k)",
                                       seed: seed, seedB: nil, branchStep: k, batchNormBatch: batchNorm.batchSize,
                                       batchNormSamples: batchNorm.samples, evalSamples: training.evalSamples)
-                _ = add(PathKind.name, try PathKind.encode(Networked(base, p)), deps: children)
+                _ = add(PathKind.name, try PathKind.encode(Networked(base, p)), children)
+            }
+        }
+        if let level = lotteryLevel {
+            for seed in seeds {
+                for k in branchSteps { try addSubnetwork(seed: seed, k: k, level: level, base: base, add: add) }
             }
         }
         return tasks
+    }
+}
+
+extension InstabilitySpec {
+    /// The lottery subnetwork of `seed` at `level`, rewound to step k: the main chain of levels
+    /// 0…level with `rewind_step: k` (`lottery` tasks, open_lth's IMP with rewinding), then two
+    /// children from level 0's `rewind` point under level `level`'s mask, and the line between them.
+    func addSubnetwork(seed: UInt64, k: Int, level: Int, base: NetworkParams, add: (String, [UInt8], [UInt64]) -> UInt64) throws {
+        var previous: UInt64? = nil, dense: UInt64? = nil
+        for l in 0...level {
+            let p = LotteryKind.Level(training: training, seed: seed, branch: .main, level: l, plan: lotteryPlan, rewindStep: k,
+                                      previousMain: previous, previousBranch: nil, dense: dense, curvature: nil)
+            let id = add(LotteryKind.name, try LotteryKind.encode(Networked(base, p)), [previous, dense].compactMap { $0 }.reduce(into: [UInt64]()) {
+                if !$0.contains($1) { $0.append($1) }
+            })
+            if l == 0 { dense = id }
+            previous = id
+        }
+        let children = try (0..<2).map { i in
+            var run = ModeRunKind.Run(training: training, seed: seed, dataOrder: TerrainRNG.derive(seed, "child\(i)"), role: "child\(i)",
+                                      parent: dense!, branchStep: k, captureSteps: [])
+            run.start = PathSource(task: dense!, name: "rewind")
+            run.mask = PathSource(task: previous!, name: "mask")
+            return add(ModeRunKind.name, try ModeRunKind.encode(Networked(base, run)), [dense!, previous!])
+        }
+        var p = PathKind.Path(shape: .line, points: points, a: PathSource(task: children[0], name: "weights"),
+                              b: PathSource(task: children[1], name: "weights"), bend: nil, pair: "seed \(seed), k \(k), level \(level)",
+                              seed: seed, seedB: nil, branchStep: k, batchNormBatch: batchNorm.batchSize,
+                              batchNormSamples: batchNorm.samples, evalSamples: training.evalSamples)
+        p.level = level
+        _ = add(PathKind.name, try PathKind.encode(Networked(base, p)), children)
     }
 }
 

@@ -29,6 +29,11 @@ public struct ModeRunKind: TaskKind {
         public var branchStep: Int
         /// Steps whose state it keeps as `at_<k>` blobs, increasing.
         public var captureSteps: [Int]
+        /// Where the starting state comes from instead of the parent's `at_<k>` (a lottery
+        /// chain's `rewind` point), and the 0/1 masks that make it a subnetwork (a lottery
+        /// level's `mask`). Absent from the parameters of dense runs.
+        public var start: PathSource? = nil
+        public var mask: PathSource? = nil
     }
 
     /// The parameters of one `mode_run` task.
@@ -66,12 +71,16 @@ public struct ModeRunKind: TaskKind {
             func fresh() throws -> (Model<Float>, RunEngine) {
                 let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: data.train.sampleShape, outputs: data.train.outputs,
                                                                  seed: TerrainRNG.derive(p.seed, "init"))
-                if let parent = p.parent {
-                    guard let state = run.inputs.first(where: { $0.task == parent && $0.name == "at_\(p.branchStep)" }) else {
-                        throw run.failure("missing input at_\(p.branchStep) of task \(parent)")
+                if let start = p.start ?? p.parent.map({ PathSource(task: $0, name: "at_\(p.branchStep)") }) {
+                    try Checkpoint.apply(try start.tensors(in: run), source: "\(start.name) of task \(start.task)", to: model)
+                }
+                if let source = p.mask {
+                    let masks = try source.tensors(in: run)
+                    for q in model.parameters {
+                        guard let m = masks[q.name] else { continue }
+                        guard m.shape == q.shape else { throw run.failure("the mask of task \(source.task) has shape \(m.shape) for \(q.name), the model \(q.shape)") }
+                        q.mask = try m.tensor(as: Float.self)
                     }
-                    try Checkpoint.apply(try SafeTensors.decode(state.data, source: "at_\(p.branchStep) of task \(parent)").tensors,
-                                         source: "at_\(p.branchStep) of task \(parent)", to: model)
                 }
                 return (model, try RunEngine(model: model, data: data, spec: p.training, loss: p.loss, dataOrderSeed: p.dataOrder,
                                              curvature: nil, startStep: p.branchStep))

@@ -25,6 +25,8 @@ public struct PathKind: TaskKind {
         public var seed: UInt64?
         public var seedB: UInt64?
         public var branchStep: Int?
+        /// The lottery level of the children's mask (instability of subnetworks).
+        public var level: Int? = nil
         /// BatchNorm statistics: batch size, and training samples (nil: all) they are estimated on.
         public var batchNormBatch: Int
         public var batchNormSamples: Int?
@@ -81,6 +83,7 @@ public struct PathKind: TaskKind {
     public static func rows(_ v: Values, params p: Params, task: UInt64) -> PathRows {
         var row = PathRow(task: Int64(task), shape: p.shape.rawValue, pair: p.pair, seed: p.seed, seedB: p.seedB,
                           branchStep: p.branchStep, points: p.points)
+        row.level = p.level
         let error = { (acc: [Double]) in acc.map { 1 - $0 } }
         row.trainBarrier = PathBarrier.height(v.trainLoss)
         row.testBarrier = PathBarrier.height(v.testLoss)
