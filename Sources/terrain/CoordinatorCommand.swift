@@ -3,6 +3,7 @@ import Foundation
 import TerrainCoordinator
 import TerrainSweeps
 import TerrainWire
+import TerrainWeb
 
 /// `terrain coordinator SPEC --bind ENDPOINT [--dataset FILE]`.
 struct CoordinatorCommand: ParsableCommand {
@@ -31,11 +32,17 @@ struct CoordinatorCommand: ParsableCommand {
     @Flag(help: "No progress bar.")
     var quiet = false
 
+    @OptionGroup(title: "Live page and metrics") var http: HTTPOptions
+
     func run() throws {
         let sweep = try CLI.loadSweep(spec)
         Coordinator.installSignalHandlers()
-        let summary = try CLI.runCoordinator(sweep, endpoints: bind, dataset: dataset ?? "\(sweep.name).sqlite",
-                                             curve: try security.load(), grace: grace, quiet: quiet, insecure: insecure)
+        let path = dataset ?? "\(sweep.name).sqlite"
+        let metrics = try http.binding() == nil ? nil : WebMetrics()
+        let server = try http.start(dataset: path, live: metrics)
+        defer { server?.stop() }
+        let summary = try CLI.runCoordinator(sweep, endpoints: bind, dataset: path,
+                                             curve: try security.load(), grace: grace, quiet: quiet, insecure: insecure, observer: metrics)
         if !summary.finished { throw ExitCode(130) }
     }
 }
