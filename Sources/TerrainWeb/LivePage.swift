@@ -22,7 +22,7 @@ enum LivePage {
       <div class="pair"><canvas id="heatmap" width="420" height="420"></canvas><canvas id="gl" class="gl"></canvas></div>
       <p class="hint">Heatmap: grey cells have no result yet. 3-D view: drag to rotate, wheel to zoom.</p>
     </section>
-    <section><h2>Figures</h2><div id="figures"><p class="hint">No figures yet.</p></div></section>
+    <section id="figurebox"><h2>Figures</h2><div id="figures"><p class="hint">No figures yet.</p></div></section>
     <section><h2>Workers</h2><table id="workers"><thead><tr><th>worker</th><th>host</th><th>connected</th><th>current tasks</th><th>results</th><th>last seen</th></tr></thead><tbody></tbody></table></section>
     <section><h2>Failed and quarantined tasks</h2><table id="failed"><thead><tr><th>task</th><th>kind</th><th>attempts</th><th>failures</th><th>error</th></tr></thead><tbody></tbody></table></section>
     <section><h2>Recent events</h2><table id="events"><thead><tr><th>time</th><th>event</th><th>task</th><th>worker</th><th>detail</th></tr></thead><tbody></tbody></table></section>
@@ -66,6 +66,7 @@ enum LivePage {
         $('eta').textContent = clock(s.eta);
         $('elapsed').textContent = clock(s.elapsed);
         $('workercount').textContent = s.workers;
+        $('figurebox').hidden = s.kind === 'probe';
         get('/api/workers').then(function (ws) {
           if (ws) fill('workers', ws, function (w) { return [w.name, w.host || '–', w.connected ? 'yes' : 'no', w.running.join(', ') || '–', w.results, ago(w.last_seen)]; });
         });

@@ -71,12 +71,16 @@ enum FigureSet {
     /// Every figure of the sweep so far; an empty list when there is nothing to draw yet
     /// (no finished runs, a probe sweep).
     static func render(_ s: StoredSweep) -> [FigureAnswer] {
+        // One figure at a time, each under its own name: a figure the sweep has no data for
+        // (λmax without a curvature section) is left out, not the others with it.
         var options: [RenderOptions] = []
         switch s.kind {
         case "surface":
             options = [RenderOptions(output: "surface.svg"), RenderOptions(output: "surface-log.svg", log: true)]
-        case "lottery", "training":
-            options = [RenderOptions(figure: "all")]
+        case "lottery":
+            options = ["accuracy", "curves"].map { RenderOptions(output: "\($0).svg", figure: $0) }
+        case "training":
+            options = ["heatmap", "accuracy", "lambda", "sharpness"].map { RenderOptions(output: "\($0).svg", figure: $0) }
         default:
             return []
         }

@@ -18,7 +18,7 @@ public final class WebServer: @unchecked Sendable {
         let ready = DispatchSemaphore(value: 0)
         let outcome = Outcome()
         var logger = Logger(label: "terrain.http")
-        logger.logLevel = ProcessInfo.processInfo.environment["TERRAIN_HTTP_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["TERRAIN_HTTP_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
         let responder = WebResponder(view: view, binding: binding, streamInterval: streamInterval)
         let app = Application(responder: responder, configuration: .init(address: .hostname(binding.host, port: binding.port), serverName: "terrain"),
                               onServerRunning: { channel in

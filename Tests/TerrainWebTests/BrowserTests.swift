@@ -50,7 +50,7 @@ final class BrowserTests: XCTestCase {
         try Self.requireChromium()
         let dir = try WebTestSupport.directory("browser-live")
         let spec = dir + "/probe.yaml"
-        try "name: browser-probe\nkind: probe\nprobe: {tasks: 400, sleep_ms: 30, payload_bytes: 16, fail: [5]}\nruntime: {max_attempts: 2, heartbeat_ms: 200, liveness: 5}\n"
+        try "name: browser-probe\nkind: probe\nprobe: {tasks: 2000, sleep_ms: 20, payload_bytes: 16, fail: [5]}\nruntime: {max_attempts: 2, heartbeat_ms: 200, liveness: 5}\n"
             .write(toFile: spec, atomically: true, encoding: .utf8)
         let dataset = dir + "/live.sqlite"
         for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dataset + s) }
@@ -97,10 +97,11 @@ final class BrowserTests: XCTestCase {
             let r = try WebTestSupport.run([try WebTestSupport.terrain, "report", dataset, "--output", html])
             XCTAssertEqual(r.status, 0, r.output)
             let probe = "[document.querySelectorAll('svg').length, document.querySelectorAll('table').length, document.querySelector('h1').textContent, "
-                + "!!document.querySelector('canvas.gl')]"
+                + "!!document.querySelector('canvas.gl'), document.readyState]"
             let (samples, errors) = try browse("file://" + html, probe: probe, seconds: 1, screenshot: dir + "/report-\(kind).png")
             XCTAssertEqual(errors, [], "\(kind): no console errors")
             let last = try XCTUnwrap(samples.last as? [Any], kind)
+            XCTAssertEqual(last[4] as? String, "complete", "\(kind): loaded")
             XCTAssertGreaterThanOrEqual(last[0] as? Int ?? 0, kind == "probe" ? 0 : 2, "\(kind): figures rendered as SVG")
             XCTAssertGreaterThanOrEqual(last[1] as? Int ?? 0, 3, "\(kind): tables")
             XCTAssertTrue((last[2] as? String)?.contains("web-\(kind)") == true, "\(kind): \(last[2])")

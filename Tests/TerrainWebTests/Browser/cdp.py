@@ -5,12 +5,12 @@ library. Used by BrowserTests.swift and `make screenshots`.
 
     cdp.py URL --probe JS --seconds S --every E [--screenshot PNG] [--width W --height H]
 
-Loads URL, evaluates the JS expression PROBE every E seconds for S seconds (its value must
+Loads URL, waits for its load event, evaluates the JS expression PROBE every E seconds for S seconds (its value must
 be JSON-serializable), optionally writes a full-page PNG at the end, and prints one JSON
 object: {"samples": [...], "errors": [...]} where errors are console errors, uncaught
 exceptions and failed loads.
 """
-import argparse, base64, json, os, shutil, subprocess, sys, tempfile, time
+import argparse, base64, json, os, select, shutil, subprocess, sys, tempfile, time
 
 def chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -66,6 +66,22 @@ class Browser:
         message, self.buffer = self.buffer.split(b"\0", 1)
         return json.loads(message)
 
+    def wait_event(self, method, timeout):
+        """Reads events until `method` arrives (True) or `timeout` seconds pass (False)."""
+        if any(e.get("method") == method for e in self.events):
+            return True
+        end = time.time() + timeout
+        while time.time() < end:
+            if b"\0" not in self.buffer:
+                ready, _, _ = select.select([self.inp], [], [], max(0, end - time.time()))
+                if not ready:
+                    return False
+            event = self.read()
+            self.events.append(event)
+            if event.get("method") == method:
+                return True
+        return False
+
     def close(self):
         try:
             self.send("Browser.close", session=False)
@@ -109,6 +125,8 @@ def main():
             b.send(domain)
         b.send("Emulation.setDeviceMetricsOverride", {"width": args.width, "height": args.height, "deviceScaleFactor": 1, "mobile": False})
         b.send("Page.navigate", {"url": args.url})
+        # Sampling starts once the page has loaded (a guard of 120 s against a hang).
+        loaded = b.wait_event("Page.loadEventFired", 120)
         samples = []
         end = time.time() + args.seconds
         while True:
@@ -122,7 +140,8 @@ def main():
             shot = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
             with open(args.screenshot, "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
-        print(json.dumps({"samples": samples, "errors": errors_in(b.events)}))
+        errors = errors_in(b.events) + ([] if loaded else ["the page did not finish loading in 120 s"])
+        print(json.dumps({"samples": samples, "errors": errors}))
     finally:
         b.close()
 
