@@ -39,9 +39,11 @@ private final class ServedCoordinator: @unchecked Sendable {
 
     func wait() -> CoordinatorSummary? {
         done.wait()
-        server.stop()
         return summary
     }
+
+    /// Stops the server once no client polls any more.
+    func stop() { server.stop() }
 }
 
 /// `clients` threads each sending one GET every `1/hz` s until `stop` is set; returns the
@@ -105,8 +107,10 @@ private func servedThroughput(tasks: Int, clients: Int) throws -> (rate: Double,
     let coordinator = try ServedCoordinator(tasks: tasks, directory: dir)
     let pollers = clients > 0 ? Pollers(port: coordinator.port, clients: clients, hz: 10) : nil
     _ = try driveSimulatedWorkers(endpoint: coordinator.endpoint, count: 64, credit: 4)
-    guard let s = coordinator.wait(), s.done == tasks else { throw BenchError.incomplete("HTTP bench: sweep incomplete") }
+    let summary = coordinator.wait()
     let answers = pollers?.stop() ?? 0
+    coordinator.stop()
+    guard let s = summary, s.done == tasks else { throw BenchError.incomplete("HTTP bench: sweep incomplete") }
     return (Double(tasks) / s.seconds, answers)
 }
 
@@ -137,7 +141,7 @@ private func driveSimulatedWorkers(endpoint: String, count: Int, credit: UInt64)
                 switch m {
                 case .welcome: _ = try sockets[i].send(WireCodec.encode(.ready(credit: credit)))
                 case .task(let t):
-                    _ = try sockets[i].send(WireCodec.encode(.result(TaskResult(task: t.task, attempt: t.attempt, output: output, credit: 1))))
+                    _ = try sockets[i].send(WireCodec.encode(.result(TaskResult(task: t.task, attempt: t.attempt, output: output, credit: 1, lease: t.lease))))
                     results += 1
                 case .done: finished += 1
                 default: break
@@ -148,7 +152,7 @@ private func driveSimulatedWorkers(endpoint: String, count: Int, credit: UInt64)
     return results
 }
 
-func httpBenchmarks(rounds: Int = 3, tasks: Int = 40_000) throws {
+func httpBenchmarks(rounds: Int = 3, tasks: Int = 30_000) throws {
     print("HTTP polling (no-op probe tasks, 64 simulated workers, HTTP server up in both settings; \(rounds) alternating rounds of \(tasks) tasks):")
     var quiet = [Double](), polled = [Double](), answers = [Int]()
     for _ in 0 ..< rounds {

@@ -39,8 +39,8 @@ struct CoordinatorCommand: ParsableCommand {
         Coordinator.installSignalHandlers()
         let path = dataset ?? "\(sweep.name).sqlite"
         let metrics = try http.binding() == nil ? nil : WebMetrics()
-        let server = try http.start(dataset: path, live: metrics)
-        defer { server?.stop() }
+        // Serves until the process exits (stopping it under a client's request can trip NIO).
+        _ = try http.start(dataset: path, live: metrics)
         let summary = try CLI.runCoordinator(sweep, endpoints: bind, dataset: path,
                                              curve: try security.load(), grace: grace, quiet: quiet, insecure: insecure, observer: metrics)
         if !summary.finished { throw ExitCode(130) }

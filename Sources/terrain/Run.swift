@@ -36,8 +36,8 @@ struct Run: ParsableCommand {
         let launched = LaunchedWorkers()
         let path = dataset ?? "\(sweep.name).sqlite"
         let metrics = try http.binding() == nil ? nil : WebMetrics()
-        let server = try http.start(dataset: path, live: metrics)
-        defer { server?.stop() }
+        // Serves until the process exits (stopping it under a client's request can trip NIO).
+        _ = try http.start(dataset: path, live: metrics)
         // Whatever ends the coordinator — the sweep finishing, a signal, an error such as a
         // full disk — ends its workers with it (they would otherwise wait --give-up-after).
         let summary: CoordinatorSummary

@@ -20,8 +20,8 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         do { _ = try StoredSweep(path: dataset) } catch let e as ResultsError { throw CLI.Failure(message: e.message) }
         Coordinator.installSignalHandlers()
-        guard let server = try http.start(dataset: dataset, live: nil, default: WebBinding.defaultAddress) else { return }
+        // The server lives until the process exits on SIGINT/SIGTERM.
+        guard try http.start(dataset: dataset, live: nil, default: WebBinding.defaultAddress) != nil else { return }
         while !Coordinator.stopRequested.load(ordering: .relaxed) { usleep(100_000) }
-        server.stop()
     }
 }
