@@ -11,7 +11,7 @@ WORKERS      ?= $(shell nproc)
 # Parallelism comes from processes, never from BLAS threads.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: all deps pydeps build run test test-cluster bench shapes clean
+.PHONY: all deps pydeps build run test test-cluster bench shapes screenshots clean
 
 all: build
 
@@ -39,11 +39,13 @@ run: build
 	$(BIN) export $(OUT)/surface-mlp.sqlite --output $(OUT)/surface-mlp.npz
 	@echo "open $(OUT)/surface-mlp.svg in a browser"
 
-# Python readers used by the interoperability tests (numpy, h5py); best effort: without
-# them those tests report that they skipped.
+# Python readers used by the interoperability tests (numpy, h5py, prometheus-client's
+# text-format parser); best effort: without them those tests report that they skipped.
 pydeps:
 	@command -v python3 >/dev/null 2>&1 && ! python3 -c "import numpy, h5py" >/dev/null 2>&1 && \
 	  python3 -m pip install --quiet numpy h5py >/dev/null 2>&1 || true
+	@command -v python3 >/dev/null 2>&1 && ! python3 -c "import prometheus_client" >/dev/null 2>&1 && \
+	  python3 -m pip install --quiet prometheus-client >/dev/null 2>&1 || true
 
 # The whole test suite, optimized build (the training tests need it to be quick).
 # The example specs on the generated shapes set are checked too, so the set is made first.
@@ -72,6 +74,13 @@ shapes: build
 
 bench: build
 	.build/$(CONFIG)/terrain-bench
+
+# The README's screenshots (docs/figures/live-*.png, report-*.png): the live page of a running
+# probe sweep, the live page and report of `make run`'s surface, in headless Chromium
+# (installed with apt when missing).
+screenshots: build
+	@test -f $(OUT)/surface-mlp.sqlite || $(MAKE) run
+	bash docs/screenshots.sh $(BIN) $(OUT)
 
 clean:
 	rm -rf .build $(OUT)

@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        // The HTTP side (issue 13): the live page, its JSON API and /metrics, in TerrainWeb only.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -56,17 +59,28 @@ let package = Package(
             ]),
         .target(name: "TerrainWorker", dependencies: ["TerrainSweeps", "TerrainProtocol", "TerrainWire", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TerrainExport", dependencies: ["TerrainCore", "CHDF5"]),
+        // The HTTP server (live page, JSON API, /metrics) and the one-file HTML report. The only
+        // target on SwiftNIO: it reads the dataset and the coordinator's published snapshots.
+        .target(
+            name: "TerrainWeb",
+            dependencies: [
+                "TerrainSweeps", "TerrainDataset", "TerrainExport", "TerrainCoordinator",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "terrain",
             dependencies: [
                 "TerrainCore", "TerrainSweeps", "TerrainDataset", "TerrainCoordinator", "TerrainWorker", "TerrainExport",
+                "TerrainWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "terrain-bench",
-            dependencies: ["TerrainCore", "TerrainSweeps", "TerrainDataset", "TerrainCoordinator", "TerrainWire", "CBLAS"],
+            dependencies: ["TerrainCore", "TerrainSweeps", "TerrainDataset", "TerrainCoordinator", "TerrainWire", "TerrainWeb", "CBLAS"],
             path: "bench", swiftSettings: kernelFlags),
         .target(
             name: "TerrainTestSupport",
@@ -83,6 +97,10 @@ let package = Package(
             dependencies: ["TerrainCoordinator", "TerrainWorker", "TerrainWire", "TerrainSweeps", "TerrainCore", "TerrainDataset",
                            "TerrainTestSupport"],
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "TerrainWebTests",
+            dependencies: ["TerrainWeb", "TerrainCoordinator", "TerrainSweeps", "TerrainDataset", "TerrainTestSupport"],
+            exclude: ["Browser"]),
         .testTarget(name: "TerrainDatasetTests", dependencies: ["TerrainDataset", "TerrainTestSupport"]),
         .testTarget(
             name: "TerrainWorkerTests",

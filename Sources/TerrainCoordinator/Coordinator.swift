@@ -23,6 +23,12 @@ public struct CoordinatorOptions: Sendable {
     /// Serve plaintext on endpoints other hosts can reach (`--insecure`). Without it, a
     /// coordinator without CURVE binds only loopback and `ipc://` endpoints.
     public var allowInsecure: Bool
+    /// Told what the coordinator does, from its thread (the HTTP side's metrics and
+    /// snapshots); `nil` for none.
+    public var observer: (any CoordinatorObserver)?
+    /// `meta` entries written at every start (`terrain_version`, `terrain_commit`,
+    /// `coordinator_host`): the report's provenance.
+    public var provenance: [String: String] = [:]
 
     /// Creates options.
     public init(endpoints: [String], datasetPath: String, curve: (server: CurveKeyPair, allowedWorkers: Set<[UInt8]>)? = nil,
@@ -146,6 +152,7 @@ public final class Coordinator {
                            digest: $0.digest, failures: $0.failures)
         }, config: SchedulerConfig(runtime: r), sweepID: spec.hash)
         leases = LeaseTokens(secret: try dataset.leaseSecret())
+        for (key, value) in options.provenance.sorted(by: { $0.key < $1.key }) { try dataset.setMeta(key, value) }
     }
 
     /// Resumes the sweep stored at `path`, or creates it there. The file is looked at read-only
@@ -239,6 +246,7 @@ public final class Coordinator {
         let shell = try CoordinatorShell(spec: spec, dataset: dataset, tasks: tasks, scheduler: scheduler, leases: leases,
                                          transport: transport, clock: clock, logger: logger)
         shell.onProgress = options.onProgress
+        shell.observer = options.observer
         return shell
     }
 

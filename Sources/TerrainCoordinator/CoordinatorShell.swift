@@ -25,6 +25,10 @@ package final class CoordinatorShell {
     /// fetched must not leave the worker waiting for an artifact another task also needs.)
     private var fetchable: [PeerID: Set<[UInt8]>] = [:]
     package var onProgress: (@Sendable (SweepDataset.Progress) -> Void)?
+    /// Told what the loop does (metrics for the HTTP side); `nil` costs nothing.
+    package var observer: (any CoordinatorObserver)?
+    /// When the event being handled arrived (monotonic): dispatch latency is measured from it.
+    private var handlingSince = 0.0
 
     private var pending = PendingWrites()
     /// Messages dropped as malformed.
@@ -90,7 +94,9 @@ package final class CoordinatorShell {
     /// Handles one multipart message as the ROUTER delivers it: the peer's routing id, then
     /// the message frames. Malformed input is counted, logged and dropped.
     package func receive(_ frames: [[UInt8]]) throws {
-        guard frames.count >= 2 else { malformed += 1; return }
+        handlingSince = clock.now
+        if let observer { observer.received(bytes: frames.dropFirst().reduce(0) { $0 + $1.count }) }
+        guard frames.count >= 2 else { malformed += 1; observer?.malformed(); return }
         let peer = frames[0]
         let message: WireMessage
         do {
@@ -101,6 +107,7 @@ package final class CoordinatorShell {
         }
         guard message.isSentByWorkers else {
             malformed += 1
+            observer?.malformed()
             log("malformed", worker: peerName(peer), "a worker sent a coordinator-only message (type \(message.typeCode))")
             return
         }
@@ -158,10 +165,12 @@ package final class CoordinatorShell {
         guard scheduler.isWelcomed(peer) else {
             _ = try? transport.send(WireCodec.encode(.reject(code: .unknownPeer, reason: "unknown peer: say hello first")), to: peer)
             unwelcomed += 1
+            observer?.rejected(reason: "unknown-peer")
             log("unknown-peer", worker: peerName(peer), "a \(what) for task \(task) before hello; asked to say hello")
             return false
         }
         guard let made = scheduler.attempts(of: task), attempt <= UInt64(made), leases.verify(lease, task: task, attempt: attempt) else {
+            observer?.rejected(reason: "bad-lease")
             log("bad-lease", task: scheduler.attempts(of: task) == nil ? nil : task, worker: peerName(peer),
                 "a \(what) for task \(task) attempt \(attempt) without that attempt's lease token; dropped")
             return false
@@ -176,6 +185,7 @@ package final class CoordinatorShell {
         let entry = tasks[r.task]
         switch entry.kind.judge(TaskOutput(output: r.output, blobs: r.blobs), params: entry.params, task: r.task) {
         case .reject(let reason):
+            observer?.rejected(reason: "invalid-result")
             return .invalidResult(peer: peer, task: r.task, attempt: r.attempt, reason: reason, credit: r.credit, now: now)
         case .accept(let rows):
             return .result(peer: peer, result: ReceivedResult(hashing: r, rows: rows), now: now)
@@ -189,6 +199,7 @@ package final class CoordinatorShell {
     /// A message that did not decode: a hello of another version gets `reject` code 1.
     private func refuse(_ peer: PeerID, _ error: WireError) {
         malformed += 1
+        observer?.malformed()
         if case .unsupportedVersion(let v) = error {
             let reason = "protocol version mismatch: the worker speaks version \(v), this coordinator speaks version \(WireCodec.version)"
             _ = try? transport.send(WireCodec.encode(.reject(code: .versionMismatch, reason: reason)), to: peer)
@@ -221,7 +232,9 @@ package final class CoordinatorShell {
 
     private func send(_ peer: PeerID, _ message: WireMessage) throws {
         let delivered: Bool
-        do { delivered = try transport.send(WireCodec.encode(message), to: peer) } catch {
+        let frames = WireCodec.encode(message)
+        if let observer { observer.sent(bytes: frames.reduce(0) { $0 + $1.count }) }
+        do { delivered = try transport.send(frames, to: peer) } catch {
             connectedPeers.remove(peer)
             delivered = false
         }
@@ -237,6 +250,7 @@ package final class CoordinatorShell {
                 let a = try assignment(task, attempt: attempt, peer: peer)
                 fetchable[peer, default: []].formUnion(a.artifacts)
                 try send(peer, .task(a))
+                observer?.dispatched(kind: a.kind, attempt: attempt, seconds: max(0, clock.now - handlingSince))
             case let .store(received, peer):
                 store(received, from: peer)
             case let .keepCheckpoint(c):
@@ -248,6 +262,7 @@ package final class CoordinatorShell {
                 pending.statuses.append(.init(task: task, status: status, attempts: attempts, failures: failures, worker: worker, error: error,
                                               time: clock.wall))
                 pending.mark(clock.now)
+                if status == .failed, let observer { observer.quarantined(task: task) }
             case let .log(kind, task, worker, detail):
                 log(kind, task: task, worker: worker, detail)
                 if kind == "worker-lost", let worker { pending.workers.append(.left(worker: worker, reason: detail, time: clock.wall)) }
@@ -279,6 +294,7 @@ package final class CoordinatorShell {
     private func store(_ received: ReceivedResult, from peer: PeerID) {
         let r = received.result
         pending.mark(clock.now)
+        observer?.completed(kind: tasks[r.task].kind.name, seconds: r.elapsed)
         let blobs = zip(r.blobs, received.blobHashes).map { (name: $0.0.name, hash: $0.1, data: $0.0.data) }
         pending.results.append(.init(task: r.task, attempt: r.attempt, worker: peerName(peer), output: r.output, digest: received.digest,
                                      elapsed: r.elapsed, received: clock.wall, blobs: blobs, startStep: r.startStep, rows: received.rows,
@@ -309,6 +325,7 @@ package final class CoordinatorShell {
     /// results), the scheduler's tick, the progress row.
     package func service() throws {
         let n = clock.now
+        handlingSince = n
         if let f = pending.since, n - f >= commitInterval || pending.results.count >= 512 { try commit() }
         if n >= nextTick {
             try execute(scheduler.handle(.tick(now: n)))
@@ -341,8 +358,10 @@ package final class CoordinatorShell {
     /// are durable (it acknowledges them).
     package func commit() throws {
         guard let batch = pending.take() else { return }
+        let began = clock.now
         try dataset.commit(results: batch.results, statuses: batch.statuses, events: batch.events, checkpoints: batch.checkpoints,
                            workers: batch.workers)
+        observer?.committed(results: batch.results.count, seconds: max(0, clock.now - began))
         if !batch.results.isEmpty {
             try execute(scheduler.handle(.committed(tasks: batch.results.map(\.task), now: clock.now)))
         }
@@ -370,6 +389,7 @@ package final class CoordinatorShell {
         p.pid = Int(getpid())
         try dataset.writeProgress(p)
         onProgress?(p)
+        observer?.published(CoordinatorSnapshot(progress: p, workers: scheduler.liveWorkers(now: t, wall: clock.wall), time: clock.wall))
     }
 }
 

@@ -6,6 +6,7 @@ import TerrainExport
 import TerrainCore
 import TerrainSweeps
 import TerrainWire
+import TerrainWeb
 
 /// Shared plumbing of the subcommands: loading specs and turning library errors into
 /// one-line messages and a non-zero exit.
@@ -48,7 +49,8 @@ enum CLI {
     /// Runs a coordinator with a progress display; `started` is called once it is bound.
     static func runCoordinator(_ sweep: SweepSpec, endpoints: [String], dataset: String,
                                curve: (server: CurveKeyPair, allowedWorkers: Set<[UInt8]>)?, grace: Double, quiet: Bool,
-                               insecure: Bool = false, started: (@Sendable ([String]) -> Void)? = nil) throws -> CoordinatorSummary {
+                               insecure: Bool = false, observer: (any CoordinatorObserver)? = nil,
+                               started: (@Sendable ([String]) -> Void)? = nil) throws -> CoordinatorSummary {
         let printer = ProgressPrinter()
         let name = sweep.name
         var onProgress: (@Sendable (SweepDataset.Progress) -> Void)? = nil
@@ -58,8 +60,10 @@ enum CLI {
             FileHandle.standardError.write(Data(line.utf8))
             started?(bound)
         }
-        let options = CoordinatorOptions(endpoints: endpoints, datasetPath: dataset, curve: curve, gracePeriod: grace,
+        var options = CoordinatorOptions(endpoints: endpoints, datasetPath: dataset, curve: curve, gracePeriod: grace,
                                          onProgress: onProgress, onBound: onBound, allowInsecure: insecure)
+        options.observer = observer
+        options.provenance = TerrainBuild.provenance(executable: executablePath)
         let coordinator: Coordinator
         do { coordinator = try Coordinator(spec: sweep, options: options) } catch let e as DatasetError {
             throw Failure(message: e.description)

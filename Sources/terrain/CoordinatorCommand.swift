@@ -3,6 +3,7 @@ import Foundation
 import TerrainCoordinator
 import TerrainSweeps
 import TerrainWire
+import TerrainWeb
 
 /// `terrain coordinator SPEC --bind ENDPOINT [--dataset FILE]`.
 struct CoordinatorCommand: ParsableCommand {
@@ -32,6 +33,7 @@ struct CoordinatorCommand: ParsableCommand {
     var quiet = false
 
     @OptionGroup var cluster: CoordinatorClusterOptions
+    @OptionGroup(title: "Live page and metrics") var http: HTTPOptions
 
     func run() throws {
         let sweep = try CLI.loadSweep(spec)
@@ -39,10 +41,13 @@ struct CoordinatorCommand: ParsableCommand {
         try cluster.check(dataset: path)
         Coordinator.installSignalHandlers()
         let publisher = cluster.publisher(sweep: sweep.name, dataset: path)
+        let metrics = try http.binding() == nil ? nil : WebMetrics()
+        // Serves until the process exits (stopping it under a client's request can trip NIO).
+        _ = try http.start(dataset: path, live: metrics)
         let summary: CoordinatorSummary
         do {
             summary = try CLI.runCoordinator(sweep, endpoints: bind, dataset: path, curve: try security.load(), grace: grace,
-                                             quiet: quiet, insecure: insecure, started: publisher.publish)
+                                             quiet: quiet, insecure: insecure, observer: metrics, started: publisher.publish)
         } catch {
             publisher.withdraw(finished: false)
             throw error

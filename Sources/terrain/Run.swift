@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TerrainCoordinator
 import TerrainSweeps
+import TerrainWeb
 
 /// `terrain run SPEC --workers N`: coordinator in-process plus N local worker processes.
 struct Run: ParsableCommand {
@@ -20,6 +21,8 @@ struct Run: ParsableCommand {
     @Flag(help: "No progress bar.")
     var quiet = false
 
+    @OptionGroup(title: "Live page and metrics") var http: HTTPOptions
+
     func run() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         let sweep = try CLI.loadSweep(spec)
@@ -31,12 +34,16 @@ struct Run: ParsableCommand {
         Coordinator.installSignalHandlers()
         let executable = CLI.executablePath
         let launched = LaunchedWorkers()
+        let path = dataset ?? "\(sweep.name).sqlite"
+        let metrics = try http.binding() == nil ? nil : WebMetrics()
+        // Serves until the process exits (stopping it under a client's request can trip NIO).
+        _ = try http.start(dataset: path, live: metrics)
         // Whatever ends the coordinator — the sweep finishing, a signal, an error such as a
         // full disk — ends its workers with it (they would otherwise wait --give-up-after).
         let summary: CoordinatorSummary
         do {
-            summary = try CLI.runCoordinator(sweep, endpoints: [endpoint], dataset: dataset ?? "\(sweep.name).sqlite",
-                                             curve: nil, grace: 10, quiet: quiet) { _ in
+            summary = try CLI.runCoordinator(sweep, endpoints: [endpoint], dataset: path,
+                                             curve: nil, grace: 10, quiet: quiet, observer: metrics) { _ in
                 var environment = ProcessInfo.processInfo.environment
                 environment["OPENBLAS_NUM_THREADS"] = "1"
                 for _ in 0..<workers {

@@ -38,5 +38,5 @@ struct Terrain: ParsableCommand {
         version: "0.1.0 (libzmq \(TerrainWire.zmqVersion))",
         subcommands: [Train.self, Validate.self, Evaluate.self, Run.self, CoordinatorCommand.self, WorkerCommand.self,
                       StatusCommand.self, ExportCommand.self, RenderCommand.self, KeysCommand.self, DataCommand.self, RetryCommand.self,
-                      ComputeCommand.self])
+                      ComputeCommand.self, ServeCommand.self, ReportCommand.self])
 }
