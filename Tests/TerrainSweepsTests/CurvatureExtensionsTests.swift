@@ -21,7 +21,9 @@ final class CurvatureExtensionsTests: XCTestCase {
         \(surface)
         \(curvature)
         """
-        return try XCTUnwrap(try SweepSpec.parse(text, source: "s.yaml").surface)
+        let parsed = try SweepSpec.parse(text, source: "s.yaml")
+        guard let surface = parsed.surface else { throw TerrainError.invalidArgument("not a surface spec") }
+        return surface
     }
 
     func testTheOptionsParseAndNameTheirMetrics() throws {
