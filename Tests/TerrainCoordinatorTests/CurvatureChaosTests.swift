@@ -20,7 +20,7 @@ extension ChaosTests {
           x: "-0.5:0.5:5"
           y: "-0.5:0.5:5"
           directions: {kind: hessian, samples: 200, seed: 2}
-          convexity: {steps: 20, samples: 500, seed: 1}
+          convexity: {steps: 20, samples: 1000, seed: 1}
           sets: [train]
           tile: 5
         curvature:
