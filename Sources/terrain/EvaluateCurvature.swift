@@ -15,7 +15,7 @@ extension Evaluate {
         if lanczosSteps > 0 {
             let run = h.lanczos(steps: lanczosSteps, seed: spec.seed, index: 0)
             let top = run.values.max() ?? 0, bottom = run.values.min() ?? 0
-            print(String(format: "Lanczos (%d steps, %d samples, products by %@): λ_max = %.6g  λ_min = %.6g  |λ_min/λ_max| = %.4g  mass below zero = %.4g",
+            print(String(format: "Lanczos (%d steps, %d samples, products by %@): λ_max = %.6g  λ_min = %.6g  |λ_min/λ_max| = %.4g  mass below zero (beyond 1 %% of the spectral radius) = %.4g",
                          lanczosSteps, data.count, h.method, top, bottom, top == 0 ? Double.nan : abs(bottom / top),
                          SpectralDensity.negativeMass(runs: [run])))
         }

@@ -13,14 +13,14 @@ extension ChaosTests {
         let yaml = """
         name: chaos-convexity
         kind: surface
-        model: {kind: mlp, hidden: [128, 128]}
+        model: {kind: mlp, hidden: [64, 64]}
         data: {path: \(Self.data), train_subset: 1000, test_subset: 200}
         surface:
           train: {optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, batch_size: 50, epochs: 2, seed: 3}
           x: "-0.5:0.5:5"
           y: "-0.5:0.5:5"
-          directions: {kind: hessian, samples: 300, seed: 2}
-          convexity: {steps: 30, samples: 1000, seed: 1}
+          directions: {kind: hessian, samples: 200, seed: 2}
+          convexity: {steps: 20, samples: 1000, seed: 1}
           sets: [train]
           tile: 5
         curvature:

@@ -94,8 +94,10 @@ public final class BlockHessianProduct<Scalar: TensorScalar> {
         self.loss = loss
         self.dimension = offset
         let perSample = widths.reduce(0, +)
-        // Working memory of a full block: R{u} and R{e} for every op, ~16M scalars at most.
-        let maxChunk = max(1, (16 << 20) / max(1, 2 * Self.blockLimit * perSample))
+        // Working memory of a full block: R{u} and R{e} for every op, ~4M scalars at most, so
+        // that a chunk's block stays in the last-level cache between the GEMMs that produce
+        // and consume it (with 16M, blocks of 4 ran slower per vector than single vectors).
+        let maxChunk = max(1, (4 << 20) / max(1, 2 * Self.blockLimit * perSample))
         let chunks = max(1, (data.count + maxChunk - 1) / maxChunk)
         self.chunkSize = max(1, (data.count + chunks - 1) / chunks)
         self.cacheable = 2 * perSample * data.count <= Self.cacheLimit

@@ -56,7 +56,11 @@ public struct TrainKind: TaskKind {
         }
         let bytes = SafeTensors.encode(Checkpoint.tensors(model: model), metadata: ["format": "pt", "terrain.trained_by": "surface sweep task \(task.task)"])
         let metrics = Evaluator.evaluate(model, on: train, loss: p.loss)
-        let summary = try JSONEncoder().encode(["train_loss": metrics.loss, "train_acc": metrics.accuracy ?? .nan])
+        // Sorted keys: a dictionary's order changes from process to process, and a retried
+        // task must store the same bytes (caught by the convexity chaos test).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let summary = try encoder.encode(["train_loss": metrics.loss, "train_acc": metrics.accuracy ?? .nan])
         return TaskOutput(output: [UInt8](summary), blobs: [("centre", bytes)])
     }
 }

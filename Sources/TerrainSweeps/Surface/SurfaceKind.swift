@@ -158,7 +158,9 @@ public final class SurfaceKind: TaskKind, @unchecked Sendable {
         let stride = p.own.valuesPerPoint
         let expected = (p.end - p.start) * stride
         guard result.output.count == expected * 8 else {
-            return .reject("the output has \(result.output.count) bytes; \(p.end - p.start) points × \(stride) values need \(expected * 8)")
+            let convexity = p.convexity == nil ? "" : " + \(ConvexityProbe.metricNames.count) convexity values"
+            return .reject("the output has \(result.output.count) bytes; \(p.end - p.start) points × (\(p.sets.count) sets × 2 values\(convexity)) need \(expected * 8)"
+                .replacingOccurrences(of: "(\(p.sets.count) sets × 2 values)", with: "\(p.sets.count) sets × 2 values"))
         }
         if let problem = Self.blobProblem(result, expected: []) { return .reject(problem) }
         let values = SurfaceSpec.decodeOutput(result.output)
