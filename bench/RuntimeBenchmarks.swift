@@ -105,7 +105,7 @@ func simulatedThroughput(workers count: Int, tasks: Int, credit: UInt64) throws 
                     sentAt[i] = clock()
                 case .task(let t):
                     if sentAt[i] > 0 { latencies.append(clock() - sentAt[i]) }
-                    _ = try sockets[i].send(WireCodec.encode(.result(TaskResult(task: t.task, attempt: t.attempt, output: output, credit: 1))))
+                    _ = try sockets[i].send(WireCodec.encode(.result(TaskResult(task: t.task, attempt: t.attempt, output: output, credit: 1, lease: t.lease))))
                     sentAt[i] = clock()
                 case .done:
                     finished += 1
