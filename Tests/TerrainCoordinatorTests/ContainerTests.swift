@@ -32,7 +32,9 @@ final class ContainerTests: XCTestCase {
     private func sh(_ command: String, environment: [String: String] = [:]) -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", command]
+        // Descriptors beyond 0-2 are closed first: Foundation's Process sees its child end
+        // through one it inherits, which a daemon the command starts (conmon, slurmd) would keep.
+        p.arguments = ["-c", "for fd in /proc/$$/fd/*; do n=${fd##*/}; [ \"$n\" -gt 2 ] && eval \"exec $n>&-\"; done 2>/dev/null; " + command]
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         p.environment = env
