@@ -195,6 +195,11 @@ public final class Coordinator {
             staticInputs[t.id] = t.inputs.map { ($0.name, $0.hash) }
             for i in t.inputs where artifacts[i.hash] == nil { artifacts[i.hash] = i.data }
         }
+        // The data files travel as artifacts too: workers need no shared filesystem (DataFiles).
+        for file in try DataFiles.served(by: spec) {
+            artifacts[file.hash] = file.data
+            for t in expanded { staticInputs[t.id, default: []].append((DataFiles.inputPrefix + file.path, file.hash)) }
+        }
         try dataset.create(spec: spec.text, specHash: spec.hash, kind: spec.kind, tasks: tasks, inputs: staticInputs, artifacts: artifacts)
         if let fingerprint = try spec.inputsFingerprint() { try dataset.setMeta("inputs_sha256", fingerprint) }
         try dataset.setMeta("base_directory", spec.baseDirectory)

@@ -38,6 +38,8 @@ package final class WorkerShell {
     package private(set) var identity = ""
     /// Where this worker runs as its batch system sees it (``WorkerPlacement``), sent in every hello.
     package var placement = ""
+    /// The local copies of the sweep's data files (``DataFiles``).
+    package var files = FileCache(directory: NSTemporaryDirectory() + "terrain-files-\(getuid())")
 
     package init(config: WorkerState.Config, kinds: [String], protocolVersion: UInt8 = WireCodec.version, transport: WorkerTransport,
                  executor: TaskExecutor, clock: @escaping () -> Double, logger: Logger) {
@@ -56,11 +58,24 @@ package final class WorkerShell {
     /// Frames from the coordinator.
     package func receive(_ frames: [[UInt8]]) throws -> WorkerExit? {
         let now = clock()
-        do {
-            return try execute(state.handle(.received(try WireCodec.decode(frames), now: now)))
-        } catch let e as WireError {
+        let message: WireMessage
+        do { message = try WireCodec.decode(frames) } catch let e as WireError {
             return try execute(state.handle(.malformed(e, now: now)))
         }
+        if case .task(let t) = message, let exit = try holdLocalFiles(of: t, now: now) { return exit }
+        return try execute(state.handle(.received(message, now: now)))
+    }
+
+    /// Data files a task names that this node already has (cached, or at their original path
+    /// with the same bytes) are held without fetching them.
+    private func holdLocalFiles(of task: TaskAssignment, now: Double) throws -> WorkerExit? {
+        for input in task.inputs where input.dependency == 0 && artifacts[input.hash] == nil {
+            guard let original = DataFiles.path(ofInput: input.name), let path = files.find(input.hash, original: original) else { continue }
+            let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
+            artifacts[input.hash] = []
+            if let exit = try execute(state.handle(.held(hash: input.hash, size: size, now: now))) { return exit }
+        }
+        return nil
     }
 
     /// A message from the executor: the current task's `result` or `failure`, or a `checkpoint`.
@@ -83,6 +98,15 @@ package final class WorkerShell {
         try execute(state.handle(.endpointChanged(endpoint, now: clock())))
     }
 
+    /// For a data-file input, the local path (as the input's bytes) in place of its bytes:
+    /// fetched bytes are written to the file cache, and kept only there.
+    private func localFile(_ input: TaskInputRef, _ data: [UInt8]) throws -> [UInt8]? {
+        guard input.dependency == 0, let original = DataFiles.path(ofInput: input.name) else { return nil }
+        let path = try files.find(input.hash, original: original) ?? files.store(input.hash, data, original: original)
+        artifacts[input.hash] = []
+        return Array(path.utf8)
+    }
+
     private func execute(_ actions: [WorkerState.Action]) throws -> WorkerExit? {
         for action in actions {
             switch action {
@@ -97,10 +121,11 @@ package final class WorkerShell {
                 artifacts[hash] = data
             case .evict(let hash):
                 artifacts.removeValue(forKey: hash)
+                files.forget(hash)
             case .compute(let task):
-                let inputs = task.inputs.map { input -> TaskInput in
+                let inputs = try task.inputs.map { input -> TaskInput in
                     guard let data = artifacts[input.hash] else { preconditionFailure("task \(task.task) started without its input \(input.name)") }
-                    return TaskInput(task: input.dependency, name: input.name, data: data)
+                    return TaskInput(task: input.dependency, name: input.name, data: try localFile(input, data) ?? data)
                 }
                 executor.start(task, inputs: inputs)
             case let .log(level, message):

@@ -50,6 +50,9 @@ public struct WorkerState: Sendable {
         case abandon(reason: String, now: Double)
         /// The endpoint file names another coordinator (it moved): connect there anew.
         case endpointChanged(String, now: Double)
+        /// The shell holds an artifact's bytes already (a data file on local disk): counted in
+        /// the cache without fetching it.
+        case held(hash: [UInt8], size: Int, now: Double)
     }
 
     /// What the shell must do, in order.
@@ -130,6 +133,10 @@ public struct WorkerState: Sendable {
             let what = held.isEmpty ? "no task running" : "task \(held.map { String($0) }.joined(separator: ", ")) handed back unfinished"
             send(.goodbye(reason: "worker stopping now (\(reason)); \(what)"), now: now, into: &out)
             out.append(.exit(.abandoned("\(reason); \(what)")))
+        case let .held(hash, size, _):
+            guard !cache.contains(hash) else { break }
+            let pinned = Set(queue.flatMap(\.artifacts))
+            for old in cache.insert(hash, size: size, pinned: pinned) { out.append(.evict(hash: old)) }
         case let .endpointChanged(endpoint, now):
             out.append(.log(.notice, "the coordinator moved to \(endpoint); connecting there"))
             queue.removeAll()

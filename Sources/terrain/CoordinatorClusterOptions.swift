@@ -7,7 +7,7 @@ import TerrainWire
 /// The coordinator's options for batch systems: where it publishes its endpoint, which host
 /// name it advertises, and whether its dataset may sit on a network filesystem.
 struct CoordinatorClusterOptions: ParsableArguments {
-    @Option(help: "Once bound, write the endpoint workers should connect to into this file (atomically; removed at a clean exit). Workers read it with --connect @FILE. With an ephemeral port (tcp://0.0.0.0:*) this is how workers learn the port.")
+    @Option(help: "Once bound, write the endpoint workers should connect to into this file (atomically). A clean exit removes it, or, when the sweep is finished, leaves the line `finished` (late workers then exit at once). Workers read it with --connect @FILE. With an ephemeral port (tcp://0.0.0.0:*) this is how workers learn the port.")
     var endpointFile: String?
 
     @Option(help: "The host name or address written into --endpoint-file for a wildcard bind (default: $TERRAIN_HOST, else this machine's host name).")

@@ -1,5 +1,6 @@
 import Foundation
 import TerrainCoordinator
+import TerrainCore
 import TerrainDataset
 import TerrainTestSupport
 import TerrainWire
@@ -180,5 +181,54 @@ final class ClusterLaunchTests: XCTestCase {
         XCTAssertEqual(harness.waitForExit(c), 0, harness.output("coordinator"))
         XCTAssertEqual(harness.waitForExit(w4), 0, harness.output("w4"))
         try assertEveryTaskOnce(3)
+    }
+
+    /// No shared filesystem: the data file is moved away once the coordinator has created the
+    /// sweep; the worker gets it from the coordinator, keeps it in its file cache under its
+    /// hash, and the results are those of `terrain run` reading the file in place.
+    func testDataFilesTravelFromTheCoordinatorToTheWorkersCache() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        try FileManager.default.createDirectory(atPath: harness.dir + "/data", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: repo.path + "/data/mnist1d.npz", toPath: harness.dir + "/data/m.npz")
+        let spec = try harness.write("surface.yaml", """
+        name: files
+        kind: surface
+        model: {kind: mlp, hidden: [16]}
+        data: {path: data/m.npz, train_subset: 400, test_subset: 200}
+        surface:
+          train: {optimizer: {name: adam, lr: 0.01}, batch_size: 50, epochs: 1, seed: 1}
+          x: "-1:1:5"
+          y: "-1:1:5"
+          directions: {kind: random, normalization: filter, seed: 4}
+          tile: 25
+        runtime: {heartbeat_ms: 100}
+        """)
+        let reference = harness.dir + "/reference.sqlite"
+        let r = try harness.start(["run", spec, "--workers", "1", "--dataset", reference, "--quiet"], label: "reference")
+        XCTAssertEqual(harness.waitForExit(r), 0, harness.output("reference"))
+
+        let c = try harness.start(["coordinator", spec, "--bind", harness.endpoint, "--dataset", harness.dataset, "--quiet",
+                                   "--endpoint-file", endpointFile], label: "c")
+        harness.waitFor("the endpoint file") { (try? EndpointFile.read(endpointFile)) != nil }
+        try FileManager.default.moveItem(atPath: harness.dir + "/data", toPath: harness.dir + "/elsewhere")
+        let cache = harness.dir + "/cache/"
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        let w = try harness.start(["worker", "--connect", "@" + endpointFile, "--give-up-after", "60"], label: "w", environment: ["TMPDIR": cache])
+        XCTAssertEqual(harness.waitForExit(c), 0, harness.output("c"))
+        XCTAssertEqual(harness.waitForExit(w), 0, harness.output("w"))
+        XCTAssertEqual(try harness.open().failedTasks().count, 0, harness.output("c"))
+        // Task 1 trains θ*; its output's digest also differs between two `terrain run`s of
+        // this spec on the base commit (a record it carries, not the weights: the tasks that
+        // use θ* agree), so the comparison is of the tasks that read the data through θ*.
+        var got = try harness.open().resultDigests(), expected = try SweepDataset(path: reference, readOnly: true).resultDigests()
+        XCTAssertNotNil(got.removeValue(forKey: 1))
+        XCTAssertNotNil(expected.removeValue(forKey: 1))
+        XCTAssertEqual(got, expected)
+        XCTAssertEqual(got.count, 2)
+        let hash = SHA256.hex(SHA256.hash(Array(try Data(contentsOf: URL(fileURLWithPath: harness.dir + "/elsewhere/m.npz")))))
+        let cached = cache + "terrain-files-\(getuid())/\(hash)/m.npz"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cached), "the worker's copy, under its hash: \(cached)")
+        XCTAssertTrue(try harness.open().events(kind: "artifact-sent").contains { $0.detail.hasPrefix(String(hash.prefix(16))) },
+                      "the coordinator sent the file")
     }
 }

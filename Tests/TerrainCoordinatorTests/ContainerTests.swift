@@ -32,7 +32,9 @@ final class ContainerTests: XCTestCase {
     private func sh(_ command: String, environment: [String: String] = [:]) -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", command]
+        // Descriptors beyond 0-2 are closed first: Foundation's Process sees its child end
+        // through one it inherits, which a daemon the command starts (conmon, slurmd) would keep.
+        p.arguments = ["-c", "for fd in /proc/$$/fd/*; do n=${fd##*/}; [ \"$n\" -gt 2 ] && eval \"exec $n>&-\"; done 2>/dev/null; " + command]
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         p.environment = env
@@ -98,11 +100,11 @@ final class ContainerTests: XCTestCase {
         let pod = "terrain-test-\(getpid())"
         XCTAssertEqual(sh("podman pod create --name \(pod)", environment: env).status, 0)
         cleanups.append("podman pod rm -f \(pod)")
-        let run = "podman run -d --pod \(pod) -v \(work):/work \(tag)"
-        let c = sh("\(run) coordinator /work/sweep.yaml --bind tcp://127.0.0.1:5555 --dataset /work/sweep.sqlite --endpoint-file /work/endpoint --quiet", environment: env)
+        let run = "podman run -d --pod \(pod) -v \(work):/work"
+        let c = sh("\(run) \(tag) coordinator /work/sweep.yaml --bind tcp://127.0.0.1:5555 --dataset /work/sweep.sqlite --endpoint-file /work/endpoint --quiet", environment: env)
         XCTAssertEqual(c.status, 0, c.output)
         for i in 1...2 {
-            let w = sh("\(run) -e POD_NAME=\(pod)-w\(i) worker --connect @/work/endpoint --give-up-after 60", environment: env)
+            let w = sh("\(run) -e POD_NAME=\(pod)-w\(i) \(tag) worker --connect @/work/endpoint --give-up-after 60", environment: env)
             XCTAssertEqual(w.status, 0, w.output)
         }
         let coordinator = c.output.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -81,9 +81,14 @@ extension TaskKind {
     }
 
     /// Runs one task from its wire form: decodes the parameters and calls ``run(_:context:)``.
+    /// Data-file inputs (``DataFiles``) are taken out of the inputs and set as the local
+    /// paths of the data while the task runs.
     public func run(task: UInt64, attempt: UInt64, params: [UInt8], inputs: [TaskInput], context: TaskContext = .none) throws -> TaskOutput {
         let p = try Self.decode(params, task: task)
-        return try run(TaskRun(kind: Self.name, task: task, attempt: attempt, params: p, inputs: inputs), context: context)
+        let (files, rest) = DataFiles.split(inputs)
+        return try DataFiles.$local.withValue(files) {
+            try run(TaskRun(kind: Self.name, task: task, attempt: attempt, params: p, inputs: rest), context: context)
+        }
     }
 }
 

@@ -125,7 +125,9 @@ public struct NetworkParams: Codable, Sendable, Equatable {
     }
 
     /// Loads the data after checking the worker's files are the coordinator's (by SHA-256).
+    /// Data files the coordinator served (``DataFiles/local``) are read from the worker's copies.
     public func loadData() throws -> (train: Dataset<Float>, test: Dataset<Float>?) {
+        let data = self.data.withLocalFiles
         let sha: String
         do { sha = try data.sha256() } catch let e as TerrainError {
             throw TaskError("cannot read the data on this worker: \(e.description)", retryable: false)

@@ -94,7 +94,7 @@ public struct DirectionsKind: TaskKind {
         let centre = try task.input("centre")
         // Only the sample shape and class count are needed here; no hash check (the tasks that
         // evaluate the data check it).
-        let (train, _) = try DataLoader.load(p.data, baseDirectory: "/", seed: p.dataSeed, as: Float.self)
+        let (train, _) = try DataLoader.load(p.data.withLocalFiles, baseDirectory: "/", seed: p.dataSeed, as: Float.self)
         let model: Model<Float> = try ModelBuilder.build(p.model, dataShape: train.sampleShape, outputs: train.outputs, seed: 0)
         try Checkpoint.apply(try SafeTensors.decode(centre, source: "centre").tensors, source: "centre", to: model)
         let space = p.space(of: model)
