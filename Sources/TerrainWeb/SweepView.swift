@@ -107,7 +107,8 @@ public final class SweepView: @unchecked Sendable {
             for w in self.live?.latest?.workers ?? [] {
                 var r = rows[w.name] ?? WorkerAnswer(name: w.name, host: w.host, connected: true, running: [], results: 0, lastSeen: nil, busySeconds: 0)
                 r.connected = true
-                r.host = w.host
+                // The dataset's row also names the scheduler placement (SLURM job/node, pod) from the hello.
+                if !(r.host ?? "").hasPrefix(w.host) { r.host = w.host }
                 r.running = w.running
                 r.lastSeen = w.lastSeen
                 rows[w.name] = r
