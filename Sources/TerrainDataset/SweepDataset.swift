@@ -40,8 +40,25 @@ public final class SweepDataset: @unchecked Sendable {
         }
         // SQLite keeps the write-ahead log beside the name it opens: the file's own name
         // (symlinks resolved), so that every path to it meets the same log.
-        db = try Self.connect(Self.absolute(path), readOnly: readOnly)
+        let file = try Self.connect(Self.absolute(path), readOnly: readOnly)
+        db = readOnly ? try Self.upgradedInMemory(file, path: path) : file
         if !readOnly { try write("migrating the dataset") { try DatasetSchema.migrate($0) } }
+    }
+
+    /// A read-only file of an older schema, copied into memory and migrated there so that
+    /// every reader sees the current tables; the file itself is left untouched. A current
+    /// file is returned as it is (no copy).
+    private static func upgradedInMemory(_ file: DatabaseQueue, path: String) throws -> DatabaseQueue {
+        do {
+            let stored = try file.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'schema_version'") }
+            guard let stored, let version = Int(stored), version < DatasetSchema.version else { return file }
+            let memory = try DatabaseQueue()
+            try file.backup(to: memory)
+            try memory.write { try DatasetSchema.migrate($0) }
+            return memory
+        } catch let e as DatabaseError {
+            throw DatasetError.io("\(path): cannot read the dataset's older schema: \(Self.reason(e))")
+        }
     }
 
     private static func connect(_ path: String, readOnly: Bool) throws -> DatabaseQueue {

@@ -146,13 +146,14 @@ final class ChaosTests: XCTestCase {
 
     /// A double-descent grid with label noise and SWA — runs of three widths, each averaging
     /// its iterates across checkpoints — under chaos: resumed runs carry their running
-    /// average and give the same bits, including the `final` and `swa` weights.
+    /// average and give the same bits, including the `final` and `swa` weights. Sized so that
+    /// workers are killed mid-run on a quiet machine too (4.6 s in all was too short).
     func testChaosWithTheDefaultSpecLosesNoDoubleDescentOrSWARun() throws {
         let yaml = """
         name: chaos-descent
         kind: training
-        model: {kind: mlp, hidden: [64, 64]}
-        data: {path: \(Self.data), train_subset: 1000, test_subset: 200, label_noise: 0.1}
+        model: {kind: mlp, hidden: [128, 128]}
+        data: {path: \(Self.data), train_subset: 2000, test_subset: 200, label_noise: 0.1}
         training:
           optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
           batch_size: 10
@@ -168,7 +169,7 @@ final class ChaosTests: XCTestCase {
         let record = try chaos(h, yaml, tasks: 6, workers: 3, killEvery: 0.3 ... 0.9, seed: 7)
         try assertNothingLost(h, tasks: 6, reference: reference, record)
         let ds = try h.open()
-        XCTAssertEqual(try ds.runVariants().filter { $0.swaAveraged == 4 && $0.noisyLabels == 100 }.count, 6)
+        XCTAssertEqual(try ds.runVariants().filter { $0.swaAveraged == 4 && $0.noisyLabels == 200 }.count, 6)
         XCTAssertEqual(try ds.resultArtifacts().count, 12, "final and swa weights of every run")
     }
 

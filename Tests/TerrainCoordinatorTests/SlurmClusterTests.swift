@@ -153,14 +153,7 @@ final class SlurmClusterTests: XCTestCase {
             XCTAssertEqual(exitCode(job), "0:0", logs(workdir))
             let got = try results(workdir + "/\(name).sqlite")
             XCTAssertFalse(got.isEmpty, logs(workdir))
-            var expected = try reference(spec, name: name), compared = got
-            if name == "surface" {
-                // Task 1 trains θ*; its digest differs between two `terrain run`s on the base
-                // commit too (a record it carries, not the weights: every task using θ* agrees).
-                XCTAssertNotNil(compared.removeValue(forKey: 1))
-                XCTAssertNotNil(expected.removeValue(forKey: 1))
-            }
-            XCTAssertEqual(compared, expected, "\(name): the same results as terrain run")
+            XCTAssertEqual(got, try reference(spec, name: name), "\(name): the same results as terrain run")
             let rows = try SweepDataset(path: workdir + "/\(name).sqlite", readOnly: true).workerRows()
             XCTAssertEqual(rows.count, 4, "four workers")
             XCTAssertEqual(Set(rows.map { $0.placement.contains("slurm job \(job) step 0") }), [true], "\(rows.map(\.placement))")

@@ -95,6 +95,21 @@ final class SweepDatasetReaderTests: XCTestCase {
         XCTAssertEqual(try reopened.runs(), [])
     }
 
+    func testAnOlderSchemaOpenedReadOnlyIsReadThroughTheCurrentTablesAndLeftUntouched() throws {
+        let path = dir + "/old.sqlite"
+        let old = try SweepDataset(path: path)
+        try old.create(spec: "s", specHash: "h", kind: "probe", tasks: [StoredTask(id: 1, kind: "probe", params: [])])
+        try old.dropSchemaTwoForTests()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let reader = try SweepDataset(path: path, readOnly: true)
+        XCTAssertEqual(try reader.meta("schema_version"), "\(SweepDataset.schemaVersion)")
+        XCTAssertEqual(try reader.runs(), [])
+        XCTAssertTrue(try reader.table("PRAGMA table_info(tasks)").rows.contains { $0[1] == .text("failures") })
+        XCTAssertEqual(try reader.table("SELECT id, status FROM tasks").rows.count, 1)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, "the file is not written")
+        XCTAssertEqual(try old.meta("schema_version"), "1")
+    }
+
     func testReadOnlyOpeningNamesWhatIsWrongWithTheFile() throws {
         XCTAssertThrowsError(try SweepDataset(path: dir + "/none.sqlite", readOnly: true)) { e in
             XCTAssertEqual("\(e)", "\(dir)/none.sqlite: no such dataset")
