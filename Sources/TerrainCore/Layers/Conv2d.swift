@@ -159,7 +159,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
         accumulateWeightGradient(gradOutput, g)
         if let bias { accumulateBiasGradient(gradOutput, into: bias) }
         guard inputGradientNeeded else { return Tensor(shape: [0]) }
-        let dx = g.transposed.map { transposedInputGradient(gradOutput, g, $0) } ?? scatteredInputGradient(gradOutput, g)
+        let w = weight.effectiveValue.storage
+        let dx = g.transposed.map { transposedInputGradient(gradOutput, g, $0, weight: w) } ?? scatteredInputGradient(gradOutput, g, weight: w)
         let shape: [Int]
         if channelsFirstInput {
             shape = spatialDimensions == 2 ? [g.batch, g.inChannels, g.inH, g.inW] : [g.batch, g.inChannels, g.inW]
@@ -171,36 +172,45 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// `weight.grad += ∂L/∂W` (then masked).
     private func accumulateWeightGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry) {
+        guard let savedInput else { preconditionFailure("\(summary): backward after an inference-only forward") }
+        let dw = weightGradient(dy, g, input: savedInput, channelsFirst: channelsFirstInput)
+        weight.grad.storage.withUnsafeMutableBufferPointer { gp in
+            for i in 0..<dw.count { gp[i] += dw[i] }
+        }
+        if weight.mask != nil { weight.maskGradient() }
+    }
+
+    /// `Σ_pixels dy ⊗ patch(x)`: the weight gradient of geometry `g` for `input` and `dy`, in
+    /// the weight's PyTorch layout `[out, in, kh, kw]`.
+    private func weightGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry, input: Tensor<Scalar>, channelsFirst: Bool) -> [Scalar] {
         let nr = 2 * Scalar.KernelVector.scalarCount
         let ldw = (outChannels + nr - 1) / nr * nr
         let k = g.reduction
         var dwk = [Scalar](repeating: 0, count: k * ldw)
-        guard let savedInput else { preconditionFailure("\(summary): backward after an inference-only forward") }
         ensureCapacity(&workspace, ConvKernels.workspaceCount(g))
         withChannelPaddedGradient(dy, g, width: ldw) { d in
-            savedInput.storage.withUnsafeBufferPointer { x in
+            input.storage.withUnsafeBufferPointer { x in
                 dwk.withUnsafeMutableBufferPointer { dp in
                     workspace.withUnsafeMutableBufferPointer { ws in
                         ConvKernels.weightGradient(Scalar.KernelVector.self, geometry: g, input: x.baseAddress!,
-                                                   channelsFirst: channelsFirstInput, gradOutput: d, ldo: ldw,
+                                                   channelsFirst: channelsFirst, gradOutput: d, ldo: ldw,
                                                    into: dp.baseAddress!, ldw: ldw, workspace: ws.baseAddress!)
                     }
                 }
             }
         }
         let (kh, kw, c) = (kernel.h, kernel.w, inChannels)
-        weight.grad.storage.withUnsafeMutableBufferPointer { gp in
-            dwk.withUnsafeBufferPointer { dp in
-                for o in 0..<outChannels {
-                    for ch in 0..<c {
-                        for ky in 0..<kh {
-                            for kx in 0..<kw { gp[((o * c + ch) * kh + ky) * kw + kx] += dp[((ky * kw + kx) * c + ch) * ldw + o] }
-                        }
+        var dw = [Scalar](repeating: 0, count: outChannels * k)
+        dwk.withUnsafeBufferPointer { dp in
+            for o in 0..<outChannels {
+                for ch in 0..<c {
+                    for ky in 0..<kh {
+                        for kx in 0..<kw { dw[((o * c + ch) * kh + ky) * kw + kx] = dp[((ky * kw + kx) * c + ch) * ldw + o] }
                     }
                 }
             }
         }
-        if weight.mask != nil { weight.maskGradient() }
+        return dw
     }
 
     /// Runs `body` on the output gradient with rows widened to `width` channels (zeros past
@@ -233,10 +243,10 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
     /// Stride 1: ∂L/∂x is the convolution of the output gradient (padded by
     /// `kernel − 1 − pad`, read in place) with the flipped, transposed kernel (`t`),
     /// channels-last.
-    private func transposedInputGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry, _ t: ConvGeometry) -> [Scalar] {
+    private func transposedInputGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry, _ t: ConvGeometry, weight w: [Scalar]) -> [Scalar] {
         let nr = 2 * Scalar.KernelVector.scalarCount
         var flipped = [Scalar](repeating: 0, count: (inChannels + nr - 1) / nr * t.reduction * nr)
-        weight.effectiveValue.storage.withUnsafeBufferPointer { wp in
+        w.withUnsafeBufferPointer { wp in
             flipped.withUnsafeMutableBufferPointer { fp in
                 ConvKernels.packTransposedWeights(wp.baseAddress!, outChannels: outChannels, inChannels: inChannels,
                                                   kernelH: kernel.h, kernelW: kernel.w, nr: nr, into: fp.baseAddress!)
@@ -251,11 +261,11 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
     }
 
     /// Strided: each output pixel's `dy·W` scattered onto its receptive field, channels-last.
-    private func scatteredInputGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry) -> [Scalar] {
+    private func scatteredInputGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry, weight w: [Scalar]) -> [Scalar] {
         let nr = 2 * Scalar.KernelVector.scalarCount
         let k = g.reduction
         var panels = [Scalar](repeating: 0, count: (k + nr - 1) / nr * outChannels * nr)
-        weight.effectiveValue.storage.withUnsafeBufferPointer { wp in
+        w.withUnsafeBufferPointer { wp in
             panels.withUnsafeMutableBufferPointer { pp in
                 ConvKernels.packReductionPanels(wp.baseAddress!, outChannels: outChannels, inChannels: inChannels,
                                                 kernelH: kernel.h, kernelW: kernel.w, nr: nr, into: pp.baseAddress!)
@@ -278,6 +288,66 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
             }
             initialized = count
         }
+    }
+}
+
+// MARK: - Explicit-weight passes (the R-operator's building blocks)
+
+extension Conv2d {
+    /// The geometry of this layer on a batch of `shape` (with the batch dimension), in the
+    /// input layout `channelsFirst` says.
+    func geometry(forBatch shape: [Int], channelsFirst: Bool) -> ConvGeometry {
+        precondition(shape.count == spatialDimensions + 2, "\(summary) got input \(shape)")
+        let inner = Array(shape.dropFirst())
+        let c = channelsFirst ? inner[0] : inner[inner.count - 1]
+        let spatial = channelsFirst ? Array(inner.dropFirst()) : Array(inner.dropLast())
+        precondition(c == inChannels, "\(summary) got input \(shape)")
+        return ConvGeometry(batch: shape[0], inH: spatialDimensions == 2 ? spatial[0] : 1, inW: spatial[spatial.count - 1],
+                            inChannels: c, outChannels: outChannels, kernelH: kernel.h, kernelW: kernel.w,
+                            strideH: strideH, strideW: stride, padH: padH, padW: padding)
+    }
+
+    /// `conv(x; w) + b` for any batch with the weight `w` in PyTorch layout (not this layer's
+    /// own), channels-last output `[N, OH·OW, O]` flattened; keeps nothing for `backward`.
+    /// `channelsFirst` is the layout of `input` (only the network's first convolution reads
+    /// the data's channels-first layout).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    func apply(_ input: Tensor<Scalar>, weight w: [Scalar], bias b: [Scalar]?, channelsFirst: Bool) -> [Scalar] {
+        let g = geometry(forBatch: input.shape, channelsFirst: channelsFirst)
+        let nr = 2 * Scalar.KernelVector.scalarCount
+        var panels = [Scalar](repeating: 0, count: (outChannels + nr - 1) / nr * g.reduction * nr)
+        w.withUnsafeBufferPointer { wp in
+            panels.withUnsafeMutableBufferPointer { pp in
+                ConvKernels.packWeights(wp.baseAddress!, outChannels: outChannels, inChannels: inChannels, kernelH: kernel.h,
+                                        kernelW: kernel.w, nr: nr, scale: nil, into: pp.baseAddress!)
+            }
+        }
+        return [Scalar](unsafeUninitializedCapacity: g.outputCount) { out, initialized in
+            panels.withUnsafeBufferPointer { pp in
+                (b ?? []).withUnsafeBufferPointer { bp in
+                    convolve(input, g, channelsFirst: channelsFirst, packed: pp.baseAddress!,
+                             bias: b == nil ? nil : bp.baseAddress!, relu: false, into: out.baseAddress!)
+                }
+            }
+            initialized = g.outputCount
+        }
+    }
+
+    /// `∂⟨dy, conv(x; w)⟩/∂x` channels-last for an input batch of `inputShape` (channels-last).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    func inputGradient(_ dy: Tensor<Scalar>, weight w: [Scalar], inputShape: [Int]) -> [Scalar] {
+        let g = geometry(forBatch: inputShape, channelsFirst: false)
+        precondition(dy.count == g.outputCount, "\(summary): gradient of \(dy.count) values for input \(inputShape)")
+        return g.transposed.map { transposedInputGradient(dy, g, $0, weight: w) } ?? scatteredInputGradient(dy, g, weight: w)
+    }
+
+    /// `Σ_pixels dy ⊗ patch(x)` in the weight's PyTorch layout, for `input` in the layout
+    /// `channelsFirst` says.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    func weightGradient(_ dy: Tensor<Scalar>, input: Tensor<Scalar>, channelsFirst: Bool) -> [Scalar] {
+        let g = geometry(forBatch: input.shape, channelsFirst: channelsFirst)
+        precondition(dy.count == g.outputCount, "\(summary): gradient of \(dy.count) values for input \(input.shape)")
+        return weightGradient(dy, g, input: input, channelsFirst: channelsFirst)
     }
 }
 

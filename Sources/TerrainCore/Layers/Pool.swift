@@ -17,6 +17,8 @@ public final class Pool<Scalar: TensorScalar>: Layer<Scalar> {
     public let spatialDimensions: Int
     private var inputShape: [Int] = []
     private var argmax: [Int32] = []
+    /// The flat input index of each output's winner in the latest max-pooling pass.
+    var maxIndices: [Int32] { argmax }
     private var recordedArgmax: [Int32] = []
     private var geometry = (h: 0, w: 0, oh: 0, ow: 0, kh: 0, sh: 0)
 
