@@ -52,12 +52,27 @@ private func mlpCurvature() throws {
 private func resnetCurvature() throws {
     let data = cifarShapedData(count: 256, seed: 3)
     let model: Model<Float> = try ModelBuilder.build(ModelSpec(kind: .resnet20), dataShape: [3, 32, 32], outputs: 10, seed: 0)
-    let h = try HessianOperator(model: model, data: data, loss: .crossEntropy)
+    let fast = try HessianOperator(model: model, data: data, loss: .crossEntropy)
+    let slow = try HessianOperator(model: model, data: data, loss: .crossEntropy, method: .differences)
     var rng = TerrainRNG(seed: 1)
-    let v = (0..<h.dimension).map { _ in rng.normal() }
-    try sideBySide("Hessian-vector products, ResNet-20, 256 random CIFAR-shaped images (products by \(h.method))", figures: [
-        Figure(label: "one vector", unit: "HVP/s", pytorchKey: "resnet20_hvp_per_s"),
-    ], workload: "hvp-resnet20", rounds: 1) {
-        [1 / bestTime(budget: 1, rounds: 1) { _ = h.product(v) }]
+    let block = (0..<BlockHessianProduct<Float>.blockLimit).map { _ in (0..<fast.dimension).map { _ in rng.normal() } }
+    try sideBySide("Hessian-vector products, ResNet-20 (eval mode), 256 random CIFAR-shaped images", figures: [
+        Figure(label: "block of \(block.count), R-operator Float32 (per vector)", unit: "HVP/s", pytorchKey: "resnet20_hvp_per_s"),
+        Figure(label: "one vector, R-operator Float32", unit: "HVP/s", pytorchKey: "resnet20_hvp_per_s"),
+        Figure(label: "Float64 central differences (oracle)", unit: "HVP/s", pytorchKey: "resnet20_hvp_per_s"),
+    ], workload: "hvp-resnet20") {
+        let blockTime = bestTime(budget: 4, rounds: 2) { _ = fast.products(block) }
+        let oneTime = bestTime(budget: 2, rounds: 2) { _ = fast.product(block[0]) }
+        let slowTime = bestTime(budget: 1, rounds: 1) { _ = slow.product(block[0]) }
+        return [Double(block.count) / blockTime, 1 / oneTime, 1 / slowTime]
     }
+    // Accuracy against the Float64 path: the same Lanczos start vector and Hutchinson probes.
+    let steps = 20, probes = 8
+    let lf = fast.largestEigenvalue(steps: steps, seed: 0), ls = slow.largestEigenvalue(steps: steps, seed: 0)
+    let indices = (0..<UInt64(probes)).map { $0 }
+    let tf = fast.hutchinsonSamples(seed: 0, indices: indices).reduce(0, +) / Double(probes)
+    let ts = slow.hutchinsonSamples(seed: 0, indices: indices).reduce(0, +) / Double(probes)
+    print(String(format: "  accuracy, Float32 R-operator vs Float64 differences (same vectors): λ_max %.6g vs %.6g (%.1e relative), "
+                 + "Hutchinson trace (%d probes) %.6g vs %.6g (%.1e relative)",
+                 lf, ls, abs(lf - ls) / abs(ls), probes, tf, ts, abs(tf - ts) / abs(ts)))
 }

@@ -77,3 +77,25 @@ func profileMLP() throws {
         print(String(format: "chunk %4d: %.1f points/s", chunk, 1 / t))
     }
 }
+
+/// terrain-bench profile-hvp [mlp|resnet20] [rounds]: blocks of Hessian-vector products for
+/// perf record, with the seconds per vector printed.
+func profileHVP(_ which: String, rounds: Int) throws {
+    let model: Model<Float>, data: Dataset<Float>
+    if which == "mlp" {
+        let (train, _) = try DataLoader.load(DataSpec(path: root + "/data/mnist1d.npz"), baseDirectory: "/", seed: 0, as: Float.self)
+        model = try ModelBuilder.build(.exampleMLP, dataShape: [40], outputs: 10, seed: 0)
+        data = train
+    } else {
+        model = try ModelBuilder.build(ModelSpec(kind: .resnet20), dataShape: [3, 32, 32], outputs: 10, seed: 0)
+        data = cifarShapedData(count: 256, seed: 3)
+    }
+    let h = try HessianOperator(model: model, data: data, loss: .crossEntropy)
+    var rng = TerrainRNG(seed: 1)
+    let block = (0..<BlockHessianProduct<Float>.blockLimit).map { _ in (0..<h.dimension).map { _ in rng.normal() } }
+    _ = h.products(block)
+    let start = Date()
+    for _ in 0..<rounds { _ = h.products(block) }
+    let seconds = Date().timeIntervalSince(start) / Double(rounds * block.count)
+    print(String(format: "%@: %.4f s per vector (%.2f HVP/s), chunk %d", which, seconds, 1 / seconds, h.engine?.chunkSize ?? 0))
+}

@@ -211,8 +211,7 @@ enum TangentNetwork {
             case let b as BatchNorm<Scalar>:
                 guard let w = index[ObjectIdentifier(b.weight)], let s = index[ObjectIdentifier(b.bias)] else { return nil }
                 sawParameter = true
-                let norm: [TangentNode<Scalar>] = [BatchNormNode(b, weightIndex: w, biasIndex: s)]
-                return b.fusedReLU == nil ? norm : norm + [ReLUNode()]
+                return [BatchNormNode(b, weightIndex: w, biasIndex: s, rectifies: b.fusedReLU != nil)]
             case let r as ReLU<Scalar>:
                 return r.isFused ? [] : [ReLUNode()]
             case is Tanh<Scalar>:

@@ -193,17 +193,21 @@ final class LinearNode<Scalar: TensorScalar>: TangentNode<Scalar> {
     override func forget(chunk: Int) { saved[chunk] = nil }
 }
 
-/// BatchNorm in evaluation mode: per channel `y = a·x + (β − μ·a)` with `a = γ·s`,
-/// `s = 1/√(running_var + eps)`, `x̂ = (x − μ)·s`. Its R-operator:
-/// `R{y} = a·R{x} + R{γ}·x̂ + R{β}`, `R{∂L/∂x} = a·R{e} + R{γ}·s·e`,
-/// `R{∂L/∂γ} = Σ R{e}·x̂ + Σ e·s·R{x}`, `R{∂L/∂β} = Σ R{e}`.
+/// BatchNorm in evaluation mode, with its fused ReLU when the model fused one: per channel
+/// `z = a·x + (β − μ·a)` with `a = γ·s`, `s = 1/√(running_var + eps)`, `x̂ = (x − μ)·s`, then
+/// `y = relu(z)` (pattern `m = 1[z > 0]` at θ) or `y = z`. Its R-operator:
+/// `R{y} = m·(a·R{x} + R{γ}·x̂ + R{β})`; with `e′ = m·e`, `R{e′} = m·R{e}`:
+/// `R{∂L/∂x} = a·R{e′} + R{γ}·s·e′`, `R{∂L/∂γ} = Σ R{e′}·x̂ + Σ e′·s·R{x}`, `R{∂L/∂β} = Σ R{e′}`.
+/// One pass over the block per formula; channel sums in `Double`.
 final class BatchNormNode<Scalar: TensorScalar>: TangentNode<Scalar> {
     let scale: [Scalar], shift: [Scalar], mean: [Scalar], invStd: [Scalar]
     let weightIndex: Int, biasIndex: Int
-    private var saved: [Int: (xhat: [Scalar], e: [Scalar], shape: [Int])] = [:]
+    let rectifies: Bool
+    private struct Saved { var x: Tensor<Scalar>; var mask: [Scalar]; var e: [Scalar] }
+    private var saved: [Int: Saved] = [:]
     private var rx: Tensor<Scalar>?
 
-    init(_ bn: BatchNorm<Scalar>, weightIndex: Int, biasIndex: Int) {
+    init(_ bn: BatchNorm<Scalar>, weightIndex: Int, biasIndex: Int, rectifies: Bool) {
         let c = bn.channels
         invStd = (0..<c).map { Scalar(1 / (Double(bn.runningVar.storage[$0]) + bn.eps).squareRoot()) }
         mean = bn.runningMean.storage
@@ -211,6 +215,7 @@ final class BatchNormNode<Scalar: TensorScalar>: TangentNode<Scalar> {
         shift = (0..<c).map { [scale, mean] in bn.bias.value.storage[$0] - mean[$0] * scale[$0] }
         self.weightIndex = weightIndex
         self.biasIndex = biasIndex
+        self.rectifies = rectifies
     }
 
     override var hasParameters: Bool { true }
@@ -219,52 +224,127 @@ final class BatchNormNode<Scalar: TensorScalar>: TangentNode<Scalar> {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func forward(_ x: Tensor<Scalar>, chunk: Int) -> Tensor<Scalar> {
         let c = channels
-        var y = x.storage, xhat = x.storage
-        for i in 0..<y.count {
-            let ch = i % c
-            y[i] = x.storage[i] * scale[ch] + shift[ch]
-            xhat[i] = (x.storage[i] - mean[ch]) * invStd[ch]
+        var mask = [Scalar]()
+        let y = Tensor<Scalar>(shape: x.shape) { y in
+            x.storage.withUnsafeBufferPointer { xp in
+                var i = 0
+                while i < xp.count {
+                    for ch in 0..<c { y[i + ch] = xp[i + ch] * scale[ch] + shift[ch] }
+                    i += c
+                }
+            }
+            if rectifies {
+                mask = [Scalar](unsafeUninitializedCapacity: y.count) { m, n in
+                    for i in 0..<y.count {
+                        let on = y[i] > 0
+                        m[i] = on ? 1 : 0
+                        if !on { y[i] = 0 }
+                    }
+                    n = y.count
+                }
+            }
         }
-        saved[chunk] = (xhat, [], x.shape)
-        return Tensor(shape: x.shape, storage: y)
+        saved[chunk] = Saved(x: x, mask: mask, e: [])
+        return y
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func backward(_ e: Tensor<Scalar>, chunk: Int, needInput: Bool) -> Tensor<Scalar>? {
-        saved[chunk]!.e = e.storage
-        guard needInput else { return nil }
-        return Blocks.scaled(e, byChannel: scale)
+        let masked = rectifies ? Blocks.scaled(e, by: saved[chunk]!.mask) : e
+        saved[chunk]!.e = masked.storage
+        return needInput ? Blocks.scaled(masked, byChannel: scale) : nil
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func tangentForward(_ rx: Tensor<Scalar>?, chunk: Int, block: TangentBlock<Scalar>) -> Tensor<Scalar>? {
-        let xhat = saved[chunk]!.xhat
+        let s = saved[chunk]!
         self.rx = rx
-        let k = block.k, m = xhat.count, c = channels
-        var r = rx.map { Blocks.scaled($0, byChannel: scale).storage } ?? [Scalar](repeating: 0, count: k * m)
+        let k = block.k, m = s.x.count, c = channels
         let g = block.values[weightIndex], b = block.values[biasIndex]
-        for j in 0..<k {
-            for i in 0..<m {
-                let ch = i % c
-                r[j * m + i] += g[j * c + ch] * xhat[i] + b[j * c + ch]
+        let (meanP, invP, scaleP) = (mean, invStd, scale)
+        let r = Tensor<Scalar>(shape: Blocks.stacked(s.x.shape, k)) { r in
+            s.x.storage.withUnsafeBufferPointer { x in
+                meanP.withUnsafeBufferPointer { mu in
+                    invP.withUnsafeBufferPointer { inv in
+                        for j in 0..<k {
+                            let gj = (0..<c).map { g[j * c + $0] }, bj = (0..<c).map { b[j * c + $0] }
+                            gj.withUnsafeBufferPointer { gp in
+                                bj.withUnsafeBufferPointer { bp in
+                                    var i = 0
+                                    while i < m {
+                                        for ch in 0..<c { r[j * m + i + ch] = gp[ch] * ((x[i + ch] - mu[ch]) * inv[ch]) + bp[ch] }
+                                        i += c
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let rx {
+                rx.storage.withUnsafeBufferPointer { rp in
+                    scaleP.withUnsafeBufferPointer { a in
+                        var i = 0
+                        while i < rp.count {
+                            for ch in 0..<c { r[i + ch] += a[ch] * rp[i + ch] }
+                            i += c
+                        }
+                    }
+                }
+            }
+            if rectifies {
+                s.mask.withUnsafeBufferPointer { mp in
+                    for j in 0..<k { for i in 0..<m { r[j * m + i] *= mp[i] } }
+                }
             }
         }
-        return Tensor(shape: Blocks.stacked(saved[chunk]!.shape, k), storage: r)
+        return r
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func tangentBackward(_ re: Tensor<Scalar>, chunk: Int, block: TangentBlock<Scalar>, needInput: Bool,
                                   into out: inout [[Double]]) -> Tensor<Scalar>? {
-        let (xhat, e, _) = saved[chunk]!
-        let k = block.k, m = xhat.count, c = channels
-        let g = block.values[weightIndex]
+        let s = saved[chunk]!
+        let k = block.k, m = s.x.count, c = channels
+        var rin = [Scalar](repeating: 0, count: needInput ? k * m : 0)
+        // Per channel: x̂ and s·e′ at θ, then one pass per direction.
+        var xhat = [Scalar](repeating: 0, count: m), es = [Scalar](repeating: 0, count: m)
+        for i in 0..<m {
+            let ch = i % c
+            xhat[i] = (s.x.storage[i] - mean[ch]) * invStd[ch]
+            es[i] = s.e[i] * invStd[ch]
+        }
         for j in 0..<k {
+            let gj = (0..<c).map { block.values[weightIndex][j * c + $0] }
             var dg = [Double](repeating: 0, count: c), db = [Double](repeating: 0, count: c)
-            for i in 0..<m {
-                let ch = i % c, r = re.storage[j * m + i]
-                dg[ch] += Double(r * xhat[i])
-                db[ch] += Double(r)
-                if let rx { dg[ch] += Double(e[i] * invStd[ch] * rx.storage[j * m + i]) }
+            var pg = [Scalar](repeating: 0, count: c), pb = [Scalar](repeating: 0, count: c)
+            var r = Array(re.storage[j * m ..< (j + 1) * m])
+            if rectifies { Blocks.multiply(&r, by: s.mask) }
+            r.withUnsafeBufferPointer { rp in
+                xhat.withUnsafeBufferPointer { xp in
+                    pg.withUnsafeMutableBufferPointer { g in
+                        pb.withUnsafeMutableBufferPointer { b in
+                            var i = 0, pixels = 0
+                            while i < m {
+                                for ch in 0..<c {
+                                    g[ch] += rp[i + ch] * xp[i + ch]
+                                    b[ch] += rp[i + ch]
+                                }
+                                i += c
+                                pixels += 1
+                                // Partial sums in Scalar over at most 64 pixels, then in Double.
+                                if pixels == 64 || i >= m {
+                                    for ch in 0..<c { dg[ch] += Double(g[ch]); db[ch] += Double(b[ch]); g[ch] = 0; b[ch] = 0 }
+                                    pixels = 0
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let rx {
+                let cross = Blocks.channelDot(es, rx.storage, offset: j * m, channels: c)
+                for ch in 0..<c { dg[ch] += cross[ch] }
             }
             out[j].withUnsafeMutableBufferPointer { o in
                 for ch in 0..<c {
@@ -272,18 +352,20 @@ final class BatchNormNode<Scalar: TensorScalar>: TangentNode<Scalar> {
                     o[block.offsets[biasIndex] + ch] += db[ch]
                 }
             }
-        }
-        guard needInput else { return nil }
-        var d = Blocks.scaled(re, byChannel: scale)
-        d.storage.withUnsafeMutableBufferPointer { dp in
-            for j in 0..<k {
-                for i in 0..<m {
-                    let ch = i % c
-                    dp[j * m + i] += g[j * c + ch] * invStd[ch] * e[i]
+            guard needInput else { continue }
+            rin.withUnsafeMutableBufferPointer { d in
+                r.withUnsafeBufferPointer { rp in
+                    es.withUnsafeBufferPointer { ep in
+                        var i = 0
+                        while i < m {
+                            for ch in 0..<c { d[j * m + i + ch] = scale[ch] * rp[i + ch] + gj[ch] * ep[i + ch] }
+                            i += c
+                        }
+                    }
                 }
             }
         }
-        return Tensor(shape: re.shape, storage: d.storage)
+        return needInput ? Tensor(shape: re.shape, storage: rin) : nil
     }
 
     override func forget(chunk: Int) { saved[chunk] = nil }
@@ -302,5 +384,37 @@ extension Blocks {
             }
         }
         return Tensor(shape: t.shape, storage: out)
+    }
+}
+
+extension Blocks {
+    /// `x *= mask` elementwise.
+    static func multiply<S: TensorScalar>(_ x: inout [S], by mask: [S]) {
+        x.withUnsafeMutableBufferPointer { xp in
+            mask.withUnsafeBufferPointer { mp in for i in 0..<xp.count { xp[i] *= mp[i] } }
+        }
+    }
+
+    /// Per channel `Σ a[i]·b[offset + i]` over `a.count` values (channels last), Scalar partial
+    /// sums over at most 64 pixels added in `Double`.
+    static func channelDot<S: TensorScalar>(_ a: [S], _ b: [S], offset: Int, channels c: Int) -> [Double] {
+        var sums = [Double](repeating: 0, count: c), partial = [S](repeating: 0, count: c)
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                partial.withUnsafeMutableBufferPointer { p in
+                    var i = 0, pixels = 0
+                    while i < ap.count {
+                        for ch in 0..<c { p[ch] += ap[i + ch] * bp[offset + i + ch] }
+                        i += c
+                        pixels += 1
+                        if pixels == 64 || i >= ap.count {
+                            for ch in 0..<c { sums[ch] += Double(p[ch]); p[ch] = 0 }
+                            pixels = 0
+                        }
+                    }
+                }
+            }
+        }
+        return sums
     }
 }
