@@ -60,9 +60,19 @@ public struct TrainKind: TaskKind {
         // task must store the same bytes (caught by the convexity chaos test).
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let summary = try encoder.encode(["train_loss": metrics.loss, "train_acc": metrics.accuracy ?? .nan])
+        guard metrics.loss.isFinite else { throw task.failure("the trained centre's training loss is \(metrics.loss)") }
+        // No accuracy for regression targets (MSE on values): the key is left out, not NaN
+        // (which JSON cannot hold).
+        let summary = try encoder.encode(CentreSummary(trainLoss: metrics.loss, trainAccuracy: metrics.accuracy))
         return TaskOutput(output: [UInt8](summary), blobs: [("centre", bytes)])
     }
+}
+
+/// What a `train` task reports about θ*: its training loss and, for class targets, accuracy.
+struct CentreSummary: Encodable {
+    var trainLoss: Double
+    var trainAccuracy: Double?
+    enum CodingKeys: String, CodingKey { case trainLoss = "train_loss", trainAccuracy = "train_acc" }
 }
 
 /// The `directions` task kind: computes the surface directions around a θ* produced by a
