@@ -45,9 +45,7 @@ struct WebResponder: HTTPResponder {
         case "/", "/index.html":
             return Self.body(Array(LivePage.html.utf8), type: "text/html; charset=utf-8")
         case "/metrics":
-            let text: String
-            if let live = view.live { text = live.exposition() } else { text = try view.cached("metrics") { try Array(WebMetrics.fromDataset($0.dataset).utf8) }.string }
-            return Self.body(Array(text.utf8), type: "text/plain; version=0.0.4; charset=utf-8")
+            return Self.body(try view.metrics(), type: "text/plain; version=0.0.4; charset=utf-8")
         case "/api/status": return Self.json(try view.status())
         case "/api/workers": return Self.json(try view.workers())
         case "/api/tasks":

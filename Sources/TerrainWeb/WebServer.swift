@@ -1,15 +1,20 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOPosix
 
-/// The HTTP server of `--http`: Hummingbird on SwiftNIO's own event-loop threads, serving a
-/// ``SweepView``. It never runs on the coordinator's thread and never touches its socket:
-/// what it shows comes from the dataset (read-only) and the coordinator's published
-/// snapshots.
+/// The HTTP server of `--http`: Hummingbird on one SwiftNIO event-loop thread of its own,
+/// serving a ``SweepView``. It never runs on the coordinator's thread and never touches its
+/// socket: what it shows comes from the dataset (read-only) and the coordinator's published
+/// snapshots. One event loop (not one per core) keeps the server from competing with the
+/// coordinator for more than one core's worth of threads; 200 requests a second need a few
+/// percent of one (docs/performance.md#http-polling).
 public final class WebServer: @unchecked Sendable {
     /// The address it listens on, port resolved (`http://127.0.0.1:8080`).
     public private(set) var url = ""
     private var task: Task<Void, Never>?
+    /// The event loop every server of this process shares.
+    static let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// Starts serving `view` on `binding` and returns once the port is bound. Throws
     /// ``WebError/server(_:)`` when it cannot bind.
@@ -24,7 +29,7 @@ public final class WebServer: @unchecked Sendable {
                               onServerRunning: { channel in
                                   outcome.set(port: channel.localAddress?.port ?? binding.port)
                                   ready.signal()
-                              }, logger: logger)
+                              }, eventLoopGroupProvider: .shared(eventLoops), logger: logger)
         server.task = Task.detached {
             do { try await app.run() } catch {
                 outcome.set(error: "\(error)")
