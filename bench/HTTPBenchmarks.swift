@@ -194,21 +194,30 @@ func httpBenchmarks(rounds: Int = 9, tasks: Int = 30_000, keepAlive: Bool = true
             runs[setting, default: []].append(try polledRun(setting, tasks: tasks, keepAlive: keepAlive))
         }
     }
-    print("  setting       results/s median (min – max)      CPU: coord  workers  rest  pollers   answers/run  failed")
+    print("  setting       results/s median (min – max)      CPU: coord  workers  rest  pollers   coord µs/result   answers/run  failed")
     for s in Setting.allCases {
         let rs = runs[s] ?? []
         let rates = rs.map(\.rate)
         func med(_ f: (PolledRun) -> Double) -> Double { percentile(rs.map(f), 0.5) }
-        print(String(format: "  %@  %8.0f (%6.0f – %6.0f)         %5.2f  %7.2f  %4.2f  %7.2f   %11.0f  %6.0f", s.label.padding(toLength: 12, withPad: " ", startingAt: 0), percentile(rates, 0.5),
-                     rates.min() ?? 0, rates.max() ?? 0, med(\.coordinator), med(\.workers), med(\.rest), med(\.pollers),
-                     med { Double($0.answers) }, med { Double($0.errors) }))
+        print(String(format: "  %@  %8.0f (%6.0f – %6.0f)         %5.2f  %7.2f  %4.2f  %7.2f   %15.1f   %11.0f  %6.0f", s.label.padding(toLength: 12, withPad: " ", startingAt: 0),
+                     percentile(rates, 0.5), rates.min() ?? 0, rates.max() ?? 0, med(\.coordinator), med(\.workers), med(\.rest), med(\.pollers),
+                     med { 1e6 * $0.coordinator / $0.rate }, med { Double($0.answers) }, med { Double($0.errors) }))
     }
     let base = percentile((runs[.idleServer] ?? []).map(\.rate), 0.5)
     let polled = percentile((runs[.polled] ?? []).map(\.rate), 0.5)
     let bare = percentile((runs[.noServer] ?? []).map(\.rate), 0.5)
     let idle = (runs[.idleServer] ?? []).map(\.rate)
     let halves = (percentile(stride(from: 0, to: idle.count, by: 2).map { idle[$0] }, 0.5), percentile(stride(from: 1, to: idle.count, by: 2).map { idle[$0] }, 0.5))
-    print(String(format: "  20 pollers vs idle server: %+.1f %%   (idle server vs no server: %+.1f %%)", 100 * (polled - base) / base, 100 * (base - bare) / bare))
+    print(String(format: "  medians: 20 pollers vs idle server %+.1f %%, idle server vs no server %+.1f %%", 100 * (polled - base) / base, 100 * (base - bare) / bare))
+    // Paired within each round (the settings of one round ran back to back): drift cancels.
+    func paired(_ a: Setting, _ b: Setting) -> [Double] {
+        zip(runs[a] ?? [], runs[b] ?? []).map { 100 * ($0.rate - $1.rate) / $1.rate }
+    }
+    for (a, b) in [(Setting.polled, Setting.idleServer), (.idleServer, .noServer)] {
+        let d = paired(a, b)
+        print(String(format: "  paired by round, %@ vs %@: median %+.1f %% (rounds %@)", a.label, b.label, percentile(d, 0.5),
+                     d.map { String(format: "%+.0f", $0) }.joined(separator: " ")))
+    }
     print(String(format: "  noise floor: idle-server rounds 1,3,5,… vs 2,4,6,…: %+.1f %% (medians %.0f and %.0f)", 100 * (halves.1 - halves.0) / halves.0, halves.0, halves.1))
     print("  load average at end: \(loadAverage())")
 }

@@ -17,6 +17,8 @@ struct WebResponder: HTTPResponder {
     static let statuses: Set<String> = ["waiting", "queued", "running", "done", "failed"]
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        // Handlers run on Swift's concurrency pool: those threads yield to the coordinator too.
+        WebServer.yieldToTheCoordinator()
         guard request.method == .get || request.method == .head else {
             return Self.error(.methodNotAllowed, "only GET is served", extra: [.allow: "GET, HEAD"])
         }
