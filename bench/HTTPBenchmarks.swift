@@ -1,34 +1,61 @@
 // HTTP polling benchmark (issue 13): the coordinator's dispatch throughput on no-op probe
-// tasks with 64 simulated workers, with its HTTP server up and (a) no client, (b) 20 clients
-// each polling the JSON API at 10 Hz (/api/status, /api/workers, /metrics in turn).
-// Runs alternate between the two settings; the medians are compared.
+// tasks with 64 simulated workers, in three settings run in rotating order within each round:
+//   no server  — no HTTP server and no observer (the coordinator as without `--http`);
+//   idle server — `--http` up (server + metrics observer), nobody polling;
+//   20 pollers — the same, with 20 clients each polling the JSON API at 10 Hz (/api/status,
+//                /api/workers, /metrics in turn) from a separate process over keep-alive
+//                connections (`close`: one TCP connection per request).
+// The pollers stand for a laptop or a Prometheus server on another host; on this machine they
+// share its cores, so their own CPU time is reported beside the coordinator's.
 import Foundation
 import TerrainCoordinator
 import TerrainSweeps
 import TerrainWeb
 import TerrainWire
 
-/// A coordinator with `--http` on a background thread.
+/// The CPU seconds a thread has used so far (Linux: CLOCK_THREAD_CPUTIME_ID).
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// CPU seconds (user + system) of this process (`RUSAGE_SELF`) or of its waited-for children.
+func processCPUSeconds(children: Bool = false) -> Double {
+    var u = rusage()
+    getrusage(__rusage_who_t(children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue), &u)
+    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+    return s(u.ru_utime) + s(u.ru_stime)
+}
+
+/// A coordinator, optionally with `--http`'s server and observer, on a thread of its own.
 private final class ServedCoordinator: @unchecked Sendable {
     let endpoint: String
-    let port: Int
+    private(set) var port = 0
     private let done = DispatchSemaphore(value: 0)
     private(set) var summary: CoordinatorSummary?
-    private let server: WebServer
+    /// CPU seconds of the coordinator's thread over its run.
+    private(set) var threadCPU = 0.0
+    private var server: WebServer?
 
-    init(tasks: Int, directory: String) throws {
+    init(tasks: Int, directory: String, served: Bool) throws {
         endpoint = "ipc://\(directory)/c.sock"
         let dataset = "\(directory)/bench.sqlite"
         let spec = try SweepSpec.parse("kind: probe\nprobe: {tasks: \(tasks), payload_bytes: 16}\nruntime: {heartbeat_ms: 1000, liveness: 30}\n",
                                        source: "bench")
-        let metrics = WebMetrics()
-        server = try WebServer.start(SweepView(path: dataset, live: metrics), binding: try WebBinding("127.0.0.1:0", token: nil))
-        port = Int(server.url.split(separator: ":").last!)!
         var options = CoordinatorOptions(endpoints: [endpoint], datasetPath: dataset)
-        options.observer = metrics
+        if served {
+            let metrics = WebMetrics()
+            let server = try WebServer.start(SweepView(path: dataset, live: metrics), binding: try WebBinding("127.0.0.1:0", token: nil))
+            port = Int(server.url.split(separator: ":").last!)!
+            self.server = server
+            options.observer = metrics
+        }
         let configured = options
         let thread = Thread { [self] in
+            let cpu = threadCPUSeconds()
             do { self.summary = try Coordinator(spec: spec, options: configured).run() } catch { print("coordinator failed: \(error)") }
+            self.threadCPU = threadCPUSeconds() - cpu
             self.done.signal()
         }
         thread.stackSize = 8 << 20
@@ -43,75 +70,69 @@ private final class ServedCoordinator: @unchecked Sendable {
     }
 
     /// Stops the server once no client polls any more.
-    func stop() { server.stop() }
+    func stop() { server?.stop() }
 }
 
-/// `clients` threads each sending one GET every `1/hz` s until `stop` is set; returns the
-/// number of answers.
-private final class Pollers: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-    private var answers = 0
-    private var threads: [Thread] = []
+/// The poller process (bench/HTTPPollers.swift), ended by closing its standard input.
+private final class PollerProcess {
+    private let process = Process()
+    private let input = Pipe(), output = Pipe()
 
-    init(port: Int, clients: Int, hz: Double) {
-        let paths = ["/api/status", "/api/workers", "/metrics"]
-        for c in 0 ..< clients {
-            let t = Thread { [self] in
-                var i = c
-                while !self.isStopped {
-                    let began = Date()
-                    if httpGet(port: port, path: paths[i % paths.count]) { self.count() }
-                    i += 1
-                    let rest = 1 / hz - Date().timeIntervalSince(began)
-                    if rest > 0 { usleep(UInt32(rest * 1e6)) }
-                }
-            }
-            threads.append(t)
-            t.start()
-        }
+    init(port: Int, clients: Int, hz: Double, keepAlive: Bool) throws {
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["http-pollers", "\(port)", "\(clients)", "\(hz)", keepAlive ? "keepalive" : "close"]
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
     }
 
-    var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
-    func count() { lock.lock(); answers += 1; lock.unlock() }
-    func stop() -> Int { lock.lock(); stopped = true; let n = answers; lock.unlock(); usleep(300_000); return n }
-}
-
-/// One GET over a fresh loopback connection; true on a 200 answer read to its end.
-private func httpGet(port: Int, path: String) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard ok == 0 else { return false }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".utf8)
-    guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return false }
-    var buffer = [UInt8](repeating: 0, count: 16384)
-    var first = [UInt8]()
-    while true {
-        let n = recv(fd, &buffer, buffer.count, 0)
-        if n <= 0 { break }
-        if first.count < 12 { first += buffer[0 ..< min(n, 12)] }
+    /// Stops the pollers; returns the answers they got and the requests that failed.
+    func stop() -> (answers: Int, errors: Int) {
+        try? input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let line = text.split(separator: "\n").last { $0.hasPrefix("answers ") } ?? ""
+        let words = line.split(whereSeparator: \.isWhitespace)
+        guard words.count == 4, let a = Int(words[1]), let e = Int(words[3]) else { return (0, -1) }
+        return (a, e)
     }
-    return String(decoding: first, as: UTF8.self).hasPrefix("HTTP/1.1 200")
 }
 
-/// Dispatch throughput (results/s) of one run, and the answers the pollers got.
-private func servedThroughput(tasks: Int, clients: Int) throws -> (rate: Double, answers: Int) {
+/// One run's measurements.
+private struct PolledRun {
+    var rate: Double
+    var seconds: Double
+    var answers = 0, errors = 0
+    /// CPU seconds per second of the run: coordinator thread, simulated workers' thread, the
+    /// rest of this process (ZeroMQ I/O threads, HTTP server threads, SQLite), the pollers.
+    var coordinator = 0.0, workers = 0.0, rest = 0.0, pollers = 0.0
+}
+
+private enum Setting: Int, CaseIterable {
+    case noServer, idleServer, polled
+    var label: String { ["no server", "idle server", "20 pollers"][rawValue] }
+}
+
+/// One sweep of `tasks` no-op tasks in `setting`.
+private func polledRun(_ setting: Setting, tasks: Int, keepAlive: Bool) throws -> PolledRun {
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let coordinator = try ServedCoordinator(tasks: tasks, directory: dir)
-    let pollers = clients > 0 ? Pollers(port: coordinator.port, clients: clients, hz: 10) : nil
+    let cpu0 = processCPUSeconds(), child0 = processCPUSeconds(children: true), main0 = threadCPUSeconds()
+    let coordinator = try ServedCoordinator(tasks: tasks, directory: dir, served: setting != .noServer)
+    let pollers = setting == .polled ? try PollerProcess(port: coordinator.port, clients: 20, hz: 10, keepAlive: keepAlive) : nil
     _ = try driveSimulatedWorkers(endpoint: coordinator.endpoint, count: 64, credit: 4)
     let summary = coordinator.wait()
-    let answers = pollers?.stop() ?? 0
+    let main = threadCPUSeconds() - main0
+    let (answers, errors) = pollers?.stop() ?? (0, 0)
+    let cpu = processCPUSeconds() - cpu0, child = processCPUSeconds(children: true) - child0
     coordinator.stop()
     guard let s = summary, s.done == tasks else { throw BenchError.incomplete("HTTP bench: sweep incomplete") }
-    return (Double(tasks) / s.seconds, answers)
+    var run = PolledRun(rate: Double(tasks) / s.seconds, seconds: s.seconds, answers: answers, errors: errors)
+    run.coordinator = coordinator.threadCPU / s.seconds
+    run.workers = main / s.seconds
+    run.rest = (cpu - coordinator.threadCPU - main) / s.seconds
+    run.pollers = child / s.seconds
+    return run
 }
 
 /// Simulated workers answering every task at once until `done`.
@@ -152,18 +173,56 @@ private func driveSimulatedWorkers(endpoint: String, count: Int, credit: UInt64)
     return results
 }
 
-func httpBenchmarks(rounds: Int = 3, tasks: Int = 30_000) throws {
-    print("HTTP polling (no-op probe tasks, 64 simulated workers, HTTP server up in both settings; \(rounds) alternating rounds of \(tasks) tasks):")
-    var quiet = [Double](), polled = [Double](), answers = [Int]()
-    for _ in 0 ..< rounds {
-        quiet.append(try servedThroughput(tasks: tasks, clients: 0).rate)
-        let (rate, n) = try servedThroughput(tasks: tasks, clients: 20)
-        polled.append(rate)
-        answers.append(n)
+/// `terrain-bench http [ROUNDS] [close]`.
+func httpBenchmarks(rounds: Int = 9, tasks: Int = 30_000, keepAlive: Bool = true) throws {
+    let clients = keepAlive ? "keep-alive connections" : "a new TCP connection per request"
+    print("""
+        HTTP polling: dispatch throughput of no-op probe tasks (64 simulated workers in this process), \(rounds) rounds of \(tasks) tasks;
+        each round runs the three settings in rotating order:
+          no server    no --http (no server, no metrics observer)
+          idle server  --http up (Hummingbird server + metrics observer), no client
+          20 pollers   --http up, 20 clients polling /api/status, /api/workers, /metrics at 10 Hz (200 requests/s)
+                       from a separate process over \(clients)
+        CPU columns: CPU seconds per second of sweep (1.00 = one core) of the coordinator thread, the simulated
+        workers' thread, the rest of this process (ZeroMQ I/O, HTTP server, SQLite), and the poller process.
+        \(ProcessInfo.processInfo.activeProcessorCount) cores; load average at start: \(loadAverage())
+        """)
+    var runs = [Setting: [PolledRun]]()
+    for r in 0 ..< rounds {
+        for k in 0 ..< Setting.allCases.count {
+            let setting = Setting(rawValue: (r + k) % Setting.allCases.count)!
+            runs[setting, default: []].append(try polledRun(setting, tasks: tasks, keepAlive: keepAlive))
+        }
     }
-    let q = percentile(quiet, 0.5), p = percentile(polled, 0.5)
-    print(String(format: "  no clients:               %8.0f durable results/s (median; runs %@)", q, quiet.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
-    print(String(format: "  20 clients polling 10 Hz: %8.0f durable results/s (median; runs %@), %d answers per run (median)", p,
-                 polled.map { String(format: "%.0f", $0) }.joined(separator: ", "), answers.sorted()[answers.count / 2]))
-    print(String(format: "  difference: %+.1f %%", 100 * (p - q) / q))
+    print("  setting       results/s median (min – max)      CPU: coord  workers  rest  pollers   coord µs/result   answers/run  failed")
+    for s in Setting.allCases {
+        let rs = runs[s] ?? []
+        let rates = rs.map(\.rate)
+        func med(_ f: (PolledRun) -> Double) -> Double { percentile(rs.map(f), 0.5) }
+        print(String(format: "  %@  %8.0f (%6.0f – %6.0f)         %5.2f  %7.2f  %4.2f  %7.2f   %15.1f   %11.0f  %6.0f", s.label.padding(toLength: 12, withPad: " ", startingAt: 0),
+                     percentile(rates, 0.5), rates.min() ?? 0, rates.max() ?? 0, med(\.coordinator), med(\.workers), med(\.rest), med(\.pollers),
+                     med { 1e6 * $0.coordinator / $0.rate }, med { Double($0.answers) }, med { Double($0.errors) }))
+    }
+    let base = percentile((runs[.idleServer] ?? []).map(\.rate), 0.5)
+    let polled = percentile((runs[.polled] ?? []).map(\.rate), 0.5)
+    let bare = percentile((runs[.noServer] ?? []).map(\.rate), 0.5)
+    let idle = (runs[.idleServer] ?? []).map(\.rate)
+    let halves = (percentile(stride(from: 0, to: idle.count, by: 2).map { idle[$0] }, 0.5), percentile(stride(from: 1, to: idle.count, by: 2).map { idle[$0] }, 0.5))
+    print(String(format: "  medians: 20 pollers vs idle server %+.1f %%, idle server vs no server %+.1f %%", 100 * (polled - base) / base, 100 * (base - bare) / bare))
+    // Paired within each round (the settings of one round ran back to back): drift cancels.
+    func paired(_ a: Setting, _ b: Setting) -> [Double] {
+        zip(runs[a] ?? [], runs[b] ?? []).map { 100 * ($0.rate - $1.rate) / $1.rate }
+    }
+    for (a, b) in [(Setting.polled, Setting.idleServer), (.idleServer, .noServer)] {
+        let d = paired(a, b)
+        print(String(format: "  paired by round, %@ vs %@: median %+.1f %% (rounds %@)", a.label, b.label, percentile(d, 0.5),
+                     d.map { String(format: "%+.0f", $0) }.joined(separator: " ")))
+    }
+    print(String(format: "  noise floor: idle-server rounds 1,3,5,… vs 2,4,6,…: %+.1f %% (medians %.0f and %.0f)", 100 * (halves.1 - halves.0) / halves.0, halves.0, halves.1))
+    print("  load average at end: \(loadAverage())")
+}
+
+/// `/proc/loadavg`'s first three fields.
+func loadAverage() -> String {
+    ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
 }

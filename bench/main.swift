@@ -8,7 +8,7 @@
 //   terrain-bench conv [NAME]  conv-net presets on CIFAR-shaped data: training, evaluation, surface points
 //   terrain-bench eval-memory  peak memory of evaluation on 2,560 and 25,600 images (beside PyTorch's)
 //   terrain-bench curvature [mlp]  Hessian-vector products beside PyTorch's double backprop; R-operator accuracy
-//   terrain-bench http       dispatch throughput with 20 clients polling the HTTP API at 10 Hz vs none
+//   terrain-bench http [ROUNDS] [close]  dispatch throughput with 20 clients polling the HTTP API at 10 Hz vs none
 //   terrain-bench data-memory [N]  resident memory of N processes holding one CIFAR-sized image set (default 8)
 //
 // OPENBLAS_NUM_THREADS=1 is set by the Makefile; the numbers describe this machine only.
@@ -31,7 +31,10 @@ case "profile-mlp": try profileMLP()
 case "profile-hvp": try profileHVP(CommandLine.arguments.dropFirst(2).first ?? "resnet20", rounds: CommandLine.arguments.dropFirst(3).first.flatMap { Int($0) } ?? 2)
 case "eval-memory": try evalMemoryBenchmark()
 case "data-memory": try dataMemoryBenchmark(processes: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 8)
-case "http": try httpBenchmarks()
+case "http":
+    let args = CommandLine.arguments.dropFirst(2)
+    try httpBenchmarks(rounds: args.first.flatMap { Int($0) } ?? 9, keepAlive: !args.contains("close"))
+case "http-pollers": httpPollersMain(Array(CommandLine.arguments.dropFirst(2)))
 case "data-hold": try dataHold(directory: CommandLine.arguments[2], mode: CommandLine.arguments[3])
 case "all":
     try coreBenchmarks()

@@ -326,6 +326,7 @@ public final class Coordinator {
             }
         }
         try shell.writeProgress(state: shell.finished ? "finished" : "stopped")
+        shell.observer?.closed()
     }
 }
 

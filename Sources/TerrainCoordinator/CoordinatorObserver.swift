@@ -4,8 +4,9 @@ import TerrainDataset
 /// What a running coordinator tells an observer (the HTTP side's metrics) as it works.
 ///
 /// The calls come from the coordinator's single thread, in the middle of its loop: an
-/// implementation must return at once (update atomics or take a short lock), never block,
-/// and never call back into the coordinator. The HTTP server reads what the observer has
+/// implementation must return at once (update atomics or state only that thread touches;
+/// at most *try* a lock another thread may hold), never block, and never call back into
+/// the coordinator. The HTTP server reads what the observer has
 /// gathered on its own threads; it never touches the coordinator's socket or state.
 public protocol CoordinatorObserver: AnyObject, Sendable {
     /// A message arrived (`bytes`: its frames without the routing id).
@@ -28,6 +29,14 @@ public protocol CoordinatorObserver: AnyObject, Sendable {
     func quarantined(task: UInt64)
     /// The coordinator's state about twice a second (on its thread).
     func published(_ snapshot: CoordinatorSnapshot)
+    /// The loop has ended and the final snapshot was published: the one call that may wait
+    /// (to hand over what the observer still holds).
+    func closed()
+}
+
+extension CoordinatorObserver {
+    /// Nothing to hand over.
+    public func closed() {}
 }
 
 /// The coordinator's state as the HTTP side shows it: a value, copied out of the loop.

@@ -10,18 +10,37 @@ import TerrainSweeps
 /// interval (and nothing at all of the coordinator, whose state arrives as snapshots
 /// through ``WebMetrics``).
 ///
-/// Thread-safe: one lock serialises the reads (they are short and cached).
+/// Dataset reads are budgeted: an answer whose reads took `t` seconds is reused for at least
+/// `max(interval, budget × t)`, so that aggregates over a large dataset (a 501×501 surface has
+/// 251,001 results) cost at most 1/`budget` of a core however many clients poll. Beside a
+/// live coordinator the counts of `/api/status` and the connected workers come from its
+/// latest snapshot at every answer; only the dataset-derived fields (results, events, workers
+/// no longer connected) wait for their budget.
+///
+/// Thread-safe: one lock serialises the reads (they are short and cached). The coordinator's
+/// thread never takes it.
 public final class SweepView: @unchecked Sendable {
     /// The dataset file.
     public let path: String
     /// The coordinator's metrics and snapshots; `nil` for `terrain serve`.
     public let live: WebMetrics?
-    /// How long a status-like answer is reused (seconds).
+    /// How long a status-like answer is reused at least (seconds).
     let interval: Double
+    /// An answer whose making took `t` seconds is reused for at least `budget × t`.
+    static let budget = 100.0
     private let lock = NSLock()
     private var sweep: StoredSweep?
-    private var cache: [String: (time: Double, version: Int, body: [UInt8])] = [:]
-    private var version = (time: -1.0, count: 0)
+    private var memo: [String: Memo] = [:]
+    private var version = (time: -1.0, cost: 0.0, count: 0)
+    private var liveMetrics = (time: -1.0, body: [UInt8]())
+
+    private struct Memo {
+        var time: Double
+        /// Seconds the making took.
+        var cost: Double
+        var version: Int
+        var value: Any
+    }
 
     /// Serves the dataset at `path` (which may not exist yet: a coordinator creates it).
     public init(path: String, live: WebMetrics? = nil, interval: Double = 0.5) {
@@ -37,20 +56,26 @@ public final class SweepView: @unchecked Sendable {
         return e
     }()
 
-    /// The answer for `key`, recomputed when older than the interval (or, for `byResults`
-    /// answers such as figures, only when the number of results changed).
+    /// The answer for `key`, recomputed when older than its interval and budget (or, for
+    /// `byResults` answers such as figures, only when the number of results changed).
     func cached(_ key: String, byResults: Bool = false, _ make: (StoredSweep) throws -> [UInt8]) throws -> [UInt8] {
         lock.lock()
         defer { lock.unlock() }
+        return try remembered(key, byResults: byResults, make)
+    }
+
+    /// ``cached(_:byResults:_:)`` with the lock held.
+    private func remembered<T>(_ key: String, byResults: Bool = false, budgeted: Bool = true, _ make: (StoredSweep) throws -> T) throws -> T {
         let s = try opened()
         let now = ProcessInfo.processInfo.systemUptime
-        if let c = cache[key] {
-            if !byResults && now - c.time < interval { return c.body }
-            if byResults, try resultsVersion(s, now: now) == c.version { return c.body }
+        if let m = memo[key], let value = m.value as? T {
+            if !byResults && now - m.time < max(interval, budgeted ? Self.budget * m.cost : 0) { return value }
+            if byResults, try resultsVersion(s, now: now) == m.version || now - m.time < Self.budget * m.cost { return value }
         }
-        let body = try make(s)
-        cache[key] = (now, byResults ? try resultsVersion(s, now: now) : 0, body)
-        return body
+        let value = try make(s)
+        let cost = ProcessInfo.processInfo.systemUptime - now
+        memo[key] = Memo(time: now, cost: cost, version: byResults ? try resultsVersion(s, now: now) : 0, value: value)
+        return value
     }
 
     private func opened() throws -> StoredSweep {
@@ -60,9 +85,13 @@ public final class SweepView: @unchecked Sendable {
         return sweep!
     }
 
-    /// Results committed, read at most once per interval.
+    /// Results committed (plus a million per failed task), read at most once per interval
+    /// and budget.
     private func resultsVersion(_ s: StoredSweep, now: Double) throws -> Int {
-        if now - version.time >= interval { version = (now, try s.dataset.resultCount() + 1_000_000 * (try s.dataset.taskCounts().byStatus["failed"] ?? 0)) }
+        if now - version.time >= max(interval, Self.budget * version.cost) {
+            let count = try s.dataset.resultCount() + 1_000_000 * (try s.dataset.taskCounts().byStatus["failed"] ?? 0)
+            version = (now, ProcessInfo.processInfo.systemUptime - now, count)
+        }
         return version.count
     }
 
@@ -70,16 +99,43 @@ public final class SweepView: @unchecked Sendable {
 
     // MARK: Answers
 
-    /// `/api/status`.
+    /// `/api/status`. Beside a live coordinator the counts come from its latest snapshot (every
+    /// interval) and the dataset's part (results, events) within its budget.
     func status() throws -> [UInt8] {
-        try cached("status") { s in try Self.json(self.makeStatus(s)) }
+        lock.lock()
+        defer { lock.unlock() }
+        return try remembered("status", budgeted: live?.latest == nil) { s in
+            let counts: StatusCounts = try self.live?.latest == nil ? Self.statusCounts(s, live: false) : self.remembered("status-dataset") { try Self.statusCounts($0, live: true) }
+            return try Self.json(self.makeStatus(s, counts: counts))
+        }
     }
 
-    func makeStatus(_ s: StoredSweep) throws -> StatusAnswer {
+    /// What `/api/status` reads from the dataset.
+    struct StatusCounts {
+        var progress: SweepDataset.Progress
+        var byStatus: [String: Int]
+        var results: Int
+        var events: [String: Int]
+    }
+
+    /// The dataset's part of `/api/status`; `live`: only what a snapshot does not carry.
+    static func statusCounts(_ s: StoredSweep, live: Bool) throws -> StatusCounts {
         let ds = s.dataset
-        var p = try ds.readProgress()
-        if let snap = live?.latest { p = snap.progress }
-        let counts = try ds.taskCounts().byStatus
+        return StatusCounts(progress: live ? SweepDataset.Progress(state: "running") : try ds.readProgress(), byStatus: live ? [:] : try ds.taskCounts().byStatus,
+                            results: try ds.resultCount(), events: try ds.eventKindCounts())
+    }
+
+    func makeStatus(_ s: StoredSweep, counts given: StatusCounts? = nil) throws -> StatusAnswer {
+        var p: SweepDataset.Progress
+        var counts: [String: Int]
+        let db = try given ?? Self.statusCounts(s, live: false)
+        if let snap = live?.latest {
+            p = snap.progress
+            counts = ["done": p.done, "failed": p.failed, "running": p.running, "queued": p.queued, "waiting": p.waiting]
+        } else {
+            p = db.progress
+            counts = db.byStatus
+        }
         let now = Date().timeIntervalSince1970
         var state = p.state
         if live == nil && state == "running" && now - p.updated > 10 { state = "not running" }
@@ -91,16 +147,30 @@ public final class SweepView: @unchecked Sendable {
         return StatusAnswer(name: s.name, kind: s.kind, specHash: s.specHash, state: state, total: total, done: done, failed: failed,
                             running: counts["running"] ?? 0, queued: counts["queued"] ?? 0, waiting: counts["waiting"] ?? 0,
                             workers: state == "running" || state == "stopping" ? p.workers : 0, rate: p.rate, eta: eta, started: p.started,
-                            updated: p.updated, elapsed: p.started > 0 ? max(0, end - p.started) : 0, results: try ds.resultCount(),
-                            live: live != nil, events: try ds.eventKindCounts())
+                            updated: p.updated, elapsed: p.started > 0 ? max(0, end - p.started) : 0, results: db.results,
+                            live: live != nil, events: db.events)
     }
 
-    /// `/api/workers`: connected workers from the coordinator's snapshot, and every worker
-    /// the dataset remembers.
+    /// `/metrics`: beside a live coordinator its registry, rendered at most once per interval
+    /// (a scrape is at most that old); for `terrain serve` the dataset's metrics, within the
+    /// budget.
+    func metrics() throws -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let live else { return try remembered("metrics") { Array(try WebMetrics.fromDataset($0.dataset).utf8) } }
+        let now = ProcessInfo.processInfo.systemUptime
+        if now - liveMetrics.time >= interval { liveMetrics = (now, Array(live.exposition().utf8)) }
+        return liveMetrics.body
+    }
+
+    /// `/api/workers`: connected workers from the coordinator's snapshot (every interval), and
+    /// every worker the dataset remembers (within the budget).
     func workers() throws -> [UInt8] {
-        try cached("workers") { s in
+        lock.lock()
+        defer { lock.unlock() }
+        return try remembered("workers", budgeted: live?.latest == nil) { s in
             var rows = [String: WorkerAnswer]()
-            for w in try s.dataset.workerActivity() {
+            for w in try self.remembered("workers-dataset", { try $0.dataset.workerActivity() }) {
                 rows[w.name] = WorkerAnswer(name: w.name, host: w.host, connected: false, running: w.running, results: w.results,
                                             lastSeen: w.lastSeen, busySeconds: w.busySeconds)
             }

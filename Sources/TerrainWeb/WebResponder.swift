@@ -17,6 +17,8 @@ struct WebResponder: HTTPResponder {
     static let statuses: Set<String> = ["waiting", "queued", "running", "done", "failed"]
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        // Handlers run on Swift's concurrency pool: those threads yield to the coordinator too.
+        WebServer.yieldToTheCoordinator()
         guard request.method == .get || request.method == .head else {
             return Self.error(.methodNotAllowed, "only GET is served", extra: [.allow: "GET, HEAD"])
         }
@@ -45,9 +47,7 @@ struct WebResponder: HTTPResponder {
         case "/", "/index.html":
             return Self.body(Array(LivePage.html.utf8), type: "text/html; charset=utf-8")
         case "/metrics":
-            let text: String
-            if let live = view.live { text = live.exposition() } else { text = try view.cached("metrics") { try Array(WebMetrics.fromDataset($0.dataset).utf8) }.string }
-            return Self.body(Array(text.utf8), type: "text/plain; version=0.0.4; charset=utf-8")
+            return Self.body(try view.metrics(), type: "text/plain; version=0.0.4; charset=utf-8")
         case "/api/status": return Self.json(try view.status())
         case "/api/workers": return Self.json(try view.workers())
         case "/api/tasks":
