@@ -45,24 +45,10 @@ final class SlurmClusterTests: XCTestCase {
     /// Runs a shell command with the cluster's configuration; status and output.
     @discardableResult
     private func shell(_ command: String, environment: [String: String] = [:]) -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        // Descriptors beyond 0-2 are closed first: Foundation's Process sees its child end
-        // through one it inherits, which a daemon the command starts (conmon, slurmd) would keep.
-        p.arguments = ["-c", "for fd in /proc/$$/fd/*; do n=${fd##*/}; [ \"$n\" -gt 2 ] && eval \"exec $n>&-\"; done 2>/dev/null; " + command]
-        var env = ProcessInfo.processInfo.environment
+        var env = [String: String]()
         if let clusterDir { env["SLURM_CONF"] = clusterDir + "/slurm.conf" }
         env.merge(environment) { $1 }
-        p.environment = env
-        // Output into a file, not a pipe: a daemon the command starts may keep a pipe open.
-        let log = NSTemporaryDirectory() + "terrain-sh-\(getpid())-\(UInt32.random(in: 0 ... .max)).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        p.standardOutput = FileHandle(forWritingAtPath: log)
-        p.standardError = FileHandle(forWritingAtPath: log)
-        do { try p.run() } catch { return (-1, "\(error)") }
-        p.waitUntilExit()
-        return (p.terminationStatus, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        return TestShell.run(command, environment: env)
     }
 
     /// `sbatch --parsable` of a script of deploy/slurm/ for `spec` in `workdir`; the job id.
