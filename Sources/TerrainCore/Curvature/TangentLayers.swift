@@ -79,7 +79,9 @@ final class ConvNode<Scalar: TensorScalar>: TangentNode<Scalar> {
             }
             block.add(dw, parameter: weightIndex, direction: j, into: &out)
             if let biasIndex {
-                let sums = rej.storage.withUnsafeBufferPointer { Blocks.channelSums($0, channels: conv.outChannels) }
+                let sums = rej.storage.withUnsafeBufferPointer {
+                    ChannelKernels.sums($0.baseAddress!, pixels: $0.count / conv.outChannels, channels: conv.outChannels)
+                }
                 out[j].withUnsafeMutableBufferPointer { o in
                     for c in 0..<sums.count { o[block.offsets[biasIndex] + c] += sums[c] }
                 }
@@ -172,7 +174,7 @@ final class LinearNode<Scalar: TensorScalar>: TangentNode<Scalar> {
             block.add(tmp, parameter: weightIndex, direction: j, into: &out)
             if let biasIndex {
                 let sums = re.storage.withUnsafeBufferPointer { p in
-                    Blocks.channelSums(UnsafeBufferPointer(rebasing: p[j * n * outputs ..< (j + 1) * n * outputs]), channels: outputs)
+                    ChannelKernels.sums(p.baseAddress! + j * n * outputs, pixels: n, channels: outputs)
                 }
                 out[j].withUnsafeMutableBufferPointer { o in
                     for c in 0..<outputs { o[block.offsets[biasIndex] + c] += sums[c] }
@@ -252,7 +254,7 @@ final class BatchNormNode<Scalar: TensorScalar>: TangentNode<Scalar> {
     override func backward(_ e: Tensor<Scalar>, chunk: Int, needInput: Bool) -> Tensor<Scalar>? {
         let masked = rectifies ? Blocks.scaled(e, by: saved[chunk]!.mask) : e
         saved[chunk]!.e = masked.storage
-        return needInput ? Blocks.scaled(masked, byChannel: scale) : nil
+        return needInput ? Blocks.scaled(masked, by: scale) : nil
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -369,22 +371,6 @@ final class BatchNormNode<Scalar: TensorScalar>: TangentNode<Scalar> {
     }
 
     override func forget(chunk: Int) { saved[chunk] = nil }
-}
-
-extension Blocks {
-    /// `t` times `factor[channel]` with channels the last dimension of `factor.count`.
-    static func scaled<S: TensorScalar>(_ t: Tensor<S>, byChannel factor: [S]) -> Tensor<S> {
-        var out = t.storage
-        let c = factor.count
-        out.withUnsafeMutableBufferPointer { o in
-            var i = 0
-            while i < o.count {
-                for ch in 0..<c { o[i + ch] *= factor[ch] }
-                i += c
-            }
-        }
-        return Tensor(shape: t.shape, storage: out)
-    }
 }
 
 extension Blocks {

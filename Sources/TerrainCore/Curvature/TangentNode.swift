@@ -99,7 +99,8 @@ enum Blocks {
         }
     }
 
-    /// `t` times `factor` elementwise in each of its parts (`factor` as long as one part).
+    /// `t` times `factor` elementwise, `factor` repeated along `t` (as long as one part of a
+    /// block, or one pixel's channels).
     static func scaled<S: TensorScalar>(_ t: Tensor<S>, by factor: [S]) -> Tensor<S> {
         var out = t.storage
         let m = factor.count
@@ -113,17 +114,6 @@ enum Blocks {
             }
         }
         return Tensor(shape: t.shape, storage: out)
-    }
-
-    /// Per-channel sums (last dimension of `channels`) of `x` in `Double`, in pixel order.
-    static func channelSums<S: TensorScalar>(_ x: UnsafeBufferPointer<S>, channels c: Int) -> [Double] {
-        var sums = [Double](repeating: 0, count: c)
-        var i = 0
-        while i < x.count {
-            for ch in 0..<c { sums[ch] += Double(x[i + ch]) }
-            i += c
-        }
-        return sums
     }
 }
 
