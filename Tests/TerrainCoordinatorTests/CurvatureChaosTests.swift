@@ -16,19 +16,19 @@ extension ChaosTests {
         model: {kind: mlp, hidden: [64, 64]}
         data: {path: \(Self.data), train_subset: 1000, test_subset: 200}
         surface:
-          train: {optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, batch_size: 50, epochs: 2, seed: 3}
-          x: "-0.5:0.5:5"
-          y: "-0.5:0.5:5"
+          train: {optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, batch_size: 50, epochs: 6, seed: 3}
+          x: "-0.5:0.5:7"
+          y: "-0.5:0.5:7"
           directions: {kind: hessian, samples: 200, seed: 2}
-          convexity: {steps: 20, samples: 1000, seed: 1}
+          convexity: {steps: 40, samples: 1000, seed: 1}
           sets: [train]
-          tile: 5
+          tile: 7
         curvature:
           lanczos: {runs: 2, steps: 20}
           layers: {steps: 10, probes: 4}
           samples: 500
         """
-        let tasks = 2 + 5 + 3
+        let tasks = 2 + 7 + 3
         let reference = try undisturbed(yaml, workers: 2)
         let h = try ProcessHarness(name: "chaos")
         harnesses.append(h)
