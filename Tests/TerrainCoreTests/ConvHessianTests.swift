@@ -103,6 +103,24 @@ final class ConvHessianTests: XCTestCase {
         XCTAssertEqual(h.products(Array(vectors[1..<4])), Array(block[1..<4]))
     }
 
+    /// Keeping the base passes between blocks (when memory allows) or recomputing them for
+    /// every block gives the same bits, block after block.
+    func testKeptAndRecomputedBasePassesGiveTheSameBits() throws {
+        let data = images(Float.self, count: 20, shape: [3, 32, 32], seed: 4)
+        var spec = ModelSpec(kind: .resnet20)
+        spec.width = 0.25
+        let model: Model<Float> = try trained(spec, data)
+        let kept = try XCTUnwrap(BlockHessianProduct(model: model, data: data, loss: .crossEntropy, cacheBytes: 1 << 40))
+        let recomputed = try XCTUnwrap(BlockHessianProduct(model: model, data: data, loss: .crossEntropy, cacheBytes: 0))
+        XCTAssertTrue(kept.keepsBasePasses)
+        XCTAssertFalse(recomputed.keepsBasePasses)
+        XCTAssertGreaterThan(data.count, kept.chunkSize, "several chunks")
+        for seed: UInt64 in [3, 5] {
+            let vectors = randomVectors(3, dimension: kept.dimension, seed: seed)
+            XCTAssertEqual(kept.products(vectors), recomputed.products(vectors), "block of seed \(seed)")
+        }
+    }
+
     /// The Float32 R-operator of a ResNet-20 against the Float64 difference path: λ_max and
     /// the Hutchinson trace (same probes) within 0.1 %.
     func testFloatResNetCurvatureAgreesWithTheFloat64Path() throws {

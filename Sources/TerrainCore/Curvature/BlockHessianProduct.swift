@@ -4,7 +4,8 @@
 ///
 /// **Method.** The network becomes a tree of ``TangentNode``s (one per layer, residual blocks
 /// as composite nodes). For each chunk of data the engine runs one *base* pass at θ (forward,
-/// loss gradient, backward; kept for every chunk when it fits in ``cacheLimit``), then for a
+/// loss gradient, backward; kept for every chunk when it fits in an eighth of the process's
+/// ``MemoryBudget``, recomputed for each block otherwise: the bits are the same), then for a
 /// block of K directions `v₁…v_K` the R-forward pass, the loss Hessian on the logits (softmax:
 /// `p ⊙ (R{z} − ⟨p, R{z}⟩)`; MSE: a constant) and the R-backward pass, whose parameter
 /// gradients `R{∇θ}` are the products `H·vₖ`. Layers that are linear in their input run the
@@ -31,8 +32,10 @@
 public final class BlockHessianProduct<Scalar: TensorScalar> {
     /// The most vectors one pass carries; larger blocks are split (results do not depend on it).
     public static var blockLimit: Int { 4 }
-    /// Base passes of all chunks are kept when they need at most this many scalars.
-    static var cacheLimit: Int { 64 << 20 }
+    /// Base passes of all chunks are kept when they need at most this many bytes: an eighth
+    /// of the memory the process may use (ResNet-20 over 256 images needs ≈ 1.8 GB; keeping it
+    /// saves the ≈ 9 % of each block's time the base pass takes).
+    static var cacheBytes: UInt64 { MemoryBudget.bytes / 8 }
 
     let root: SequenceNode<Scalar>
     let data: Dataset<Scalar>
@@ -43,14 +46,22 @@ public final class BlockHessianProduct<Scalar: TensorScalar> {
     public let dimension: Int
     /// Samples per chunk (fixed by the model and the data, never by the block size).
     public let chunkSize: Int
-    private let cacheable: Bool
+    /// Whether the base passes of all chunks are kept between blocks (memory permitting; the
+    /// results do not depend on it).
+    public let keepsBasePasses: Bool
     /// Softmax probabilities of each chunk whose base pass is current (cross-entropy only).
     private var probabilities: [Int: [Scalar]] = [:]
 
     /// The engine for `model` at its current parameters (copied), or `nil` when a layer is
     /// not supported (see the type's documentation) or the loss/target pair has no
     /// R-operator here (cross-entropy needs class targets).
-    public init?(model: Model<Scalar>, data: Dataset<Scalar>, loss: LossKind) {
+    public convenience init?(model: Model<Scalar>, data: Dataset<Scalar>, loss: LossKind) {
+        self.init(model: model, data: data, loss: loss, cacheBytes: Self.cacheBytes)
+    }
+
+    /// As ``init(model:data:loss:)``, keeping the base passes only when they need at most
+    /// `cacheBytes` bytes (0: recompute them for every block).
+    public init?(model: Model<Scalar>, data: Dataset<Scalar>, loss: LossKind, cacheBytes: UInt64) {
         if case .crossEntropy = loss, case .values = data.y { return nil }
         // A private copy: the engine's layers keep shapes between its passes.
         let copy = (try? model.converted(to: Scalar.self)) ?? model
@@ -68,7 +79,10 @@ public final class BlockHessianProduct<Scalar: TensorScalar> {
         let maxChunk = max(min(8, data.count), (4 << 20) / (2 * Self.blockLimit * perSample))
         let chunks = max(1, (data.count + maxChunk - 1) / maxChunk)
         chunkSize = max(1, (data.count + chunks - 1) / chunks)
-        cacheable = 2 * perSample * data.count <= Self.cacheLimit
+        // Kept per sample: each node's input and output gradient, masks: about three scalars
+        // per activation.
+        let kept = 3 * UInt64(perSample) * UInt64(data.count) * UInt64(MemoryLayout<Scalar>.size)
+        keepsBasePasses = kept <= cacheBytes
     }
 
     /// `H·vₖ` for every vector (each of length P, already projected on the free coordinates;
@@ -96,7 +110,7 @@ public final class BlockHessianProduct<Scalar: TensorScalar> {
             let rz = root.tangentForward(nil, chunk: chunk, block: directions)!
             let re = lossHessian(rz, chunk: chunk, n: range.count, k: vectors.count)
             _ = root.tangentBackward(re, chunk: chunk, block: directions, needInput: false, into: &out)
-            if !cacheable {
+            if !keepsBasePasses {
                 root.forget(chunk: chunk)
                 probabilities[chunk] = nil
             }
