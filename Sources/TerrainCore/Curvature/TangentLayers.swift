@@ -257,25 +257,72 @@ final class BatchNormNode<Scalar: TensorScalar>: TangentNode<Scalar> {
         return needInput ? Blocks.scaled(masked, by: scale) : nil
     }
 
+    /// One pass per direction: `R{y}ⱼ = m·((Rγⱼ·x̂ + Rβⱼ) + a·R{x}ⱼ)`, x̂ computed on the fly.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     override func tangentForward(_ rx: Tensor<Scalar>?, chunk: Int, block: TangentBlock<Scalar>) -> Tensor<Scalar>? {
         let s = saved[chunk]!
         self.rx = rx
         let k = block.k, m = s.x.count, c = channels
-        let g = block.values[weightIndex], b = block.values[biasIndex]
-        let (meanP, invP, scaleP) = (mean, invStd, scale)
-        let r = Tensor<Scalar>(shape: Blocks.stacked(s.x.shape, k)) { r in
-            s.x.storage.withUnsafeBufferPointer { x in
-                meanP.withUnsafeBufferPointer { mu in
-                    invP.withUnsafeBufferPointer { inv in
+        let rectifies = rectifies
+        return Tensor<Scalar>(shape: Blocks.stacked(s.x.shape, k)) { r in
+            withParameters(block, x: s.x.storage, mask: s.mask, rx: rx?.storage) { p in
+                for j in 0..<k {
+                    let gj = p.g + j * c, bj = p.b + j * c, out = r.baseAddress! + j * m
+                    let rxj = p.rx.map { $0 + j * m }
+                    var i = 0
+                    while i < m {
+                        for ch in 0..<c {
+                            var v = gj[ch] * ((p.x[i + ch] - p.mean[ch]) * p.invStd[ch]) + bj[ch]
+                            if let rxj { v += p.scale[ch] * rxj[i + ch] }
+                            if rectifies { v *= p.mask[i + ch] }
+                            out[i + ch] = v
+                        }
+                        i += c
+                    }
+                }
+            }
+        }
+    }
+
+    /// One pass per direction over `R{e′}ⱼ = m·R{e}ⱼ`: the per-channel sums of `R{∂L/∂γ}`
+    /// (`R{e′}·x̂` and the cross term `s·e′·R{x}`, each in Scalar over at most 64 pixels, then
+    /// `Double`) and of `R{∂L/∂β}`, and `R{∂L/∂x}ⱼ = a·R{e′}ⱼ + Rγⱼ·s·e′`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    override func tangentBackward(_ re: Tensor<Scalar>, chunk: Int, block: TangentBlock<Scalar>, needInput: Bool,
+                                  into out: inout [[Double]]) -> Tensor<Scalar>? {
+        let s = saved[chunk]!
+        let k = block.k, m = s.x.count, c = channels
+        let rectifies = rectifies
+        var rin = [Scalar](repeating: 0, count: needInput ? k * m : 0)
+        var sums = [[Double]](repeating: [Double](repeating: 0, count: 3 * c), count: k)
+        withParameters(block, x: s.x.storage, mask: s.mask, rx: rx?.storage) { p in
+            re.storage.withUnsafeBufferPointer { rb in
+                s.e.withUnsafeBufferPointer { eb in
+                    rin.withUnsafeMutableBufferPointer { db in
+                        var partial = [Scalar](repeating: 0, count: 3 * c)
                         for j in 0..<k {
-                            let gj = (0..<c).map { g[j * c + $0] }, bj = (0..<c).map { b[j * c + $0] }
-                            gj.withUnsafeBufferPointer { gp in
-                                bj.withUnsafeBufferPointer { bp in
-                                    var i = 0
+                            let rej = rb.baseAddress! + j * m, gj = p.g + j * c
+                            let rxj = p.rx.map { $0 + j * m }, dj = needInput ? db.baseAddress! + j * m : nil
+                            let e = eb.baseAddress!
+                            sums[j].withUnsafeMutableBufferPointer { total in
+                                partial.withUnsafeMutableBufferPointer { pt in
+                                    var i = 0, pixels = 0
                                     while i < m {
-                                        for ch in 0..<c { r[j * m + i + ch] = gp[ch] * ((x[i + ch] - mu[ch]) * inv[ch]) + bp[ch] }
+                                        for ch in 0..<c {
+                                            let r = rectifies ? rej[i + ch] * p.mask[i + ch] : rej[i + ch]
+                                            let xhat = (p.x[i + ch] - p.mean[ch]) * p.invStd[ch]
+                                            let es = e[i + ch] * p.invStd[ch]
+                                            pt[ch] += r * xhat
+                                            pt[c + ch] += r
+                                            if let rxj { pt[2 * c + ch] += es * rxj[i + ch] }
+                                            if let dj { dj[i + ch] = p.scale[ch] * r + gj[ch] * es }
+                                        }
                                         i += c
+                                        pixels += 1
+                                        if pixels == 64 || i >= m {
+                                            for q in 0..<(3 * c) { total[q] += Double(pt[q]); pt[q] = 0 }
+                                            pixels = 0
+                                        }
                                     }
                                 }
                             }
@@ -283,91 +330,47 @@ final class BatchNormNode<Scalar: TensorScalar>: TangentNode<Scalar> {
                     }
                 }
             }
-            if let rx {
-                rx.storage.withUnsafeBufferPointer { rp in
-                    scaleP.withUnsafeBufferPointer { a in
-                        var i = 0
-                        while i < rp.count {
-                            for ch in 0..<c { r[i + ch] += a[ch] * rp[i + ch] }
-                            i += c
-                        }
-                    }
-                }
-            }
-            if rectifies {
-                s.mask.withUnsafeBufferPointer { mp in
-                    for j in 0..<k { for i in 0..<m { r[j * m + i] *= mp[i] } }
-                }
-            }
-        }
-        return r
-    }
-
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    override func tangentBackward(_ re: Tensor<Scalar>, chunk: Int, block: TangentBlock<Scalar>, needInput: Bool,
-                                  into out: inout [[Double]]) -> Tensor<Scalar>? {
-        let s = saved[chunk]!
-        let k = block.k, m = s.x.count, c = channels
-        var rin = [Scalar](repeating: 0, count: needInput ? k * m : 0)
-        // Per channel: x̂ and s·e′ at θ, then one pass per direction.
-        var xhat = [Scalar](repeating: 0, count: m), es = [Scalar](repeating: 0, count: m)
-        for i in 0..<m {
-            let ch = i % c
-            xhat[i] = (s.x.storage[i] - mean[ch]) * invStd[ch]
-            es[i] = s.e[i] * invStd[ch]
         }
         for j in 0..<k {
-            let gj = (0..<c).map { block.values[weightIndex][j * c + $0] }
-            var dg = [Double](repeating: 0, count: c), db = [Double](repeating: 0, count: c)
-            var pg = [Scalar](repeating: 0, count: c), pb = [Scalar](repeating: 0, count: c)
-            var r = Array(re.storage[j * m ..< (j + 1) * m])
-            if rectifies { Blocks.multiply(&r, by: s.mask) }
-            r.withUnsafeBufferPointer { rp in
-                xhat.withUnsafeBufferPointer { xp in
-                    pg.withUnsafeMutableBufferPointer { g in
-                        pb.withUnsafeMutableBufferPointer { b in
-                            var i = 0, pixels = 0
-                            while i < m {
-                                for ch in 0..<c {
-                                    g[ch] += rp[i + ch] * xp[i + ch]
-                                    b[ch] += rp[i + ch]
-                                }
-                                i += c
-                                pixels += 1
-                                // Partial sums in Scalar over at most 64 pixels, then in Double.
-                                if pixels == 64 || i >= m {
-                                    for ch in 0..<c { dg[ch] += Double(g[ch]); db[ch] += Double(b[ch]); g[ch] = 0; b[ch] = 0 }
-                                    pixels = 0
+            out[j].withUnsafeMutableBufferPointer { o in
+                for ch in 0..<c {
+                    o[block.offsets[weightIndex] + ch] += sums[j][ch] + sums[j][2 * c + ch]
+                    o[block.offsets[biasIndex] + ch] += sums[j][c + ch]
+                }
+            }
+        }
+        return needInput ? Tensor(shape: re.shape, storage: rin) : nil
+    }
+
+    /// The pointers the tangent passes read: the block's γ and β directions, the statistics,
+    /// the input at θ, the ReLU mask (empty without) and `R{x}` (nil: zero).
+    private struct Pointers {
+        let g: UnsafePointer<Scalar>, b: UnsafePointer<Scalar>
+        let mean: UnsafePointer<Scalar>, invStd: UnsafePointer<Scalar>, scale: UnsafePointer<Scalar>
+        let x: UnsafePointer<Scalar>, mask: UnsafePointer<Scalar>, rx: UnsafePointer<Scalar>?
+    }
+
+    private func withParameters(_ block: TangentBlock<Scalar>, x: [Scalar], mask: [Scalar], rx: [Scalar]?,
+                                _ body: (Pointers) -> Void) {
+        block.values[weightIndex].withUnsafeBufferPointer { g in
+            block.values[biasIndex].withUnsafeBufferPointer { b in
+                mean.withUnsafeBufferPointer { mu in
+                    invStd.withUnsafeBufferPointer { inv in
+                        scale.withUnsafeBufferPointer { a in
+                            x.withUnsafeBufferPointer { xp in
+                                (mask.isEmpty ? [0] : mask).withUnsafeBufferPointer { mp in
+                                    (rx ?? [0]).withUnsafeBufferPointer { rp in
+                                        body(Pointers(g: g.baseAddress!, b: b.baseAddress!, mean: mu.baseAddress!,
+                                                      invStd: inv.baseAddress!, scale: a.baseAddress!, x: xp.baseAddress!,
+                                                      mask: mp.baseAddress!, rx: rx == nil ? nil : rp.baseAddress!))
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
-            if let rx {
-                let cross = Blocks.channelDot(es, rx.storage, offset: j * m, channels: c)
-                for ch in 0..<c { dg[ch] += cross[ch] }
-            }
-            out[j].withUnsafeMutableBufferPointer { o in
-                for ch in 0..<c {
-                    o[block.offsets[weightIndex] + ch] += dg[ch]
-                    o[block.offsets[biasIndex] + ch] += db[ch]
-                }
-            }
-            guard needInput else { continue }
-            rin.withUnsafeMutableBufferPointer { d in
-                r.withUnsafeBufferPointer { rp in
-                    es.withUnsafeBufferPointer { ep in
-                        var i = 0
-                        while i < m {
-                            for ch in 0..<c { d[j * m + i + ch] = scale[ch] * rp[i + ch] + gj[ch] * ep[i + ch] }
-                            i += c
-                        }
-                    }
-                }
-            }
         }
-        return needInput ? Tensor(shape: re.shape, storage: rin) : nil
     }
 
     override func forget(chunk: Int) { saved[chunk] = nil }

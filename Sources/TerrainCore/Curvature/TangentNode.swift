@@ -102,18 +102,30 @@ enum Blocks {
     /// `t` times `factor` elementwise, `factor` repeated along `t` (as long as one part of a
     /// block, or one pixel's channels).
     static func scaled<S: TensorScalar>(_ t: Tensor<S>, by factor: [S]) -> Tensor<S> {
-        var out = t.storage
         let m = factor.count
-        out.withUnsafeMutableBufferPointer { o in
-            factor.withUnsafeBufferPointer { f in
-                var start = 0
-                while start < o.count {
-                    for i in 0..<m { o[start + i] *= f[i] }
-                    start += m
+        return Tensor(shape: t.shape) { o in
+            t.storage.withUnsafeBufferPointer { x in
+                factor.withUnsafeBufferPointer { f in
+                    var start = 0
+                    while start < o.count {
+                        for i in 0..<m { o[start + i] = x[start + i] * f[i] }
+                        start += m
+                    }
                 }
             }
         }
-        return Tensor(shape: t.shape, storage: out)
+    }
+
+    /// `a + b` elementwise (same shapes).
+    static func sum<S: TensorScalar>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> {
+        precondition(a.count == b.count, "sum of \(a.shape) and \(b.shape)")
+        return Tensor(shape: a.shape) { o in
+            a.storage.withUnsafeBufferPointer { x in
+                b.storage.withUnsafeBufferPointer { y in
+                    Elementwise.add(x.baseAddress!, y.baseAddress!, into: o.baseAddress!, count: o.count)
+                }
+            }
+        }
     }
 }
 

@@ -237,11 +237,7 @@ final class ResidualNode<Scalar: TensorScalar>: TangentNode<Scalar> {
     private static func sum(_ a: Tensor<Scalar>?, _ b: Tensor<Scalar>?) -> Tensor<Scalar>? {
         guard let a else { return b }
         guard let b else { return a }
-        var s = a.storage
-        s.withUnsafeMutableBufferPointer { sp in
-            b.storage.withUnsafeBufferPointer { bp in for i in 0..<sp.count { sp[i] += bp[i] } }
-        }
-        return Tensor(shape: a.shape, storage: s)
+        return Blocks.sum(a, b)
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
