@@ -57,10 +57,12 @@ final class ConvNode<Scalar: TensorScalar>: TangentNode<Scalar> {
         } else {
             r = [Scalar](repeating: 0, count: shape.reduce(1, *))
         }
-        for j in 0..<k {
-            let part = conv.apply(x, weight: block.direction(weightIndex, j), bias: biasIndex.map { block.direction($0, j) },
-                                  channelsFirst: channelsFirst)
-            Blocks.add(part, into: &r, part: j)
+        let m = r.count / k
+        r.withUnsafeMutableBufferPointer { rp in
+            for j in 0..<k {
+                conv.apply(x, weight: block.direction(weightIndex, j), bias: biasIndex.map { block.direction($0, j) },
+                           channelsFirst: channelsFirst, into: rp.baseAddress! + j * m, accumulate: true)
+            }
         }
         return Tensor(shape: shape, storage: r)
     }
@@ -69,29 +71,37 @@ final class ConvNode<Scalar: TensorScalar>: TangentNode<Scalar> {
     override func tangentBackward(_ re: Tensor<Scalar>, chunk: Int, block: TangentBlock<Scalar>, needInput: Bool,
                                   into out: inout [[Double]]) -> Tensor<Scalar>? {
         let (x, e) = (saved[chunk]!.x, saved[chunk]!.e!)
-        let k = block.k
-        for j in 0..<k {
-            let rej = Blocks.part(re, j, of: k, shape: e.shape)
-            var dw = conv.weightGradient(rej, input: x, channelsFirst: channelsFirst)
-            if let rx {
-                let cross = conv.weightGradient(e, input: Blocks.part(rx, j, of: k, shape: x.shape), channelsFirst: false)
-                for i in 0..<dw.count { dw[i] += cross[i] }
-            }
-            block.add(dw, parameter: weightIndex, direction: j, into: &out)
-            if let biasIndex {
-                let sums = rej.storage.withUnsafeBufferPointer {
-                    ChannelKernels.sums($0.baseAddress!, pixels: $0.count / conv.outChannels, channels: conv.outChannels)
+        let k = block.k, m = e.count, xm = x.count
+        re.storage.withUnsafeBufferPointer { rb in
+            for j in 0..<k {
+                let rej = rb.baseAddress! + j * m
+                var dw = x.storage.withUnsafeBufferPointer {
+                    conv.weightGradient(rej, input: $0.baseAddress!, inputShape: x.shape, channelsFirst: channelsFirst)
                 }
-                out[j].withUnsafeMutableBufferPointer { o in
-                    for c in 0..<sums.count { o[block.offsets[biasIndex] + c] += sums[c] }
+                if let rx {
+                    let cross = e.storage.withUnsafeBufferPointer { ep in
+                        rx.storage.withUnsafeBufferPointer {
+                            conv.weightGradient(ep.baseAddress!, input: $0.baseAddress! + j * xm, inputShape: x.shape, channelsFirst: false)
+                        }
+                    }
+                    for i in 0..<dw.count { dw[i] += cross[i] }
+                }
+                block.add(dw, parameter: weightIndex, direction: j, into: &out)
+                if let biasIndex {
+                    let sums = ChannelKernels.sums(rej, pixels: m / conv.outChannels, channels: conv.outChannels)
+                    out[j].withUnsafeMutableBufferPointer { o in
+                        for c in 0..<sums.count { o[block.offsets[biasIndex] + c] += sums[c] }
+                    }
                 }
             }
         }
         guard needInput else { return nil }
         let stacked = Blocks.stacked(x.shape, k)
         var r = conv.inputGradient(re, weight: weight, inputShape: stacked)
-        for j in 0..<k {
-            Blocks.add(conv.inputGradient(e, weight: block.direction(weightIndex, j), inputShape: x.shape), into: &r, part: j)
+        r.withUnsafeMutableBufferPointer { rp in
+            for j in 0..<k {
+                conv.inputGradient(e, weight: block.direction(weightIndex, j), inputShape: x.shape, addingTo: rp.baseAddress! + j * xm)
+            }
         }
         return Tensor(shape: stacked, storage: r)
     }
@@ -144,7 +154,8 @@ final class LinearNode<Scalar: TensorScalar>: TangentNode<Scalar> {
         let x = saved[chunk]!.x
         self.rx = rx
         let k = block.k, n = x.count / inputs, rows = n * outputs
-        var r = [Scalar](repeating: 0, count: k * rows)
+        // Every element is written by a GEMM before it is read (R{x}·Wᵀ, or direction j's x·Vⱼᵀ).
+        var r = [Scalar](unsafeUninitializedCapacity: k * rows) { _, count in count = k * rows }
         if let rx {
             Blocks.gemm(false, true, k * n, outputs, inputs, rx.storage, 0, inputs, weight, 0, inputs, &r, 0, outputs, false)
         }
@@ -153,8 +164,15 @@ final class LinearNode<Scalar: TensorScalar>: TangentNode<Scalar> {
             Blocks.gemm(false, true, n, outputs, inputs, x.storage, 0, inputs, w, j * outputs * inputs, inputs,
                         &r, j * rows, outputs, rx != nil)
             if let biasIndex {
-                let b = block.values[biasIndex]
-                for s in 0..<n { for c in 0..<outputs { r[j * rows + s * outputs + c] += b[j * outputs + c] } }
+                r.withUnsafeMutableBufferPointer { rp in
+                    block.values[biasIndex].withUnsafeBufferPointer { bp in
+                        let b = bp.baseAddress! + j * outputs
+                        for s in 0..<n {
+                            let row = rp.baseAddress! + j * rows + s * outputs
+                            for c in 0..<outputs { row[c] += b[c] }
+                        }
+                    }
+                }
             }
         }
         return Tensor(shape: [k * n, outputs], storage: r)
@@ -374,36 +392,4 @@ final class BatchNormNode<Scalar: TensorScalar>: TangentNode<Scalar> {
     }
 
     override func forget(chunk: Int) { saved[chunk] = nil }
-}
-
-extension Blocks {
-    /// `x *= mask` elementwise.
-    static func multiply<S: TensorScalar>(_ x: inout [S], by mask: [S]) {
-        x.withUnsafeMutableBufferPointer { xp in
-            mask.withUnsafeBufferPointer { mp in for i in 0..<xp.count { xp[i] *= mp[i] } }
-        }
-    }
-
-    /// Per channel `Σ a[i]·b[offset + i]` over `a.count` values (channels last), Scalar partial
-    /// sums over at most 64 pixels added in `Double`.
-    static func channelDot<S: TensorScalar>(_ a: [S], _ b: [S], offset: Int, channels c: Int) -> [Double] {
-        var sums = [Double](repeating: 0, count: c), partial = [S](repeating: 0, count: c)
-        a.withUnsafeBufferPointer { ap in
-            b.withUnsafeBufferPointer { bp in
-                partial.withUnsafeMutableBufferPointer { p in
-                    var i = 0, pixels = 0
-                    while i < ap.count {
-                        for ch in 0..<c { p[ch] += ap[i + ch] * bp[offset + i + ch] }
-                        i += c
-                        pixels += 1
-                        if pixels == 64 || i >= ap.count {
-                            for ch in 0..<c { sums[ch] += Double(p[ch]); p[ch] = 0 }
-                            pixels = 0
-                        }
-                    }
-                }
-            }
-        }
-        return sums
-    }
 }

@@ -80,24 +80,8 @@ struct TangentBlock<Scalar: TensorScalar> {
 
 /// Helpers on k-major block tensors.
 enum Blocks {
-    /// Part j of `t` when it holds `k` equal parts, with the per-part shape `shape`.
-    static func part<S: TensorScalar>(_ t: Tensor<S>, _ j: Int, of k: Int, shape: [Int]) -> Tensor<S> {
-        let m = t.count / k
-        return Tensor(shape: shape, storage: Array(t.storage[j * m ..< (j + 1) * m]))
-    }
-
     /// `shape` with its first (batch) dimension multiplied by `k`.
     static func stacked(_ shape: [Int], _ k: Int) -> [Int] { [shape[0] * k] + shape.dropFirst() }
-
-    /// `y[j·m + i] += x[i]` over part j of `y`.
-    static func add<S: TensorScalar>(_ x: [S], into y: inout [S], part j: Int) {
-        let m = x.count
-        y.withUnsafeMutableBufferPointer { yp in
-            x.withUnsafeBufferPointer { xp in
-                for i in 0..<m { yp[j * m + i] += xp[i] }
-            }
-        }
-    }
 
     /// `t` times `factor` elementwise, `factor` repeated along `t` (as long as one part of a
     /// block, or one pixel's channels).

@@ -140,13 +140,14 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// Runs the forward kernel of geometry `g` on `input` with packed weights.
     private func convolve(_ input: Tensor<Scalar>, _ g: ConvGeometry, channelsFirst: Bool, packed: UnsafePointer<Scalar>,
-                          bias: UnsafePointer<Scalar>?, relu: Bool, into out: UnsafeMutablePointer<Scalar>) {
+                          bias: UnsafePointer<Scalar>?, relu: Bool, into out: UnsafeMutablePointer<Scalar>,
+                          accumulate: Bool = false) {
         ensureCapacity(&workspace, ConvKernels.workspaceCount(g))
         input.storage.withUnsafeBufferPointer { x in
             workspace.withUnsafeMutableBufferPointer { ws in
                 ConvKernels.forward(Scalar.KernelVector.self, geometry: g, input: x.baseAddress!, channelsFirst: channelsFirst,
                                     packed: packed, bias: bias, relu: relu, output: out, ldy: g.outChannels,
-                                    workspace: ws.baseAddress!)
+                                    workspace: ws.baseAddress!, accumulate: accumulate)
             }
         }
     }
@@ -173,7 +174,11 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
     /// `weight.grad += ∂L/∂W` (then masked).
     private func accumulateWeightGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry) {
         guard let savedInput else { preconditionFailure("\(summary): backward after an inference-only forward") }
-        let dw = weightGradient(dy, g, input: savedInput, channelsFirst: channelsFirstInput)
+        let dw = dy.storage.withUnsafeBufferPointer { d in
+            savedInput.storage.withUnsafeBufferPointer { x in
+                weightGradient(d.baseAddress!, g, input: x.baseAddress!, channelsFirst: channelsFirstInput)
+            }
+        }
         weight.grad.storage.withUnsafeMutableBufferPointer { gp in
             for i in 0..<dw.count { gp[i] += dw[i] }
         }
@@ -182,20 +187,19 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// `Σ_pixels dy ⊗ patch(x)`: the weight gradient of geometry `g` for `input` and `dy`, in
     /// the weight's PyTorch layout `[out, in, kh, kw]`.
-    private func weightGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry, input: Tensor<Scalar>, channelsFirst: Bool) -> [Scalar] {
+    private func weightGradient(_ dy: UnsafePointer<Scalar>, _ g: ConvGeometry, input: UnsafePointer<Scalar>,
+                                channelsFirst: Bool) -> [Scalar] {
         let nr = 2 * Scalar.KernelVector.scalarCount
         let ldw = (outChannels + nr - 1) / nr * nr
         let k = g.reduction
         var dwk = [Scalar](repeating: 0, count: k * ldw)
         ensureCapacity(&workspace, ConvKernels.workspaceCount(g))
         withChannelPaddedGradient(dy, g, width: ldw) { d in
-            input.storage.withUnsafeBufferPointer { x in
-                dwk.withUnsafeMutableBufferPointer { dp in
-                    workspace.withUnsafeMutableBufferPointer { ws in
-                        ConvKernels.weightGradient(Scalar.KernelVector.self, geometry: g, input: x.baseAddress!,
-                                                   channelsFirst: channelsFirst, gradOutput: d, ldo: ldw,
-                                                   into: dp.baseAddress!, ldw: ldw, workspace: ws.baseAddress!)
-                    }
+            dwk.withUnsafeMutableBufferPointer { dp in
+                workspace.withUnsafeMutableBufferPointer { ws in
+                    ConvKernels.weightGradient(Scalar.KernelVector.self, geometry: g, input: input,
+                                               channelsFirst: channelsFirst, gradOutput: d, ldo: ldw,
+                                               into: dp.baseAddress!, ldw: ldw, workspace: ws.baseAddress!)
                 }
             }
         }
@@ -215,14 +219,12 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// Runs `body` on the output gradient with rows widened to `width` channels (zeros past
     /// the last), which the weight-gradient kernel reads whole; no copy when already wide.
-    private func withChannelPaddedGradient<R>(_ dy: Tensor<Scalar>, _ g: ConvGeometry, width: Int,
+    private func withChannelPaddedGradient<R>(_ dy: UnsafePointer<Scalar>, _ g: ConvGeometry, width: Int,
                                               _ body: (UnsafePointer<Scalar>) -> R) -> R {
-        if width == outChannels { return dy.storage.withUnsafeBufferPointer { body($0.baseAddress!) } }
+        if width == outChannels { return body(dy) }
         var wide = [Scalar](repeating: 0, count: g.pixels * width)
-        dy.storage.withUnsafeBufferPointer { src in
-            for p in 0..<g.pixels {
-                for o in 0..<outChannels { wide[p * width + o] = src[p * outChannels + o] }
-            }
+        for p in 0..<g.pixels {
+            for o in 0..<outChannels { wide[p * width + o] = dy[p * outChannels + o] }
         }
         return wide.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
@@ -244,6 +246,15 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
     /// `kernel − 1 − pad`, read in place) with the flipped, transposed kernel (`t`),
     /// channels-last.
     private func transposedInputGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry, _ t: ConvGeometry, weight w: [Scalar]) -> [Scalar] {
+        [Scalar](unsafeUninitializedCapacity: t.outputCount) { out, initialized in
+            transposedInputGradient(dy, g, t, weight: w, into: out.baseAddress!, accumulate: false)
+            initialized = t.outputCount
+        }
+    }
+
+    /// ``transposedInputGradient(_:_:_:weight:)`` written to `out`, or added to it.
+    private func transposedInputGradient(_ dy: Tensor<Scalar>, _ g: ConvGeometry, _ t: ConvGeometry, weight w: [Scalar],
+                                         into out: UnsafeMutablePointer<Scalar>, accumulate: Bool) {
         let nr = 2 * Scalar.KernelVector.scalarCount
         var flipped = [Scalar](repeating: 0, count: (inChannels + nr - 1) / nr * t.reduction * nr)
         w.withUnsafeBufferPointer { wp in
@@ -252,11 +263,9 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
                                                   kernelH: kernel.h, kernelW: kernel.w, nr: nr, into: fp.baseAddress!)
             }
         }
-        return [Scalar](unsafeUninitializedCapacity: t.outputCount) { out, initialized in
-            flipped.withUnsafeBufferPointer { fp in
-                convolve(dy, t, channelsFirst: false, packed: fp.baseAddress!, bias: nil, relu: false, into: out.baseAddress!)
-            }
-            initialized = t.outputCount
+        flipped.withUnsafeBufferPointer { fp in
+            convolve(dy, t, channelsFirst: false, packed: fp.baseAddress!, bias: nil, relu: false, into: out,
+                     accumulate: accumulate)
         }
     }
 
@@ -313,6 +322,18 @@ extension Conv2d {
     /// the data's channels-first layout).
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func apply(_ input: Tensor<Scalar>, weight w: [Scalar], bias b: [Scalar]?, channelsFirst: Bool) -> [Scalar] {
+        let count = geometry(forBatch: input.shape, channelsFirst: channelsFirst).outputCount
+        return [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
+            apply(input, weight: w, bias: b, channelsFirst: channelsFirst, into: out.baseAddress!, accumulate: false)
+            initialized = count
+        }
+    }
+
+    /// ``apply(_:weight:bias:channelsFirst:)`` written to `out`, or added to what it holds
+    /// when `accumulate` (each finished value added once: `out + (conv + b)`).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    func apply(_ input: Tensor<Scalar>, weight w: [Scalar], bias b: [Scalar]?, channelsFirst: Bool,
+               into out: UnsafeMutablePointer<Scalar>, accumulate: Bool) {
         let g = geometry(forBatch: input.shape, channelsFirst: channelsFirst)
         let nr = 2 * Scalar.KernelVector.scalarCount
         var panels = [Scalar](repeating: 0, count: (outChannels + nr - 1) / nr * g.reduction * nr)
@@ -322,14 +343,11 @@ extension Conv2d {
                                         kernelW: kernel.w, nr: nr, scale: nil, into: pp.baseAddress!)
             }
         }
-        return [Scalar](unsafeUninitializedCapacity: g.outputCount) { out, initialized in
-            panels.withUnsafeBufferPointer { pp in
-                (b ?? []).withUnsafeBufferPointer { bp in
-                    convolve(input, g, channelsFirst: channelsFirst, packed: pp.baseAddress!,
-                             bias: b == nil ? nil : bp.baseAddress!, relu: false, into: out.baseAddress!)
-                }
+        panels.withUnsafeBufferPointer { pp in
+            (b ?? []).withUnsafeBufferPointer { bp in
+                convolve(input, g, channelsFirst: channelsFirst, packed: pp.baseAddress!,
+                         bias: b == nil ? nil : bp.baseAddress!, relu: false, into: out, accumulate: accumulate)
             }
-            initialized = g.outputCount
         }
     }
 
@@ -341,13 +359,36 @@ extension Conv2d {
         return g.transposed.map { transposedInputGradient(dy, g, $0, weight: w) } ?? scatteredInputGradient(dy, g, weight: w)
     }
 
+    /// ``inputGradient(_:weight:inputShape:)`` added to `out` (`out + dx`, once per element).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    func inputGradient(_ dy: Tensor<Scalar>, weight w: [Scalar], inputShape: [Int], addingTo out: UnsafeMutablePointer<Scalar>) {
+        let g = geometry(forBatch: inputShape, channelsFirst: false)
+        precondition(dy.count == g.outputCount, "\(summary): gradient of \(dy.count) values for input \(inputShape)")
+        if let t = g.transposed {
+            transposedInputGradient(dy, g, t, weight: w, into: out, accumulate: true)
+        } else {
+            let dx = scatteredInputGradient(dy, g, weight: w)
+            for i in 0..<dx.count { out[i] += dx[i] }
+        }
+    }
+
     /// `Σ_pixels dy ⊗ patch(x)` in the weight's PyTorch layout, for `input` in the layout
     /// `channelsFirst` says.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func weightGradient(_ dy: Tensor<Scalar>, input: Tensor<Scalar>, channelsFirst: Bool) -> [Scalar] {
         let g = geometry(forBatch: input.shape, channelsFirst: channelsFirst)
         precondition(dy.count == g.outputCount, "\(summary): gradient of \(dy.count) values for input \(input.shape)")
-        return weightGradient(dy, g, input: input, channelsFirst: channelsFirst)
+        return dy.storage.withUnsafeBufferPointer { d in
+            input.storage.withUnsafeBufferPointer { x in weightGradient(d.baseAddress!, g, input: x.baseAddress!, channelsFirst: channelsFirst) }
+        }
+    }
+
+    /// ``weightGradient(_:input:channelsFirst:)`` on raw storage: `dy` holds the output
+    /// gradient and `input` the input batch of `inputShape` (read in place, e.g. one part of
+    /// a block).
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    func weightGradient(_ dy: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, inputShape: [Int], channelsFirst: Bool) -> [Scalar] {
+        weightGradient(dy, geometry(forBatch: inputShape, channelsFirst: channelsFirst), input: input, channelsFirst: channelsFirst)
     }
 }
 

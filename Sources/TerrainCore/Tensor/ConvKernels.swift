@@ -48,11 +48,13 @@ enum ConvKernels {
     /// `y[p, o] = chain over k of x[field(p) + offset(k)] · W[o, k]`, plus `bias[o]`, then
     /// `v > 0 ? v : 0` when `relu`, for every output pixel. `packed` is the output of
     /// ``packWeights(_:outChannels:inChannels:kernelH:kernelW:nr:scale:into:)``; `y` has row stride
-    /// `ldy ≥ outChannels`; `workspace` holds ``workspaceCount(_:)`` elements.
+    /// `ldy ≥ outChannels`; `workspace` holds ``workspaceCount(_:)`` elements. With
+    /// `accumulate` (and no `relu`), `y[p, o] += v` instead: the finished value added once.
     static func forward<V: SIMD>(_: V.Type, geometry g: ConvGeometry, input x: UnsafePointer<V.Scalar>, channelsFirst: Bool,
                                  packed: UnsafePointer<V.Scalar>, bias: UnsafePointer<V.Scalar>?, relu: Bool,
                                  output y: UnsafeMutablePointer<V.Scalar>, ldy: Int,
-                                 workspace ws: UnsafeMutablePointer<V.Scalar>) where V.Scalar: TensorScalar {
+                                 workspace ws: UnsafeMutablePointer<V.Scalar>, accumulate: Bool = false) where V.Scalar: TensorScalar {
+        precondition(!(relu && accumulate), "a rectified convolution cannot accumulate")
         let nr = 2 * V.scalarCount
         let o = g.outChannels, k = g.reduction
         let panels = (o + nr - 1) / nr
@@ -72,7 +74,7 @@ enum ConvKernels {
                         for panel in 0..<panels {
                             let t = gatherTile(V.self, f0, f1, f2, f3, f4, f5, offsets: off, count: k, b: packed + panel * k * nr)
                             t.store(to: image + p * ldy + panel * nr, ld: ldy, rows: rows, cols: min(nr, o - panel * nr),
-                                    bias: bias.map { $0 + panel * nr })
+                                    bias: bias.map { $0 + panel * nr }, accumulate: accumulate)
                         }
                         if relu { for r in 0..<rows { Elementwise.reluInPlace(image + (p + r) * ldy, count: o) } }
                         p += mr

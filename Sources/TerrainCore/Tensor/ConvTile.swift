@@ -108,9 +108,10 @@ struct Tile<V: SIMD> where V.Scalar: TensorScalar {
     }
 
     /// Writes the first `rows × cols` values (plus `bias[col]` when given) to `dst` with row
-    /// stride `ld`.
+    /// stride `ld`; with `accumulate`, adds them (bias included) to what `dst` holds instead.
     @inline(__always)
-    func store(to dst: UnsafeMutablePointer<V.Scalar>, ld: Int, rows: Int, cols: Int, bias: UnsafePointer<V.Scalar>?) {
+    func store(to dst: UnsafeMutablePointer<V.Scalar>, ld: Int, rows: Int, cols: Int, bias: UnsafePointer<V.Scalar>?,
+               accumulate: Bool = false) {
         let w = V.scalarCount
         var b0 = V(), b1 = V()
         if let bias {
@@ -126,8 +127,14 @@ struct Tile<V: SIMD> where V.Scalar: TensorScalar {
             if bias != nil { v0 += b0; v1 += b1 }
             let d = dst + r * ld
             if cols == 2 * w {
+                if accumulate {
+                    v0 += UnsafeRawPointer(d).loadUnaligned(as: V.self)
+                    v1 += UnsafeRawPointer(d + w).loadUnaligned(as: V.self)
+                }
                 UnsafeMutableRawPointer(d).storeBytes(of: v0, as: V.self)
                 UnsafeMutableRawPointer(d + w).storeBytes(of: v1, as: V.self)
+            } else if accumulate {
+                for j in 0..<cols { d[j] += j < w ? v0[j] : v1[j - w] }
             } else {
                 for j in 0..<cols { d[j] = j < w ? v0[j] : v1[j - w] }
             }
