@@ -97,5 +97,9 @@ func profileHVP(_ which: String, rounds: Int) throws {
     let start = Date()
     for _ in 0..<rounds { _ = h.products(block) }
     let seconds = Date().timeIntervalSince(start) / Double(rounds * block.count)
-    print(String(format: "%@: %.4f s per vector (%.2f HVP/s), chunk %d", which, seconds, 1 / seconds, h.engine?.chunkSize ?? 0))
+    let single = Date()
+    for _ in 0..<rounds { _ = h.product(block[0]) }
+    let one = Date().timeIntervalSince(single) / Double(rounds)
+    print(String(format: "%@: block of %d %.4f s per vector (%.2f HVP/s), one vector %.4f s (%.2f HVP/s), chunk %d", which,
+                 block.count, seconds, 1 / seconds, one, 1 / one, h.engine?.chunkSize ?? 0))
 }
