@@ -31,7 +31,7 @@ private func mlpCurvature() throws {
         Figure(label: "block of \(block.count), R-operator Float32 (per vector)", unit: "HVP/s", pytorchKey: "mlp_hvp_per_s"),
         Figure(label: "one vector, R-operator Float32", unit: "HVP/s", pytorchKey: "mlp_hvp_per_s"),
         Figure(label: "Float64 central differences (oracle)", unit: "HVP/s", pytorchKey: "mlp_hvp_per_s"),
-    ], workload: "hvp") {
+    ], workload: "hvp", rounds: 5) {
         let blockTime = bestTime(budget: 3) { _ = fast.products(block) }
         let oneTime = bestTime(budget: 3) { _ = fast.product(block[0]) }
         let slowTime = bestTime(budget: 3) { _ = slow.product(block[0]) }
