@@ -28,7 +28,7 @@ private func mlpCurvature() throws {
     var rng = TerrainRNG(seed: 1)
     let block = (0..<BlockHessianProduct<Float>.blockLimit).map { _ in (0..<fast.dimension).map { _ in rng.normal() } }
     try sideBySide("Hessian-vector products, example MLP 40-256-256-10, 4,000 MNIST-1D samples", figures: [
-        Figure(label: "block of \(block.count), R-operator Float32 (per vector)", unit: "HVP/s", pytorchKey: "mlp_hvp_per_s"),
+        Figure(label: "block of \(block.count) in passes of \(fast.engine?.passWidth ?? 0) (per vector)", unit: "HVP/s", pytorchKey: "mlp_hvp_per_s"),
         Figure(label: "one vector, R-operator Float32", unit: "HVP/s", pytorchKey: "mlp_hvp_per_s"),
         Figure(label: "Float64 central differences (oracle)", unit: "HVP/s", pytorchKey: "mlp_hvp_per_s"),
     ], workload: "hvp", rounds: 5) {
@@ -57,7 +57,7 @@ private func resnetCurvature() throws {
     var rng = TerrainRNG(seed: 1)
     let block = (0..<BlockHessianProduct<Float>.blockLimit).map { _ in (0..<fast.dimension).map { _ in rng.normal() } }
     try sideBySide("Hessian-vector products, ResNet-20 (eval mode), 256 random CIFAR-shaped images", figures: [
-        Figure(label: "block of \(block.count), R-operator Float32 (per vector)", unit: "HVP/s", pytorchKey: "resnet20_hvp_per_s"),
+        Figure(label: "block of \(block.count) in passes of \(fast.engine?.passWidth ?? 0) (per vector)", unit: "HVP/s", pytorchKey: "resnet20_hvp_per_s"),
         Figure(label: "one vector, R-operator Float32", unit: "HVP/s", pytorchKey: "resnet20_hvp_per_s"),
         Figure(label: "Float64 central differences (oracle)", unit: "HVP/s", pytorchKey: "resnet20_hvp_per_s"),
     ], workload: "hvp-resnet20") {

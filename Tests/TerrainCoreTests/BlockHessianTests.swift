@@ -46,15 +46,23 @@ final class BlockHessianTests: XCTestCase {
         }
     }
 
-    /// A vector's product has the same bits alone or anywhere in a block (of up to
-    /// ``BlockHessianProduct/blockLimit`` and beyond).
+    /// A vector's product has the same bits alone or anywhere in a block (passes of up to
+    /// ``BlockHessianProduct/blockLimit`` vectors, which the engine uses when it recomputes its
+    /// base passes, and beyond), and the same as with the base passes kept (one vector per pass).
     func testBlockSizeDoesNotChangeTheBits() throws {
         let (model, data) = try mlp(Float.self, activation: .relu, samples: 300)
-        let h = try HessianOperator(model: model, data: data, loss: .crossEntropy)
-        let vectors = randomVectors(6, dimension: h.dimension, seed: 9)
-        let block = h.products(vectors)
-        for (i, v) in vectors.enumerated() { XCTAssertEqual(h.product(v), block[i], "vector \(i)") }
-        XCTAssertEqual(h.products(Array(vectors[2..<5])), Array(block[2..<5]))
+        let blocks = try XCTUnwrap(BlockHessianProduct(model: model, data: data, loss: .crossEntropy, cacheBytes: 0))
+        let kept = try XCTUnwrap(BlockHessianProduct(model: model, data: data, loss: .crossEntropy, cacheBytes: 1 << 40))
+        XCTAssertEqual(blocks.passWidth, BlockHessianProduct<Float>.blockLimit)
+        XCTAssertEqual(kept.passWidth, 1)
+        let vectors = randomVectors(6, dimension: blocks.dimension, seed: 9)
+        let block = blocks.products(vectors)
+        for (i, v) in vectors.enumerated() {
+            XCTAssertEqual(blocks.products([v])[0], block[i], "vector \(i) alone")
+            XCTAssertEqual(kept.products([v])[0], block[i], "vector \(i), base pass kept")
+        }
+        XCTAssertEqual(blocks.products(Array(vectors[2..<5])), Array(block[2..<5]))
+        XCTAssertEqual(kept.products(vectors), block)
     }
 
     /// The Float32 R-operator against the Float64 finite-difference path on the same model:

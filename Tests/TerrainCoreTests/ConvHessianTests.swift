@@ -95,16 +95,18 @@ final class ConvHessianTests: XCTestCase {
         var spec = ModelSpec(kind: .resnet20)
         spec.width = 0.25
         let model: Model<Float> = try trained(spec, data)
-        let h = try HessianOperator(model: model, data: data, loss: .crossEntropy)
-        XCTAssertGreaterThan(data.count, h.engine!.chunkSize, "several chunks")
+        // Recomputed base passes: the engine runs passes of `blockLimit` vectors.
+        let h = try XCTUnwrap(BlockHessianProduct(model: model, data: data, loss: .crossEntropy, cacheBytes: 0))
+        XCTAssertEqual(h.passWidth, BlockHessianProduct<Float>.blockLimit)
+        XCTAssertGreaterThan(data.count, h.chunkSize, "several chunks")
         let vectors = randomVectors(5, dimension: h.dimension, seed: 9)
         let block = h.products(vectors)
-        for (i, v) in vectors.enumerated() { XCTAssertEqual(h.product(v), block[i], "vector \(i)") }
+        for (i, v) in vectors.enumerated() { XCTAssertEqual(h.products([v])[0], block[i], "vector \(i)") }
         XCTAssertEqual(h.products(Array(vectors[1..<4])), Array(block[1..<4]))
     }
 
-    /// Keeping the base passes between blocks (when memory allows) or recomputing them for
-    /// every block gives the same bits, block after block.
+    /// Keeping the base passes between blocks (when memory allows; one vector per pass) or
+    /// recomputing them for every block (passes of four) gives the same bits, block after block.
     func testKeptAndRecomputedBasePassesGiveTheSameBits() throws {
         let data = images(Float.self, count: 20, shape: [3, 32, 32], seed: 4)
         var spec = ModelSpec(kind: .resnet20)

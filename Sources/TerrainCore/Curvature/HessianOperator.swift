@@ -91,7 +91,7 @@ public final class HessianOperator<Scalar: TensorScalar> {
         engine == nil ? differenceProduct(v) : products([v])[0]
     }
 
-    /// `H·vₖ` for a block of vectors: one R-operator pass per ``BlockHessianProduct/blockLimit``
+    /// `H·vₖ` for a block of vectors: R-operator passes of ``BlockHessianProduct/passWidth``
     /// vectors (the same bits as one at a time), or one finite-difference product each.
     public func products(_ vectors: [[Double]]) -> [[Double]] {
         guard let engine else { return vectors.map(differenceProduct) }
