@@ -231,13 +231,8 @@ public final class Conv2d<Scalar: TensorScalar>: Layer<Scalar> {
 
     /// `bias.grad[o] += Σ_pixels dy[p, o]`, summed in `Double` in pixel order.
     private func accumulateBiasGradient(_ dy: Tensor<Scalar>, into bias: Parameter<Scalar>) {
-        var sums = [Double](repeating: 0, count: outChannels)
-        dy.storage.withUnsafeBufferPointer { d in
-            var i = 0
-            while i < d.count {
-                for o in 0..<outChannels { sums[o] += Double(d[i + o]) }
-                i += outChannels
-            }
+        let sums = dy.storage.withUnsafeBufferPointer {
+            ChannelKernels.sums($0.baseAddress!, pixels: $0.count / outChannels, channels: outChannels)
         }
         for o in 0..<outChannels { bias.grad.storage[o] += Scalar(sums[o]) }
     }
