@@ -100,6 +100,7 @@ func profileHVP(_ which: String, rounds: Int) throws {
     let single = Date()
     for _ in 0..<rounds { _ = h.product(block[0]) }
     let one = Date().timeIntervalSince(single) / Double(rounds)
-    print(String(format: "%@: block of %d %.4f s per vector (%.2f HVP/s), one vector %.4f s (%.2f HVP/s), chunk %d", which,
-                 block.count, seconds, 1 / seconds, one, 1 / one, h.engine?.chunkSize ?? 0))
+    print(String(format: "%@: block of %d %.4f s per vector (%.2f HVP/s), one vector %.4f s (%.2f HVP/s), chunk %d, "
+                 + "base passes %.2f GB (kept: %@)", which, block.count, seconds, 1 / seconds, one, 1 / one,
+                 h.engine?.chunkSize ?? 0, Double(h.engine?.basePassBytes ?? 0) / 1e9, h.engine?.keepsBasePasses == true ? "yes" : "no"))
 }
