@@ -367,20 +367,9 @@ extension Conv2d {
         }
     }
 
-    /// `Σ_pixels dy ⊗ patch(x)` in the weight's PyTorch layout, for `input` in the layout
-    /// `channelsFirst` says.
-    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
-    func weightGradient(_ dy: Tensor<Scalar>, input: Tensor<Scalar>, channelsFirst: Bool) -> [Scalar] {
-        let g = geometry(forBatch: input.shape, channelsFirst: channelsFirst)
-        precondition(dy.count == g.outputCount, "\(summary): gradient of \(dy.count) values for input \(input.shape)")
-        return dy.storage.withUnsafeBufferPointer { d in
-            input.storage.withUnsafeBufferPointer { x in weightGradient(d.baseAddress!, g, input: x.baseAddress!, channelsFirst: channelsFirst) }
-        }
-    }
-
-    /// ``weightGradient(_:input:channelsFirst:)`` on raw storage: `dy` holds the output
-    /// gradient and `input` the input batch of `inputShape` (read in place, e.g. one part of
-    /// a block).
+    /// `Σ_pixels dy ⊗ patch(x)` in the weight's PyTorch layout, on raw storage: `dy` holds
+    /// the output gradient and `input` the input batch of `inputShape` in the layout
+    /// `channelsFirst` says (both read in place, e.g. one part of a block).
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     func weightGradient(_ dy: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>, inputShape: [Int], channelsFirst: Bool) -> [Scalar] {
         weightGradient(dy, geometry(forBatch: inputShape, channelsFirst: channelsFirst), input: input, channelsFirst: channelsFirst)
