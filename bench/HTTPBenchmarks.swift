@@ -175,6 +175,8 @@ private func driveSimulatedWorkers(endpoint: String, count: Int, credit: UInt64)
 
 /// `terrain-bench http [ROUNDS] [close]`.
 func httpBenchmarks(rounds: Int = 9, tasks: Int = 30_000, keepAlive: Bool = true) throws {
+    // As `terrain coordinator --http` does: the server's handlers on its event-loop thread.
+    let onLoop = WebServer.runConcurrencyOnTheEventLoop()
     let clients = keepAlive ? "keep-alive connections" : "a new TCP connection per request"
     print("""
         HTTP polling: dispatch throughput of no-op probe tasks (64 simulated workers in this process), \(rounds) rounds of \(tasks) tasks;
@@ -185,7 +187,7 @@ func httpBenchmarks(rounds: Int = 9, tasks: Int = 30_000, keepAlive: Bool = true
                        from a separate process over \(clients)
         CPU columns: CPU seconds per second of sweep (1.00 = one core) of the coordinator thread, the simulated
         workers' thread, the rest of this process (ZeroMQ I/O, HTTP server, SQLite), and the poller process.
-        \(ProcessInfo.processInfo.activeProcessorCount) cores; load average at start: \(loadAverage())
+        \(ProcessInfo.processInfo.activeProcessorCount) cores; load average at start: \(loadAverage()); handlers on the event loop: \(onLoop ? "yes" : "no")
         """)
     var runs = [Setting: [PolledRun]]()
     for r in 0 ..< rounds {

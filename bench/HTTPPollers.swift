@@ -43,21 +43,46 @@ private struct KeepAliveClient {
         return true
     }
 
-    /// Reads one answer (head, then Content-Length bytes) off the buffer.
+    /// Reads one answer (head, then Content-Length bytes) off the buffer. Byte-level parsing:
+    /// the pollers stand for clients on other hosts, so their own CPU is kept small.
     private mutating func readAnswer() -> Bool {
         var headEnd: Int?
         while headEnd == nil {
             headEnd = findHeadEnd(buffer)
             if headEnd == nil && !fill() { return false }
         }
-        let head = String(decoding: buffer[0 ..< headEnd!], as: UTF8.self).lowercased()
-        guard let range = head.range(of: "content-length: "),
-              let length = Int(head[range.upperBound...].prefix { $0.isNumber }) else { return false }
+        guard let length = contentLength(buffer, headEnd: headEnd!) else { return false }
         let total = headEnd! + 4 + length
         while buffer.count < total { if !fill() { return false } }
+        let ok = buffer.starts(with: Array("HTTP/1.1 200".utf8))
         buffer.removeFirst(total)
-        return head.hasPrefix("http/1.1 200")
+        return ok
     }
+}
+
+/// The value of the head's Content-Length field (name matched case-insensitively).
+private func contentLength(_ bytes: [UInt8], headEnd: Int) -> Int? {
+    let name = Array("\r\ncontent-length:".utf8)
+    var i = 0
+    while i + name.count <= headEnd {
+        var matches = true
+        for (k, c) in name.enumerated() where (bytes[i + k] | (bytes[i + k] >= 65 && bytes[i + k] <= 90 ? 32 : 0)) != c {
+            matches = false
+            break
+        }
+        if matches {
+            var j = i + name.count, value = 0, digits = 0
+            while j < headEnd && bytes[j] == 32 { j += 1 }
+            while j < headEnd, bytes[j] >= 48, bytes[j] <= 57, digits < 12 {
+                value = value * 10 + Int(bytes[j] - 48)
+                j += 1
+                digits += 1
+            }
+            return digits > 0 ? value : nil
+        }
+        i += 1
+    }
+    return nil
 }
 
 private func findHeadEnd(_ bytes: [UInt8]) -> Int? {

@@ -26,6 +26,7 @@ case "curvature": try curvatureBenchmarks(only: CommandLine.arguments.dropFirst(
 case "profile-train": try profileWorkload("train")
 case "profile-eval": try profileWorkload("eval")
 case "conv-layers": convLayerFigures()
+case "gemm-shapes": gemmShapeFigures()
 case "folding-ab": try foldingAB()
 case "profile-mlp": try profileMLP()
 case "profile-hvp": try profileHVP(CommandLine.arguments.dropFirst(2).first ?? "resnet20", rounds: CommandLine.arguments.dropFirst(3).first.flatMap { Int($0) } ?? 2)
@@ -33,7 +34,8 @@ case "eval-memory": try evalMemoryBenchmark()
 case "data-memory": try dataMemoryBenchmark(processes: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 8)
 case "http":
     let args = CommandLine.arguments.dropFirst(2)
-    try httpBenchmarks(rounds: args.first.flatMap { Int($0) } ?? 9, keepAlive: !args.contains("close"))
+    let numbers = args.compactMap { Int($0) }
+    try httpBenchmarks(rounds: numbers.first ?? 9, tasks: numbers.dropFirst().first ?? 30_000, keepAlive: !args.contains("close"))
 case "http-pollers": httpPollersMain(Array(CommandLine.arguments.dropFirst(2)))
 case "data-hold": try dataHold(directory: CommandLine.arguments[2], mode: CommandLine.arguments[3])
 case "all":

@@ -24,6 +24,8 @@ struct HTTPOptions: ParsableArguments {
     /// printing where it listens on standard error.
     func start(dataset path: String, live: WebMetrics?, default address: String? = nil) throws -> WebServer? {
         guard let binding = try binding(default: address) else { return nil }
+        // Before the first use of Swift concurrency in this process (the server's own).
+        WebServer.runConcurrencyOnTheEventLoop()
         do {
             let server = try WebServer.start(SweepView(path: path, live: live), binding: binding)
             FileHandle.standardError.write(Data((server.announcement(tokenRequired: binding.token != nil) + "\n").utf8))
