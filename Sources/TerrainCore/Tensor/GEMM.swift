@@ -138,7 +138,18 @@ public enum GEMM {
         while ir < mc {
             let rows = min(mr, mc - ir)
             let panel = out + ir * kc
-            if transA {
+            if transA && rows == mr {
+                // Six contiguous values per step: one 4-wide and one 2-wide move.
+                var src = UnsafeRawPointer(a + p0 * lda + i0 + ir)
+                var dst = UnsafeMutableRawPointer(panel)
+                let stride = lda * MemoryLayout<T>.stride, four = 4 * MemoryLayout<T>.stride
+                for _ in 0..<kc {
+                    dst.storeBytes(of: src.loadUnaligned(as: SIMD4<T>.self), as: SIMD4<T>.self)
+                    dst.storeBytes(of: src.loadUnaligned(fromByteOffset: four, as: SIMD2<T>.self), toByteOffset: four, as: SIMD2<T>.self)
+                    src += stride
+                    dst += mr * MemoryLayout<T>.stride
+                }
+            } else if transA {
                 for p in 0..<kc {
                     let src = a + (p0 + p) * lda + i0 + ir
                     let dst = panel + p * mr
@@ -180,7 +191,22 @@ public enum GEMM {
         while jr < nc {
             let cols = min(nr, nc - jr)
             let panel = out + jr * kc
-            if transB {
+            if transB && cols == nr {
+                // Column j of the panel is row j0 + jr + j of B's storage: eight rows at a
+                // time, each step reads one value of each and writes eight contiguous values.
+                var half = 0
+                while half < nr {
+                    let r0 = b + (j0 + jr + half) * ldb + p0
+                    let r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb, r4 = r3 + ldb, r5 = r4 + ldb, r6 = r5 + ldb, r7 = r6 + ldb
+                    var dst = panel + half
+                    for p in 0..<kc {
+                        dst[0] = r0[p]; dst[1] = r1[p]; dst[2] = r2[p]; dst[3] = r3[p]
+                        dst[4] = r4[p]; dst[5] = r5[p]; dst[6] = r6[p]; dst[7] = r7[p]
+                        dst += nr
+                    }
+                    half += 8
+                }
+            } else if transB {
                 for j in 0..<nr {
                     if j < cols {
                         let src = b + (j0 + jr + j) * ldb + p0
