@@ -46,6 +46,6 @@ case "all":
     try surfaceBenchmarks()
     try trainingBenchmarks()
 default:
-    print("usage: terrain-bench [core|conv|conv-layers|curvature|runtime|surface|training|all|data-memory [N]]")
+    print("usage: terrain-bench [core|conv|conv-layers|curvature|runtime|surface|training|all|data-memory [N]|http [ROUNDS] [TASKS] [close]|gemm-shapes|profile-hvp resnet20|mlp [ROUNDS]]")
     exit(2)
 }
