@@ -33,7 +33,7 @@ func gemmShapeFigures() {
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                         Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), acc ? 1 : 0, &c, Int32(n))
         }
-        print(String(format: "%-28@ Terrain %5.1f GFLOP/s  OpenBLAS %5.1f  (%.0f µs)", label,
+        print(label.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " Terrain %5.1f GFLOP/s  OpenBLAS %5.1f  (%.0f µs)",
                      flops / ours / 1e9, flops / blas / 1e9, ours * 1e6))
     }
 }
