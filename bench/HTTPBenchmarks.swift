@@ -173,7 +173,7 @@ private func driveSimulatedWorkers(endpoint: String, count: Int, credit: UInt64)
     return results
 }
 
-/// `terrain-bench http [ROUNDS] [close]`.
+/// `terrain-bench http [ROUNDS] [TASKS] [close]`.
 func httpBenchmarks(rounds: Int = 9, tasks: Int = 30_000, keepAlive: Bool = true) throws {
     // As `terrain coordinator --http` does: the server's handlers on its event-loop thread.
     let onLoop = WebServer.runConcurrencyOnTheEventLoop()

@@ -31,10 +31,10 @@ public final class WebServer: @unchecked Sendable {
     /// wake-ups less per request (docs/performance.md#http-polling). In Terrain only the HTTP
     /// server uses Swift concurrency, so nothing else moves.
     ///
-    /// Call from the main thread, before anything in the process
-    /// has used Swift concurrency (the CLI calls it before starting the server). Returns false
-    /// (and changes nothing) when the runtime offers no hook; the server then runs on a group
-    /// of its own, as it does in processes that never call this.
+    /// Call from the main thread, before anything in the process has used Swift concurrency
+    /// (the CLI calls it before starting the server); later calls return the first answer.
+    /// Returns false (and changes nothing) when the runtime offers no hook; the server then
+    /// runs on a group of its own, as it does in processes that never call this.
     @discardableResult
     public static func runConcurrencyOnTheEventLoop() -> Bool {
         let adopted = takeOver

@@ -102,6 +102,41 @@ final class LiveHTTPTests: XCTestCase {
         XCTAssertEqual(values["terrain_task_duration_seconds_sum|kind=probe"] ?? .nan, values["db_elapsed"] ?? 0, accuracy: 1e-9)
     }
 
+    /// The CLI's server answers on NIO's singleton event-loop thread (made Swift concurrency's
+    /// executor, so handlers do not hop to Swift's global pool), at nice 10, and Hummingbird's
+    /// log reaches standard error only when `TERRAIN_HTTP_LOG` names a level.
+    func testServeAnswersOnItsLowPriorityEventLoopAndLogsOnlyWhenAsked() throws {
+        let path = try WebTestSupport.dataset("probe")
+        let dir = try WebTestSupport.directory("serve-threads")
+        let quiet = try start(["serve", path, "--http", "127.0.0.1:0"], log: dir + "/quiet.log")
+        let quietPort = try quiet.port()
+        for _ in 0 ..< 3 { XCTAssertEqual(try RawHTTP.get(quietPort, "/api/status").status, 200) }
+        let threads = try Self.threads(of: quiet.process.processIdentifier)
+        let loops = threads.filter { $0.name.hasPrefix("NIO-") }
+        XCTAssertEqual(loops.map(\.name), ["NIO-SGLTN-1-#1"], "one event-loop thread, NIO's singleton (threads: \(threads))")
+        XCTAssertEqual(loops.first?.nice, 10, "the event loop runs at nice 10")
+        XCTAssertFalse(quiet.output.contains("terrain.http:"), "no log without TERRAIN_HTTP_LOG: \(quiet.output)")
+
+        let logged = try WebTestSupport.Background(["serve", path, "--http", "127.0.0.1:0"], log: dir + "/logged.log",
+                                                   environment: ["TERRAIN_HTTP_LOG": "info"])
+        background.append(logged)
+        XCTAssertEqual(try RawHTTP.get(try logged.port(), "/api/status").status, 200)
+        XCTAssertTrue(logged.output.contains("info terrain.http:"), "TERRAIN_HTTP_LOG=info logs to standard error: \(logged.output)")
+    }
+
+    /// The threads of process `pid`: name and nice value, from /proc.
+    private static func threads(of pid: Int32) throws -> [(name: String, nice: Int)] {
+        let dir = "/proc/\(pid)/task"
+        return try FileManager.default.contentsOfDirectory(atPath: dir).sorted().compactMap { tid in
+            let stat = try String(contentsOfFile: "\(dir)/\(tid)/stat", encoding: .utf8)
+            guard let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            // After the name: state is field 3 of stat(5), nice field 19.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 16, let nice = Int(fields[16]) else { return nil }
+            return (String(stat[stat.index(after: open) ..< close]), nice)
+        }
+    }
+
     func testServeRefusesWhatIsNotADatasetAndNonLoopbackWithoutToken() throws {
         let dir = try WebTestSupport.directory("serve-refusals")
         let terrain = try WebTestSupport.terrain
